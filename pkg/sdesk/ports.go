@@ -1,0 +1,180 @@
+package sdesk
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps sdesk's state. Implementations: pkg/dynamo and pkg/bolt. Both
+// pass the contract suite in pkg/sdesk/sdesktest.
+//
+// Records with an expiry in the past are treated as absent by every method,
+// whether or not the backend has deleted them yet.
+type Store interface {
+	// PutMapping writes the issue -> thread, thread -> issue and
+	// reporter -> issue records atomically. Writing the same mapping again
+	// succeeds (it overwrites Title and IssueURL). Writing a mapping whose
+	// issue is already mapped to another thread, or whose thread is already
+	// mapped to another issue, fails with ErrConflict and writes nothing.
+	PutMapping(ctx context.Context, m Mapping) error
+	// MappingByIssue returns the mapping of an issue, or ErrNotFound.
+	MappingByIssue(ctx context.Context, iid int) (Mapping, error)
+	// MappingByThread returns the mapping of a thread, or ErrNotFound.
+	MappingByThread(ctx context.Context, threadID string) (Mapping, error)
+	// IssuesByReporter returns a reporter's mappings ordered by IssueIID.
+	IssuesByReporter(ctx context.Context, userID string) ([]Mapping, error)
+
+	// Claim records key until ttl has passed. It returns true for the first
+	// caller and false while an unexpired claim exists (a conditional write:
+	// exactly one of many concurrent callers gets true).
+	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Release deletes a claim so the key can be claimed again.
+	Release(ctx context.Context, key string) error
+
+	// PutJob creates or replaces a job record.
+	PutJob(ctx context.Context, j Job) error
+	// GetJob returns a job, or ErrNotFound.
+	GetJob(ctx context.Context, id string) (Job, error)
+	// ListJobs returns the jobs with the given status, oldest first.
+	ListJobs(ctx context.Context, status JobStatus) ([]Job, error)
+	// DeleteJob removes a job; deleting a missing job is not an error.
+	DeleteJob(ctx context.Context, id string) error
+
+	// PutNoteMessages remembers which Discord messages carry a GitLab note.
+	PutNoteMessages(ctx context.Context, iid, noteID int, messageIDs []string) error
+	// NoteMessages returns the Discord messages of a note, or ErrNotFound.
+	NoteMessages(ctx context.Context, iid, noteID int) ([]string, error)
+}
+
+// Queue hands a job to whatever runs deferred work: a worker pool in
+// `sdesk serve`, an asynchronous self-invocation in Lambda. The job is
+// already stored when Enqueue is called.
+type Queue interface {
+	Enqueue(ctx context.Context, j Job) error
+}
+
+// Discord is the part of Discord's REST API that sdesk uses.
+type Discord interface {
+	// CreatePrivateThread opens a private thread (type 12, not invitable) in
+	// a text channel and returns its ID.
+	CreatePrivateThread(ctx context.Context, channelID, name string) (string, error)
+	// AddThreadMember adds a user to a thread.
+	AddThreadMember(ctx context.Context, threadID, userID string) error
+	// SendMessage posts a message and returns its ID.
+	SendMessage(ctx context.Context, channelID string, m Message) (string, error)
+	// EditMessage replaces the content of a message.
+	EditMessage(ctx context.Context, channelID, messageID string, m Message) error
+	// EditThread renames, archives or locks a thread.
+	EditThread(ctx context.Context, threadID string, e ThreadEdit) error
+	// EditResponse edits the original response of an interaction.
+	EditResponse(ctx context.Context, token string, m Message) error
+}
+
+// Message is a Discord message as sdesk builds it.
+type Message struct {
+	Content string
+	Embeds  []Embed
+	Buttons []Button
+	Files   []File
+	// MentionRoles lists the only roles that may be pinged. Every message
+	// is sent with an explicit allowed_mentions whose parse list is empty,
+	// so nothing else ever pings.
+	MentionRoles []string
+	// Ephemeral marks interaction answers visible only to the caller.
+	Ephemeral bool
+}
+
+// Embed is a Discord embed.
+type Embed struct {
+	Title       string
+	URL         string
+	Description string
+	AuthorName  string
+	AuthorURL   string
+	AuthorIcon  string
+	Footer      string
+	Color       int
+}
+
+// ButtonStyle is a Discord button style.
+type ButtonStyle int
+
+// Button styles used by sdesk.
+const (
+	ButtonPrimary   ButtonStyle = 1
+	ButtonSecondary ButtonStyle = 2
+	ButtonDanger    ButtonStyle = 4
+)
+
+// Button is a Discord button component.
+type Button struct {
+	Label    string
+	CustomID string
+	Style    ButtonStyle
+}
+
+// File is an attachment.
+type File struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// ThreadEdit changes a thread; nil fields are left alone.
+type ThreadEdit struct {
+	Name     *string
+	Archived *bool
+	Locked   *bool
+}
+
+// GitLab is the part of GitLab's REST API that sdesk uses. All issue
+// numbers are IIDs inside the configured project.
+type GitLab interface {
+	// CreateIssue creates an issue. It must not be retried blindly by the
+	// adapter: a retry could create a second issue.
+	CreateIssue(ctx context.Context, in NewIssue) (Issue, error)
+	// FindIssueByMarker returns the issue whose description contains
+	// marker, or ErrNotFound. Used to make issue creation idempotent.
+	FindIssueByMarker(ctx context.Context, marker string) (Issue, error)
+	// GetIssue returns an issue.
+	GetIssue(ctx context.Context, iid int) (Issue, error)
+	// SetDescription replaces an issue's description.
+	SetDescription(ctx context.Context, iid int, description string) error
+	// SetState closes (close=true) or reopens an issue.
+	SetState(ctx context.Context, iid int, close bool) error
+	// CreateNote adds a note to an issue and returns the note ID.
+	CreateNote(ctx context.Context, iid int, body string) (int, error)
+	// GetNote returns one note of an issue.
+	GetNote(ctx context.Context, iid, noteID int) (Note, error)
+	// CurrentUserID returns the ID of the token's user.
+	CurrentUserID(ctx context.Context) (int, error)
+	// DownloadUpload fetches a file uploaded to the project
+	// (/uploads/<secret>/<filename>).
+	DownloadUpload(ctx context.Context, secret, filename string) (File, error)
+}
+
+// NewIssue is the input of GitLab.CreateIssue.
+type NewIssue struct {
+	Title        string
+	Description  string
+	Labels       []string
+	Confidential bool
+}
+
+// Issue is a GitLab issue as sdesk needs it.
+type Issue struct {
+	ID     int // global ID
+	IID    int
+	Title  string
+	State  string // opened or closed
+	WebURL string
+}
+
+// Note is a GitLab note as sdesk needs it.
+type Note struct {
+	ID       int
+	Body     string
+	Internal bool // internal (formerly "confidential") note
+	System   bool
+	AuthorID int
+}
