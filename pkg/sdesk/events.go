@@ -9,10 +9,11 @@ type Event struct {
 	// present, else the note or issue ID plus its updated_at.
 	Key string `json:"key"`
 	// Kind is the X-Gitlab-Event header value (for logs).
-	Kind      string      `json:"kind"`
-	ProjectID int         `json:"project_id"`
-	Note      *NoteEvent  `json:"note,omitempty"`
-	Issue     *IssueEvent `json:"issue,omitempty"`
+	Kind        string      `json:"kind"`
+	ProjectID   int         `json:"project_id"`
+	ProjectPath string      `json:"project_path,omitempty"`
+	Note        *NoteEvent  `json:"note,omitempty"`
+	Issue       *IssueEvent `json:"issue,omitempty"`
 }
 
 // IssueIID returns the issue the event is about.

@@ -61,7 +61,7 @@ type Job struct {
 	ErrorRef  string            `json:"error_ref,omitempty"`
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
-	ExpiresAt time.Time         `json:"expires_at,omitempty"` // zero: never
+	ExpiresAt time.Time         `json:"expires_at,omitzero"` // zero: never
 }
 
 // Step returns the recorded result of a completed step.

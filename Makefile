@@ -1,0 +1,83 @@
+# sdesk - see README.md. `make run` and `make test` work on a fresh machine:
+# the Makefile installs what it needs (staticcheck, DynamoDB Local).
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?= -buildvcs=false
+
+CACHE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sdesk
+TOOLS_BIN := $(CACHE_DIR)/bin
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
+ARTIFACTS_DIR ?= bin
+LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
+FUZZTIME ?= 5s
+
+.PHONY: events run test unit bench lint fmt vet staticcheck cfn-lint fuzz build build-Interactions build-Webhook dynamodb-local tools clean
+
+## run: sdesk serve on the embedded bbolt store (reads .env)
+run:
+	SDESK_STORE=$${SDESK_STORE:-bolt} $(GO) run ./cmd/sdesk serve
+
+## test: everything: lint, template, unit + integration tests on DynamoDB Local, fuzz briefly
+test: lint cfn-lint
+	scripts/with-dynamodb.sh $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: run every fuzz target for FUZZTIME
+fuzz:
+	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  dir=$$(dirname $$spec); \
+	  for f in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$spec | cut -d' ' -f2); do \
+	    echo "fuzz $$dir $$f"; \
+	    $(GO) test $$dir -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) >/dev/null || { $(GO) test $$dir -run '^$$' -fuzz "^$$f$$" -fuzztime 1x; exit 1; }; \
+	  done; \
+	done
+
+## bench: benchmarks (with DynamoDB Local)
+bench:
+	scripts/with-dynamodb.sh $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+## lint: gofmt, go vet, staticcheck
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLS_BIN)/staticcheck $@
+
+cfn-lint:
+	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { \
+	  echo "cfn-lint is missing and could not be installed (pip install cfn-lint)"; exit 1; }
+	cfn-lint template.yaml
+
+## build: both Lambda bootstraps for linux/arm64
+build: build-Interactions build-Webhook
+	@ls -l $(ARTIFACTS_DIR)/*/bootstrap
+
+# SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
+build-Interactions:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/$(if $(filter bin,$(ARTIFACTS_DIR)),interactions/)bootstrap ./functions/interactions
+
+build-Webhook:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/$(if $(filter bin,$(ARTIFACTS_DIR)),webhook/)bootstrap ./functions/webhook
+
+## dynamodb-local: fetch (once) and start DynamoDB Local; prints its endpoint
+dynamodb-local:
+	scripts/dynamodb-local.sh start
+
+clean:
+	rm -rf bin .dynamodb-local
+
+## events: re-sign events/interactions-ping.json (valid 5 minutes) for sam local invoke
+events:
+	$(GO) run ./scripts/sign-events

@@ -1,0 +1,175 @@
+// Package app wires sdesk's adapters from a config.Config, so that every
+// main (the two Lambda functions and `sdesk serve`) stays short.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	awslambdago "github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/sdesk/sdesk/pkg/awslambda"
+	"github.com/sdesk/sdesk/pkg/bolt"
+	"github.com/sdesk/sdesk/pkg/config"
+	"github.com/sdesk/sdesk/pkg/discord"
+	"github.com/sdesk/sdesk/pkg/dynamo"
+	"github.com/sdesk/sdesk/pkg/gitlab"
+	"github.com/sdesk/sdesk/pkg/httpapi"
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+// Role says which endpoints a process serves and how it runs jobs.
+type Role int
+
+// Roles.
+const (
+	// Serve: `sdesk serve`, every endpoint, jobs in an in-process pool.
+	Serve Role = iota
+	// LambdaInteractions: /interactions, and the jobs sent to itself.
+	LambdaInteractions
+	// LambdaWebhook: /gitlab; deferred work goes to the jobs function.
+	LambdaWebhook
+)
+
+// App is a wired sdesk.
+type App struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Store   sdesk.Store
+	Discord *discord.Client
+	GitLab  *gitlab.Client
+	Service *sdesk.Service
+	Router  *discord.Router
+	Handler http.Handler
+	// Pool runs jobs in `sdesk serve`; nil in Lambda.
+	Pool *sdesk.Pool
+
+	closers []io.Closer
+}
+
+// NewLogger returns the JSON logger every process uses.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// New wires an App for role.
+func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Logger: logger}
+	switch cfg.Store {
+	case config.StoreBolt:
+		st, err := bolt.Open(cfg.BoltPath)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		a.Store = st
+		a.closers = append(a.closers, st)
+	case config.StoreDynamoDB:
+		client, err := dynamo.NewClient(ctx, cfg.DynamoDB)
+		if err != nil {
+			return nil, fmt.Errorf("dynamodb client: %w", err)
+		}
+		a.Store = dynamo.New(client, cfg.Table)
+	default:
+		return nil, fmt.Errorf("unknown store %q", cfg.Store)
+	}
+
+	httpClient := &http.Client{Timeout: 20 * time.Second}
+	var err error
+	a.Discord, err = discord.NewClient(discord.ClientConfig{
+		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID,
+		APIURL: cfg.DiscordAPIURL, HTTPClient: httpClient, Logger: logger,
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("discord client: %w", err)
+	}
+	a.GitLab, err = gitlab.NewClient(gitlab.ClientConfig{
+		BaseURL: cfg.GitLabURL, Token: cfg.GitLabToken, Project: cfg.GitLabProject,
+		HTTPClient: httpClient, Logger: logger,
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("gitlab client: %w", err)
+	}
+
+	a.Service = &sdesk.Service{
+		Store: a.Store, Discord: a.Discord, GitLab: a.GitLab, Logger: logger,
+		SupportChannelID: cfg.DiscordSupportChannelID, StaffRoleID: cfg.DiscordStaffRoleID,
+		IssueLabels: cfg.GitLabIssueLabels, LockOnClose: cfg.LockOnClose,
+		SupportBotID: cfg.GitLabSupportBotID,
+	}
+	switch role {
+	case Serve:
+		a.Pool = &sdesk.Pool{Run: a.Service.RunJob, Store: a.Store, Logger: logger}
+		a.Service.Queue = a.Pool
+	default:
+		if cfg.JobFunction == "" {
+			a.Close()
+			return nil, fmt.Errorf("SDESK_JOB_FUNCTION is required in Lambda")
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("aws config: %w", err)
+		}
+		a.Service.Queue = &awslambda.Queue{Client: lambda.NewFromConfig(awsCfg), Function: cfg.JobFunction}
+	}
+
+	hc := httpapi.Config{PublicKey: cfg.DiscordPublicKey, Logger: logger,
+		WebhookSecret: cfg.GitLabWebhookSecret, SigningToken: cfg.GitLabWebhookSigningToken, Project: cfg.GitLabProject}
+	if role != LambdaWebhook {
+		a.Router = &discord.Router{Service: a.Service, Logger: logger}
+		hc.Router = a.Router
+	}
+	if role != LambdaInteractions {
+		hc.Service = a.Service
+	}
+	a.Handler = httpapi.New(hc)
+	return a, nil
+}
+
+// LambdaHandler is the entry point of a Lambda function of this App: the
+// interactions function runs jobs, the webhook function does not.
+func (a *App) LambdaHandler() func(ctx context.Context, payload json.RawMessage) (any, error) {
+	if a.Router == nil {
+		return awslambda.Handler(a.Handler, nil)
+	}
+	return awslambda.Handler(a.Handler, a.Service)
+}
+
+// Close releases the store.
+func (a *App) Close() error {
+	var first error
+	for _, c := range a.closers {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	a.closers = nil
+	return first
+}
+
+// LambdaMain is the whole main of a Lambda function: load the
+// configuration, wire, start. A bad configuration ends the process with one
+// log line naming every problem.
+func LambdaMain(role Role) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		NewLogger(os.Stderr, slog.LevelInfo).Error("bad configuration", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	logger := NewLogger(os.Stderr, cfg.LogLevel)
+	a, err := New(context.Background(), cfg, role, logger)
+	if err != nil {
+		logger.Error("start", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	awslambdago.Start(a.LambdaHandler())
+}

@@ -1,0 +1,550 @@
+// Package bolt implements sdesk.Store on an embedded bbolt file, for the
+// self-hosted `sdesk serve`.
+//
+// Buckets (integers are 8-byte big-endian, so keys sort numerically):
+//
+//	issues          <iid>                          -> JSON mapping
+//	threads         <threadID>                     -> <iid>
+//	reporters       /<userID>/ <iid>               -> ""
+//	claims          <key>                          -> <expiry, unix ns>
+//	jobs            <id>                           -> JSON sdesk.Job
+//	jobs_by_status  /#<status>/ <created>\x00<id>  -> <id>
+//	expiry          <unix ns><kind><name>          -> ""  (claims and jobs)
+//	notes           <iid><noteID>                  -> JSON []string
+//
+// Every write is one bbolt transaction. Reads treat records past their
+// expiry as absent; write transactions also delete up to sweepLimit expired
+// records through the expiry index, so the file does not grow forever.
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+// ErrLocked is returned (wrapped) by Open when another process holds the
+// database file.
+var ErrLocked = errors.New("database is locked by another process")
+
+// lockTimeout is how long Open waits for the file lock.
+const lockTimeout = time.Second
+
+// sweepLimit bounds the expired records one write transaction deletes.
+const sweepLimit = 256
+
+var (
+	bucketIssues       = []byte("issues")
+	bucketThreads      = []byte("threads")
+	bucketReporters    = []byte("reporters")
+	bucketClaims       = []byte("claims")
+	bucketJobs         = []byte("jobs")
+	bucketJobsByStatus = []byte("jobs_by_status")
+	bucketExpiry       = []byte("expiry")
+	bucketNotes        = []byte("notes")
+)
+
+// Kinds of records in the expiry index.
+const (
+	expiryClaim = 'c'
+	expiryJob   = 'j'
+)
+
+// sortTime is RFC 3339 with a fixed nine-digit fraction: its strings sort
+// like the times they encode.
+const sortTime = "2006-01-02T15:04:05.000000000Z07:00"
+
+// Store is a sdesk.Store in a bbolt file.
+type Store struct {
+	db *bbolt.DB
+}
+
+var _ sdesk.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the bbolt file at path. If another
+// process holds the file, Open gives up after a second with an error
+// wrapping ErrLocked.
+func Open(path string) (*Store, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("bolt: open %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{
+			bucketIssues, bucketThreads, bucketReporters, bucketClaims,
+			bucketJobs, bucketJobsByStatus, bucketExpiry, bucketNotes,
+		} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("bolt: close: %w", err)
+	}
+	return nil
+}
+
+// update runs fn in a write transaction, after sweeping expired records.
+func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx, now time.Time) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		now := time.Now()
+		if err := sweep(tx, now); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		return fn(tx, now)
+	})
+}
+
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+func u64(n int) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(n))
+}
+
+func unixNano(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}
+
+func fromUnixNano(b []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+}
+
+func expiryKey(at time.Time, kind byte, name string) []byte {
+	k := unixNano(at)
+	k = append(k, kind)
+	return append(k, name...)
+}
+
+// sweep deletes claims and jobs whose expiry has passed.
+func sweep(tx *bbolt.Tx, now time.Time) error {
+	idx := tx.Bucket(bucketExpiry)
+	c := idx.Cursor()
+	var done [][]byte
+	for k, _ := c.First(); k != nil && len(done) < sweepLimit; k, _ = c.Next() {
+		if len(k) < 9 || fromUnixNano(k[:8]).After(now) {
+			break
+		}
+		done = append(done, k)
+	}
+	for _, k := range done {
+		name := string(k[9:])
+		switch k[8] {
+		case expiryClaim:
+			if err := tx.Bucket(bucketClaims).Delete([]byte(name)); err != nil {
+				return err
+			}
+		case expiryJob:
+			if err := deleteJob(tx, name); err != nil {
+				return err
+			}
+		}
+		if err := idx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mappingRecord is the stored form of a mapping.
+type mappingRecord struct {
+	IssueIID   int       `json:"iid"`
+	IssueURL   string    `json:"issue_url"`
+	ThreadID   string    `json:"thread_id"`
+	GuildID    string    `json:"guild_id"`
+	ChannelID  string    `json:"channel_id"`
+	ReporterID string    `json:"reporter_id"`
+	Title      string    `json:"title"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// PutMapping writes the issue, thread and reporter records in one
+// transaction. It fails with sdesk.ErrConflict, writing nothing, when the
+// issue is mapped to another thread or reporter or the thread to another
+// issue. Re-writing a mapping updates every field except CreatedAt, which
+// keeps its first value.
+func (s *Store) PutMapping(ctx context.Context, m sdesk.Mapping) error {
+	if m.IssueIID <= 0 || m.ThreadID == "" {
+		return fmt.Errorf("bolt: put mapping: need an issue IID and a thread ID, got %d and %q", m.IssueIID, m.ThreadID)
+	}
+	err := s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
+		issues, threads := tx.Bucket(bucketIssues), tx.Bucket(bucketThreads)
+		iidKey := u64(m.IssueIID)
+		created := m.CreatedAt
+		if old, ok, err := getMapping(issues, iidKey); err != nil {
+			return err
+		} else if ok {
+			if old.ThreadID != m.ThreadID {
+				return fmt.Errorf("issue %d is mapped to thread %q: %w", m.IssueIID, old.ThreadID, sdesk.ErrConflict)
+			}
+			if old.ReporterID != m.ReporterID {
+				return fmt.Errorf("issue %d belongs to reporter %q: %w", m.IssueIID, old.ReporterID, sdesk.ErrConflict)
+			}
+			created = old.CreatedAt
+		}
+		if v := threads.Get([]byte(m.ThreadID)); v != nil && binary.BigEndian.Uint64(v) != uint64(m.IssueIID) {
+			return fmt.Errorf("thread %q is mapped to issue %d: %w", m.ThreadID, binary.BigEndian.Uint64(v), sdesk.ErrConflict)
+		}
+		rec, err := json.Marshal(mappingRecord{
+			IssueIID:   m.IssueIID,
+			IssueURL:   m.IssueURL,
+			ThreadID:   m.ThreadID,
+			GuildID:    m.GuildID,
+			ChannelID:  m.ChannelID,
+			ReporterID: m.ReporterID,
+			Title:      m.Title,
+			CreatedAt:  created,
+		})
+		if err != nil {
+			return err
+		}
+		if err := issues.Put(iidKey, rec); err != nil {
+			return err
+		}
+		if err := threads.Put([]byte(m.ThreadID), iidKey); err != nil {
+			return err
+		}
+		if m.ReporterID == "" {
+			return nil
+		}
+		list, err := tx.Bucket(bucketReporters).CreateBucketIfNotExists([]byte(m.ReporterID))
+		if err != nil {
+			return err
+		}
+		return list.Put(iidKey, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: put mapping: %w", err)
+	}
+	return nil
+}
+
+func getMapping(issues *bbolt.Bucket, iidKey []byte) (sdesk.Mapping, bool, error) {
+	v := issues.Get(iidKey)
+	if v == nil {
+		return sdesk.Mapping{}, false, nil
+	}
+	var r mappingRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return sdesk.Mapping{}, false, fmt.Errorf("decode mapping of issue %d: %w", binary.BigEndian.Uint64(iidKey), err)
+	}
+	return sdesk.Mapping(r), true, nil
+}
+
+// MappingByIssue returns the mapping of an issue, or sdesk.ErrNotFound.
+func (s *Store) MappingByIssue(ctx context.Context, iid int) (sdesk.Mapping, error) {
+	var m sdesk.Mapping
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var ok bool
+		var err error
+		m, ok, err = getMapping(tx.Bucket(bucketIssues), u64(iid))
+		if err == nil && !ok {
+			err = sdesk.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return sdesk.Mapping{}, fmt.Errorf("bolt: mapping of issue %d: %w", iid, err)
+	}
+	return m, nil
+}
+
+// MappingByThread returns the mapping of a thread, or sdesk.ErrNotFound.
+func (s *Store) MappingByThread(ctx context.Context, threadID string) (sdesk.Mapping, error) {
+	var m sdesk.Mapping
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		iidKey := tx.Bucket(bucketThreads).Get([]byte(threadID))
+		if iidKey == nil {
+			return sdesk.ErrNotFound
+		}
+		var ok bool
+		var err error
+		m, ok, err = getMapping(tx.Bucket(bucketIssues), iidKey)
+		if err == nil && !ok {
+			err = sdesk.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return sdesk.Mapping{}, fmt.Errorf("bolt: mapping of thread %q: %w", threadID, err)
+	}
+	return m, nil
+}
+
+// IssuesByReporter returns a reporter's mappings ordered by IssueIID.
+func (s *Store) IssuesByReporter(ctx context.Context, userID string) ([]sdesk.Mapping, error) {
+	out := []sdesk.Mapping{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		list := tx.Bucket(bucketReporters).Bucket([]byte(userID))
+		if list == nil {
+			return nil
+		}
+		issues := tx.Bucket(bucketIssues)
+		return list.ForEach(func(iidKey, _ []byte) error {
+			m, ok, err := getMapping(issues, iidKey)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, m)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: issues of reporter %q: %w", userID, err)
+	}
+	return out, nil
+}
+
+// Claim records key until ttl has passed; see sdesk.Store.
+func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if key == "" || ttl <= 0 {
+		return false, fmt.Errorf("bolt: claim: need a key and a positive ttl, got %q and %v", key, ttl)
+	}
+	won := false
+	err := s.update(ctx, func(tx *bbolt.Tx, now time.Time) error {
+		claims, idx := tx.Bucket(bucketClaims), tx.Bucket(bucketExpiry)
+		if v := claims.Get([]byte(key)); v != nil {
+			old := fromUnixNano(v)
+			if old.After(now) {
+				return nil
+			}
+			if err := idx.Delete(expiryKey(old, expiryClaim, key)); err != nil {
+				return err
+			}
+		}
+		exp := now.Add(ttl)
+		if err := claims.Put([]byte(key), unixNano(exp)); err != nil {
+			return err
+		}
+		won = true
+		return idx.Put(expiryKey(exp, expiryClaim, key), nil)
+	})
+	if err != nil {
+		return false, fmt.Errorf("bolt: claim %q: %w", key, err)
+	}
+	return won, nil
+}
+
+// Release deletes a claim.
+func (s *Store) Release(ctx context.Context, key string) error {
+	err := s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
+		claims := tx.Bucket(bucketClaims)
+		v := claims.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(fromUnixNano(v), expiryClaim, key)); err != nil {
+			return err
+		}
+		return claims.Delete([]byte(key))
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: release %q: %w", key, err)
+	}
+	return nil
+}
+
+// statusBucket names the list of a status ("#" keeps an empty status a
+// valid bucket name).
+func statusBucket(status sdesk.JobStatus) []byte {
+	return []byte("#" + status)
+}
+
+func statusKey(j sdesk.Job) []byte {
+	k := []byte(j.CreatedAt.UTC().Format(sortTime))
+	k = append(k, 0)
+	return append(k, j.ID...)
+}
+
+func getJob(tx *bbolt.Tx, id string) (sdesk.Job, bool, error) {
+	v := tx.Bucket(bucketJobs).Get([]byte(id))
+	if v == nil {
+		return sdesk.Job{}, false, nil
+	}
+	var j sdesk.Job
+	if err := json.Unmarshal(v, &j); err != nil {
+		return sdesk.Job{}, false, fmt.Errorf("decode job %q: %w", id, err)
+	}
+	return j, true, nil
+}
+
+func expired(j sdesk.Job, now time.Time) bool {
+	return !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt)
+}
+
+// deleteJob removes a job and its index entries.
+func deleteJob(tx *bbolt.Tx, id string) error {
+	old, ok, err := getJob(tx, id)
+	if err != nil || !ok {
+		return err
+	}
+	if list := tx.Bucket(bucketJobsByStatus).Bucket(statusBucket(old.Status)); list != nil {
+		if err := list.Delete(statusKey(old)); err != nil {
+			return err
+		}
+	}
+	if !old.ExpiresAt.IsZero() {
+		if err := tx.Bucket(bucketExpiry).Delete(expiryKey(old.ExpiresAt, expiryJob, id)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketJobs).Delete([]byte(id))
+}
+
+// PutJob creates or replaces a job.
+func (s *Store) PutJob(ctx context.Context, j sdesk.Job) error {
+	if j.ID == "" {
+		return errors.New("bolt: put job: empty ID")
+	}
+	rec, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("bolt: put job %q: %w", j.ID, err)
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
+		if err := deleteJob(tx, j.ID); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketJobs).Put([]byte(j.ID), rec); err != nil {
+			return err
+		}
+		list, err := tx.Bucket(bucketJobsByStatus).CreateBucketIfNotExists(statusBucket(j.Status))
+		if err != nil {
+			return err
+		}
+		if err := list.Put(statusKey(j), []byte(j.ID)); err != nil {
+			return err
+		}
+		if j.ExpiresAt.IsZero() {
+			return nil
+		}
+		return tx.Bucket(bucketExpiry).Put(expiryKey(j.ExpiresAt, expiryJob, j.ID), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: put job %q: %w", j.ID, err)
+	}
+	return nil
+}
+
+// GetJob returns a job, or sdesk.ErrNotFound if it is missing or expired.
+func (s *Store) GetJob(ctx context.Context, id string) (sdesk.Job, error) {
+	var j sdesk.Job
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var ok bool
+		var err error
+		j, ok, err = getJob(tx, id)
+		if err == nil && (!ok || expired(j, time.Now())) {
+			err = sdesk.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return sdesk.Job{}, fmt.Errorf("bolt: get job %q: %w", id, err)
+	}
+	return j, nil
+}
+
+// ListJobs returns the unexpired jobs with the given status, oldest first.
+func (s *Store) ListJobs(ctx context.Context, status sdesk.JobStatus) ([]sdesk.Job, error) {
+	out := []sdesk.Job{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		list := tx.Bucket(bucketJobsByStatus).Bucket(statusBucket(status))
+		if list == nil {
+			return nil
+		}
+		now := time.Now()
+		return list.ForEach(func(_, id []byte) error {
+			j, ok, err := getJob(tx, string(id))
+			if err != nil {
+				return err
+			}
+			if ok && !expired(j, now) {
+				out = append(out, j)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: list %s jobs: %w", status, err)
+	}
+	return out, nil
+}
+
+// DeleteJob removes a job; a missing job is not an error.
+func (s *Store) DeleteJob(ctx context.Context, id string) error {
+	err := s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
+		return deleteJob(tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: delete job %q: %w", id, err)
+	}
+	return nil
+}
+
+func noteKey(iid, noteID int) []byte {
+	return append(u64(iid), u64(noteID)...)
+}
+
+// PutNoteMessages creates or replaces the message list of a note.
+func (s *Store) PutNoteMessages(ctx context.Context, iid, noteID int, messageIDs []string) error {
+	if messageIDs == nil {
+		messageIDs = []string{}
+	}
+	rec, err := json.Marshal(messageIDs)
+	if err != nil {
+		return fmt.Errorf("bolt: put messages of note %d on issue %d: %w", noteID, iid, err)
+	}
+	err = s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
+		return tx.Bucket(bucketNotes).Put(noteKey(iid, noteID), rec)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: put messages of note %d on issue %d: %w", noteID, iid, err)
+	}
+	return nil
+}
+
+// NoteMessages returns the message list of a note, or sdesk.ErrNotFound.
+func (s *Store) NoteMessages(ctx context.Context, iid, noteID int) ([]string, error) {
+	var ids []string
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketNotes).Get(noteKey(iid, noteID))
+		if v == nil {
+			return sdesk.ErrNotFound
+		}
+		return json.Unmarshal(v, &ids)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: messages of note %d on issue %d: %w", noteID, iid, err)
+	}
+	return ids, nil
+}

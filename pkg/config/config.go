@@ -1,0 +1,287 @@
+// Package config reads sdesk's configuration from environment variables and
+// validates all of it at once, so a bad deployment fails at start with one
+// message that names every missing or malformed variable.
+package config
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Store kinds.
+const (
+	StoreBolt     = "bolt"
+	StoreDynamoDB = "dynamodb"
+)
+
+// Config is sdesk's configuration. Secrets never reach a log: LogValue
+// redacts them.
+type Config struct {
+	DiscordApplicationID    string
+	DiscordPublicKey        []byte // ed25519 public key
+	DiscordBotToken         string
+	DiscordSupportChannelID string
+	DiscordGuildID          string
+	DiscordStaffRoleID      string
+	DiscordAPIURL           string
+
+	GitLabURL                 string
+	GitLabToken               string
+	GitLabProject             string
+	GitLabWebhookSecret       string
+	GitLabWebhookSigningToken string
+	GitLabIssueLabels         []string
+	GitLabSupportBotID        int
+
+	Store       string
+	BoltPath    string
+	Table       string
+	DynamoDB    string // DYNAMODB_ENDPOINT
+	Addr        string
+	LogLevel    slog.Level
+	LockOnClose bool
+	// JobFunction is the Lambda function that runs deferred jobs
+	// (SDESK_JOB_FUNCTION, set by template.yaml). Empty outside Lambda.
+	JobFunction string
+}
+
+// Var documents one environment variable; Vars feeds the README table and
+// the `sdesk config` command.
+type Var struct {
+	Name     string
+	Required bool
+	Default  string
+	Doc      string
+}
+
+// Vars lists every variable sdesk reads.
+var Vars = []Var{
+	{"DISCORD_APPLICATION_ID", true, "", "Discord application ID (snowflake)."},
+	{"DISCORD_PUBLIC_KEY", true, "", "Application public key, hex (64 characters): verifies interaction signatures."},
+	{"DISCORD_BOT_TOKEN", true, "", "Bot token for Discord REST calls."},
+	{"DISCORD_SUPPORT_CHANNEL_ID", true, "", "Text channel in which private report threads are opened."},
+	{"DISCORD_GUILD_ID", false, "", "Guild for guild-scoped commands; empty registers global commands."},
+	{"DISCORD_STAFF_ROLE_ID", false, "", "Role pinged on new reports and allowed to close any report."},
+	{"DISCORD_API_URL", false, "https://discord.com/api/v10", "Base URL of every Discord REST call."},
+	{"GITLAB_URL", false, "https://gitlab.com", "GitLab base URL."},
+	{"GITLAB_TOKEN", true, "", "GitLab access token (api scope) of the user sdesk acts as."},
+	{"GITLAB_PROJECT", true, "", "Project ID or full path (group/project)."},
+	{"GITLAB_WEBHOOK_SECRET", true, "", "Secret token of the GitLab webhook (X-Gitlab-Token)."},
+	{"GITLAB_WEBHOOK_SIGNING_TOKEN", false, "", "Optional whsec_ signing token: also require signed webhooks."},
+	{"GITLAB_ISSUE_LABELS", false, "discord", "Comma-separated labels put on new issues."},
+	{"GITLAB_SUPPORT_BOT_ID", false, "", "User ID of GitLab's Support Bot, whose notes are email replies; empty matches the username support-bot."},
+	{"SDESK_STORE", false, "bolt", "State store: bolt (one binary) or dynamodb."},
+	{"SDESK_BOLT_PATH", false, "sdesk.db", "bbolt file, when SDESK_STORE=bolt."},
+	{"SDESK_TABLE", false, "", "DynamoDB table, required when SDESK_STORE=dynamodb."},
+	{"DYNAMODB_ENDPOINT", false, "", "DynamoDB endpoint override (DynamoDB Local)."},
+	{"SDESK_ADDR", false, ":8080", "Listen address of sdesk serve."},
+	{"SDESK_LOG_LEVEL", false, "info", "debug, info, warn or error."},
+	{"SDESK_LOCK_ON_CLOSE", false, "false", "Also lock (not only archive) a thread when its issue closes."},
+	{"SDESK_JOB_FUNCTION", false, "", "Lambda only: function that runs deferred jobs (set by template.yaml)."},
+}
+
+var (
+	snowflake   = regexp.MustCompile(`^[0-9]{15,21}$`)
+	projectPath = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)+$`)
+	labelRe     = regexp.MustCompile(`^[^,\n]{1,255}$`)
+)
+
+// Error lists every problem found in the environment.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// Load reads the configuration with getenv (os.Getenv in production).
+func Load(getenv func(string) string) (Config, error) {
+	var problems []string
+	get := func(name string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			for _, d := range Vars {
+				if d.Name == name {
+					return d.Default
+				}
+			}
+		}
+		return v
+	}
+	required := func(name string) string {
+		v := get(name)
+		if v == "" {
+			problems = append(problems, name+" is required")
+		}
+		return v
+	}
+	id := func(name string, req bool) string {
+		var v string
+		if req {
+			v = required(name)
+		} else {
+			v = get(name)
+		}
+		if v != "" && !snowflake.MatchString(v) {
+			problems = append(problems, name+" must be a Discord ID (digits)")
+		}
+		return v
+	}
+	absURL := func(name string) string {
+		v := strings.TrimRight(get(name), "/")
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, name+" must be an http(s) URL")
+		}
+		return v
+	}
+
+	var c Config
+	c.DiscordApplicationID = id("DISCORD_APPLICATION_ID", true)
+	if pk := required("DISCORD_PUBLIC_KEY"); pk != "" {
+		b, err := hex.DecodeString(pk)
+		if err != nil || len(b) != 32 {
+			problems = append(problems, "DISCORD_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)")
+		} else {
+			c.DiscordPublicKey = b
+		}
+	}
+	c.DiscordBotToken = required("DISCORD_BOT_TOKEN")
+	c.DiscordSupportChannelID = id("DISCORD_SUPPORT_CHANNEL_ID", true)
+	c.DiscordGuildID = id("DISCORD_GUILD_ID", false)
+	c.DiscordStaffRoleID = id("DISCORD_STAFF_ROLE_ID", false)
+	c.DiscordAPIURL = absURL("DISCORD_API_URL")
+
+	c.GitLabURL = absURL("GITLAB_URL")
+	c.GitLabToken = required("GITLAB_TOKEN")
+	if p := required("GITLAB_PROJECT"); p != "" {
+		if _, err := strconv.Atoi(p); err != nil && !projectPath.MatchString(p) {
+			problems = append(problems, "GITLAB_PROJECT must be a numeric ID or a full path like group/project")
+		}
+		c.GitLabProject = p
+	}
+	c.GitLabWebhookSecret = required("GITLAB_WEBHOOK_SECRET")
+	if s := get("GITLAB_WEBHOOK_SIGNING_TOKEN"); s != "" {
+		if !strings.HasPrefix(s, "whsec_") || len(s) == len("whsec_") {
+			problems = append(problems, "GITLAB_WEBHOOK_SIGNING_TOKEN must start with whsec_")
+		}
+		c.GitLabWebhookSigningToken = s
+	}
+	for _, l := range strings.Split(get("GITLAB_ISSUE_LABELS"), ",") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if !labelRe.MatchString(l) {
+			problems = append(problems, "GITLAB_ISSUE_LABELS has a label longer than 255 characters")
+			continue
+		}
+		c.GitLabIssueLabels = append(c.GitLabIssueLabels, l)
+	}
+
+	if v := get("GITLAB_SUPPORT_BOT_ID"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			problems = append(problems, "GITLAB_SUPPORT_BOT_ID must be a positive number")
+		}
+		c.GitLabSupportBotID = n
+	}
+
+	c.Store = get("SDESK_STORE")
+	c.BoltPath = get("SDESK_BOLT_PATH")
+	c.Table = get("SDESK_TABLE")
+	c.DynamoDB = get("DYNAMODB_ENDPOINT")
+	switch c.Store {
+	case StoreBolt:
+		if c.BoltPath == "" {
+			problems = append(problems, "SDESK_BOLT_PATH must not be empty")
+		}
+	case StoreDynamoDB:
+		if c.Table == "" {
+			problems = append(problems, "SDESK_TABLE is required when SDESK_STORE=dynamodb")
+		}
+		if c.DynamoDB != "" {
+			if u, err := url.Parse(c.DynamoDB); err != nil || u.Scheme == "" || u.Host == "" {
+				problems = append(problems, "DYNAMODB_ENDPOINT must be a URL like http://127.0.0.1:8000")
+			}
+		}
+	default:
+		problems = append(problems, "SDESK_STORE must be bolt or dynamodb")
+	}
+	c.Addr = get("SDESK_ADDR")
+	if err := c.LogLevel.UnmarshalText([]byte(get("SDESK_LOG_LEVEL"))); err != nil {
+		problems = append(problems, "SDESK_LOG_LEVEL must be debug, info, warn or error")
+	}
+	switch get("SDESK_LOCK_ON_CLOSE") {
+	case "true", "1":
+		c.LockOnClose = true
+	case "false", "0":
+	default:
+		problems = append(problems, "SDESK_LOCK_ON_CLOSE must be true or false")
+	}
+	c.JobFunction = get("SDESK_JOB_FUNCTION")
+
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// LogValue keeps secrets out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("discord_application_id", c.DiscordApplicationID),
+		slog.String("discord_support_channel_id", c.DiscordSupportChannelID),
+		slog.String("discord_guild_id", c.DiscordGuildID),
+		slog.String("discord_api_url", c.DiscordAPIURL),
+		slog.String("gitlab_url", c.GitLabURL),
+		slog.String("gitlab_project", c.GitLabProject),
+		slog.String("store", c.Store),
+		slog.String("addr", c.Addr),
+	)
+}
+
+// ReadDotEnv sets variables from a .env file (KEY=VALUE lines, # comments,
+// optional quotes) that are not already set. A missing file is not an
+// error.
+func ReadDotEnv(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		if _, set := os.LookupEnv(k); !set {
+			if err := os.Setenv(k, v); err != nil {
+				return fmt.Errorf("%s:%d: %w", path, n, err)
+			}
+		}
+	}
+	return sc.Err()
+}

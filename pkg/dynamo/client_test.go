@@ -1,0 +1,101 @@
+package dynamo_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/sdesk/sdesk/pkg/dynamo"
+)
+
+// isolate hides every AWS setting of the machine from the SDK.
+func isolate(t *testing.T) {
+	dir := t.TempDir()
+	for _, k := range []string{
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+		"AWS_ENDPOINT_URL_DYNAMODB", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+func TestNewClient(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		endpoint   string
+		wantRegion string
+		wantKeyID  string // "" : retrieving credentials must fail
+		wantBase   string
+	}{
+		{
+			name:       "endpoint on a fresh machine",
+			endpoint:   "http://127.0.0.1:8000",
+			wantRegion: "us-east-1",
+			wantKeyID:  "local",
+			wantBase:   "http://127.0.0.1:8000",
+		},
+		{
+			name:       "endpoint with configured credentials and region",
+			env:        map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1"},
+			endpoint:   "http://127.0.0.1:8000",
+			wantRegion: "eu-west-1",
+			wantKeyID:  "AKIDEXAMPLE",
+			wantBase:   "http://127.0.0.1:8000",
+		},
+		{
+			name:       "no endpoint: standard configuration",
+			env:        map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1"},
+			wantRegion: "eu-west-1",
+			wantKeyID:  "AKIDEXAMPLE",
+		},
+		{
+			name:       "no endpoint: AWS_ENDPOINT_URL_DYNAMODB is honoured",
+			env:        map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_DYNAMODB": "http://localhost:4566"},
+			wantRegion: "eu-west-1",
+			wantKeyID:  "AKIDEXAMPLE",
+			wantBase:   "http://localhost:4566",
+		},
+		{
+			name: "no endpoint and no credentials: no dummy credentials",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolate(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			client, err := dynamo.NewClient(t.Context(), tt.endpoint)
+			if err != nil {
+				t.Fatalf("NewClient: got error %v, want nil", err)
+			}
+			o := client.Options()
+			if o.Region != tt.wantRegion {
+				t.Errorf("region: got %q, want %q", o.Region, tt.wantRegion)
+			}
+			if got := aws.ToString(o.BaseEndpoint); got != tt.wantBase {
+				t.Errorf("base endpoint: got %q, want %q", got, tt.wantBase)
+			}
+			creds, err := o.Credentials.Retrieve(t.Context())
+			if tt.wantKeyID == "" {
+				if err == nil {
+					t.Errorf("credentials: got %q, want an error", creds.AccessKeyID)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("credentials: got error %v, want nil", err)
+			}
+			if creds.AccessKeyID != tt.wantKeyID {
+				t.Errorf("credentials: got key %q, want %q", creds.AccessKeyID, tt.wantKeyID)
+			}
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sdesk/sdesk/pkg/dynamo"
+	"github.com/sdesk/sdesk/pkg/dynamo/dynamotest"
+	"github.com/sdesk/sdesk/pkg/sdesk"
+	"github.com/sdesk/sdesk/pkg/sdesk/sdesktest"
+)
+
+func TestStore(t *testing.T) {
+	dynamotest.Endpoint(t)
+	sdesktest.TestStore(t, func(t *testing.T) sdesk.Store {
+		client, table := dynamotest.NewTable(t)
+		return dynamo.New(client, table)
+	})
+}
+
+func getItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{
+		TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: pk},
+			"SK": &types.AttributeValueMemberS{Value: sk},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("GetItem(%s, %s): got error %v, want nil", pk, sk, err)
+	}
+	return out.Item
+}
+
+func scanCount(t *testing.T, client *dynamodb.Client, table string) int {
+	t.Helper()
+	out, err := client.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("Scan: got error %v, want nil", err)
+	}
+	return len(out.Items)
+}
+
+// TestItemLayout checks the documented item keys with raw reads, so the
+// layout in the package documentation stays true.
+func TestItemLayout(t *testing.T) {
+	client, table := dynamotest.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	m := sdesk.Mapping{IssueIID: 42, ThreadID: "200", ReporterID: "300", Title: "t", CreatedAt: time.Now()}
+	if err := s.PutMapping(ctx, m); err != nil {
+		t.Fatalf("PutMapping: got error %v, want nil", err)
+	}
+	if _, err := s.Claim(ctx, "evt", time.Hour); err != nil {
+		t.Fatalf("Claim: got error %v, want nil", err)
+	}
+	created := time.Date(2025, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 7200))
+	j := sdesk.Job{ID: "j1", Status: sdesk.JobPending, CreatedAt: created, ExpiresAt: time.Unix(4102444800, 500)}
+	if err := s.PutJob(ctx, j); err != nil {
+		t.Fatalf("PutJob: got error %v, want nil", err)
+	}
+	if err := s.PutNoteMessages(ctx, 42, 7, []string{"m1"}); err != nil {
+		t.Fatalf("PutNoteMessages: got error %v, want nil", err)
+	}
+
+	for _, tt := range []struct{ pk, sk string }{
+		{"ISSUE#42", "MAPPING"},
+		{"THREAD#200", "MAPPING"},
+		{"REPORTER#300", "ISSUE#0000000042"},
+		{"CLAIM#evt", "CLAIM"},
+		{"JOB#j1", "JOB"},
+		{"ISSUE#42", "NOTE#000000000007"},
+	} {
+		if item := getItem(t, client, table, tt.pk, tt.sk); item == nil {
+			t.Errorf("item %s/%s: got none, want one", tt.pk, tt.sk)
+		}
+	}
+	claim := getItem(t, client, table, "CLAIM#evt", "CLAIM")
+	if n, ok := claim["expires_at"].(*types.AttributeValueMemberN); !ok || n.Value == "" {
+		t.Errorf("claim expires_at: got %#v, want a number", claim["expires_at"])
+	}
+	job := getItem(t, client, table, "JOB#j1", "JOB")
+	for attr, want := range map[string]string{
+		"GSI1PK":     "JOBS#pending",
+		"GSI1SK":     "2025-01-02T01:04:05.000000000Z#j1",
+		"expires_at": "4102444801", // rounded up to whole seconds
+	} {
+		var got string
+		switch v := job[attr].(type) {
+		case *types.AttributeValueMemberS:
+			got = v.Value
+		case *types.AttributeValueMemberN:
+			got = v.Value
+		}
+		if got != want {
+			t.Errorf("job %s: got %q, want %q", attr, got, want)
+		}
+	}
+}
+
+// TestPutMappingIsOneTransaction checks with raw reads that a conflicting
+// PutMapping leaves no item behind, not even the unconditional reporter
+// item.
+func TestPutMappingIsOneTransaction(t *testing.T) {
+	client, table := dynamotest.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	first := sdesk.Mapping{IssueIID: 1, ThreadID: "201", ReporterID: "301", Title: "first", CreatedAt: time.Now()}
+	if err := s.PutMapping(ctx, first); err != nil {
+		t.Fatalf("PutMapping: got error %v, want nil", err)
+	}
+	before := scanCount(t, client, table)
+	if before != 3 {
+		t.Errorf("items after one mapping: got %d, want 3", before)
+	}
+
+	tests := []struct {
+		name string
+		m    sdesk.Mapping
+		msg  string
+	}{
+		{"issue taken", sdesk.Mapping{IssueIID: 1, ThreadID: "209", ReporterID: "309"}, `issue 1 is mapped to thread "201"`},
+		{"thread taken", sdesk.Mapping{IssueIID: 9, ThreadID: "201", ReporterID: "309"}, `thread "201" is mapped to issue 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.PutMapping(ctx, tt.m)
+			if !errors.Is(err, sdesk.ErrConflict) {
+				t.Fatalf("PutMapping: got error %v, want ErrConflict", err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("PutMapping error: got %q, want it to contain %q", err, tt.msg)
+			}
+			if item := getItem(t, client, table, "REPORTER#309", fmt.Sprintf("ISSUE#%010d", tt.m.IssueIID)); item != nil {
+				t.Errorf("reporter item after conflict: got %v, want none", item)
+			}
+			if got := scanCount(t, client, table); got != before {
+				t.Errorf("items after conflict: got %d, want %d", got, before)
+			}
+		})
+	}
+}
+
+// TestErrorsAreWrapped checks that backend errors carry the "dynamo:"
+// context (here: the table does not exist).
+func TestErrorsAreWrapped(t *testing.T) {
+	client, err := dynamo.NewClient(context.Background(), dynamotest.Endpoint(t))
+	if err != nil {
+		t.Fatalf("NewClient: got error %v, want nil", err)
+	}
+	s := dynamo.New(client, "sdesk-test-missing-table")
+	_, err = s.GetJob(t.Context(), "x")
+	if err == nil || errors.Is(err, sdesk.ErrNotFound) || !strings.HasPrefix(err.Error(), `dynamo: get job "x": `) {
+		t.Errorf("GetJob on a missing table: got %v, want a dynamo: error that is not ErrNotFound", err)
+	}
+	var rnf *types.ResourceNotFoundException
+	if !errors.As(err, &rnf) {
+		t.Errorf("GetJob on a missing table: got %T in chain, want *types.ResourceNotFoundException", err)
+	}
+}

@@ -1,0 +1,168 @@
+package sdesk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// enqueue stores a new job, then hands it to the queue. The job is durable
+// before the caller answers Discord or GitLab.
+func (s *Service) enqueue(ctx context.Context, kind, id string, payload any) (Job, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return Job{}, fmt.Errorf("encode %s job: %w", kind, err)
+	}
+	now := s.now()
+	j := Job{ID: id, Kind: kind, Payload: b, Status: JobPending, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.PutJob(ctx, j); err != nil {
+		return Job{}, fmt.Errorf("store %s job: %w", kind, err)
+	}
+	if err := s.Queue.Enqueue(ctx, j); err != nil {
+		return Job{}, fmt.Errorf("enqueue %s job: %w", kind, err)
+	}
+	return j, nil
+}
+
+// RunJob runs one attempt of a job. The stored record wins over the given
+// one, so a job delivered twice (a Lambda retry, a resumed local job) skips
+// the steps it already completed, and a finished job is not run again.
+//
+// It returns nil when the job is done or has failed for good (the failure is
+// recorded and the user told), and an error when another attempt should
+// follow.
+func (s *Service) RunJob(ctx context.Context, j Job) error {
+	stored, err := s.Store.GetJob(ctx, j.ID)
+	switch {
+	case err == nil:
+		j = stored
+	case errors.Is(err, ErrNotFound):
+		if j.Kind == "" || len(j.Payload) == 0 {
+			// Finished long ago (expired) or never stored: nothing to do.
+			s.log().Warn("job not found", slog.String("job_id", j.ID))
+			return nil
+		}
+	default:
+		return fmt.Errorf("load job %s: %w", j.ID, err)
+	}
+	if j.Status != JobPending {
+		return nil
+	}
+	log := s.log().With(slog.String("job_id", j.ID), slog.String("job_kind", j.Kind))
+	j.Attempts++
+	j.UpdatedAt = s.now()
+	if err := s.Store.PutJob(ctx, j); err != nil {
+		return fmt.Errorf("save job %s: %w", j.ID, err)
+	}
+
+	runErr := s.runKind(ctx, &j, log)
+
+	// Record the outcome even when ctx is done (a spent webhook budget).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	j.UpdatedAt = s.now()
+	if runErr == nil {
+		j.Status = JobDone
+		j.Error = ""
+		j.ExpiresAt = j.UpdatedAt.Add(s.jobTTL())
+		if err := s.Store.PutJob(sctx, j); err != nil {
+			log.Error("job done but not recorded", slog.String("error", err.Error()))
+		}
+		log.Info("job done", slog.Int("attempt", j.Attempts))
+		return nil
+	}
+	j.Error = runErr.Error()
+	if j.Attempts < s.maxAttempts() {
+		if err := s.Store.PutJob(sctx, j); err != nil {
+			log.Error("save failed attempt", slog.String("error", err.Error()))
+		}
+		log.Warn("job attempt failed", slog.Int("attempt", j.Attempts), slog.String("error", runErr.Error()))
+		return fmt.Errorf("job %s attempt %d: %w", j.ID, j.Attempts, runErr)
+	}
+	j.Status = JobFailed
+	j.ErrorRef = NewRef()
+	log.Error("job failed", slog.String("error_ref", j.ErrorRef), slog.Int("attempt", j.Attempts),
+		slog.String("error", runErr.Error()), slog.Int("issue", jobIssue(j)))
+	if err := s.Store.PutJob(sctx, j); err != nil {
+		log.Error("record failed job", slog.String("error", err.Error()))
+	}
+	s.apologize(sctx, j, log)
+	return nil
+}
+
+// Failed reports whether a job has failed for good.
+func (s *Service) Failed(ctx context.Context, id string) bool {
+	j, err := s.Store.GetJob(ctx, id)
+	return err == nil && j.Status == JobFailed
+}
+
+func (s *Service) runKind(ctx context.Context, j *Job, log *slog.Logger) error {
+	switch j.Kind {
+	case JobReport:
+		return s.runReport(ctx, j, log)
+	case JobReply:
+		return s.runReply(ctx, j)
+	case JobClose:
+		return s.runClose(ctx, j)
+	case JobGitLabEvent:
+		return s.runEvent(ctx, j, log)
+	}
+	return fmt.Errorf("unknown job kind %q", j.Kind)
+}
+
+// interactionPayload is the part every interaction job payload shares.
+type interactionPayload struct {
+	Token string `json:"token"`
+	IID   int    `json:"iid"`
+}
+
+// apologize edits the interaction's deferred answer after a final failure.
+func (s *Service) apologize(ctx context.Context, j Job, log *slog.Logger) {
+	var p interactionPayload
+	if json.Unmarshal(j.Payload, &p) != nil || p.Token == "" {
+		return
+	}
+	msg := Message{Content: fmt.Sprintf("Sorry, that did not work. Please try again later, or give staff this reference: `%s`.", j.ErrorRef)}
+	if err := s.Discord.EditResponse(ctx, p.Token, msg); err != nil {
+		log.Error("apology not delivered", slog.String("error_ref", j.ErrorRef), slog.String("error", err.Error()))
+	}
+}
+
+func jobIssue(j Job) int {
+	var p struct {
+		interactionPayload
+		Note  *NoteEvent  `json:"note"`
+		Issue *IssueEvent `json:"issue"`
+	}
+	if json.Unmarshal(j.Payload, &p) != nil {
+		return 0
+	}
+	switch {
+	case p.Note != nil:
+		return p.Note.IssueIID
+	case p.Issue != nil:
+		return p.Issue.IID
+	}
+	return p.IID
+}
+
+// step runs fn once per job: a completed step's result is recorded in the
+// job, so a retried job skips it.
+func (s *Service) step(ctx context.Context, j *Job, name string, fn func() (string, error)) (string, error) {
+	if v, ok := j.Step(name); ok {
+		return v, nil
+	}
+	v, err := fn()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	j.SetStep(name, v)
+	j.UpdatedAt = s.now()
+	if err := s.Store.PutJob(ctx, *j); err != nil {
+		return "", fmt.Errorf("record step %s: %w", name, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,621 @@
+// Package sdesktest holds the contract suite that every sdesk.Store
+// implementation runs from its own tests:
+//
+//	func TestStore(t *testing.T) {
+//		sdesktest.TestStore(t, func(t *testing.T) sdesk.Store { return newStore(t) })
+//	}
+package sdesktest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+// TestStore runs the sdesk.Store contract against the stores made by
+// newStore, which must return a fresh, empty store for each call (a new
+// table, a new file) and release it with t.Cleanup. The subtests run in
+// parallel.
+func TestStore(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	t.Run("Mapping", func(t *testing.T) { testMapping(t, newStore) })
+	t.Run("Reporter", func(t *testing.T) { testReporter(t, newStore) })
+	t.Run("Claim", func(t *testing.T) { testClaim(t, newStore) })
+	t.Run("Job", func(t *testing.T) { testJob(t, newStore) })
+	t.Run("NoteMessages", func(t *testing.T) { testNoteMessages(t, newStore) })
+}
+
+// base is a fixed time with nanoseconds, in a non-UTC zone, so that the
+// suite checks sub-second precision and zone handling.
+var base = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("CET", 3600))
+
+func mapping(iid int, thread, reporter string) sdesk.Mapping {
+	return sdesk.Mapping{
+		IssueIID:   iid,
+		IssueURL:   fmt.Sprintf("https://gitlab.example.com/g/p/-/issues/%d", iid),
+		ThreadID:   thread,
+		GuildID:    "100000000000000001",
+		ChannelID:  "100000000000000002",
+		ReporterID: reporter,
+		Title:      fmt.Sprintf("Issue %d", iid),
+		CreatedAt:  base.Add(time.Duration(iid) * time.Minute),
+	}
+}
+
+// sameTime reports whether two times are equal to the millisecond.
+func sameTime(a, b time.Time) bool {
+	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
+}
+
+func checkMapping(t *testing.T, what string, got, want sdesk.Mapping) {
+	t.Helper()
+	g, w := got, want
+	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
+	if g != w {
+		t.Errorf("%s: got %+v, want %+v", what, got, want)
+	}
+	if !sameTime(got.CreatedAt, want.CreatedAt) {
+		t.Errorf("%s: got CreatedAt %v, want %v", what, got.CreatedAt, want.CreatedAt)
+	}
+}
+
+func iids(ms []sdesk.Mapping) []int {
+	out := []int{}
+	for _, m := range ms {
+		out = append(out, m.IssueIID)
+	}
+	return out
+}
+
+func mustPutMapping(t *testing.T, s sdesk.Store, m sdesk.Mapping) {
+	t.Helper()
+	if err := s.PutMapping(t.Context(), m); err != nil {
+		t.Fatalf("PutMapping(%d, %q): got error %v, want nil", m.IssueIID, m.ThreadID, err)
+	}
+}
+
+// checkStored checks that exactly want is stored for its issue, its thread
+// and in its reporter's list.
+func checkStored(t *testing.T, s sdesk.Store, want sdesk.Mapping) {
+	t.Helper()
+	ctx := t.Context()
+	got, err := s.MappingByIssue(ctx, want.IssueIID)
+	if err != nil {
+		t.Errorf("MappingByIssue(%d): got error %v, want nil", want.IssueIID, err)
+	} else {
+		checkMapping(t, fmt.Sprintf("MappingByIssue(%d)", want.IssueIID), got, want)
+	}
+	got, err = s.MappingByThread(ctx, want.ThreadID)
+	if err != nil {
+		t.Errorf("MappingByThread(%q): got error %v, want nil", want.ThreadID, err)
+	} else {
+		checkMapping(t, fmt.Sprintf("MappingByThread(%q)", want.ThreadID), got, want)
+	}
+	list, err := s.IssuesByReporter(ctx, want.ReporterID)
+	if err != nil {
+		t.Errorf("IssuesByReporter(%q): got error %v, want nil", want.ReporterID, err)
+		return
+	}
+	found := false
+	for _, m := range list {
+		if m.IssueIID == want.IssueIID {
+			found = true
+			checkMapping(t, fmt.Sprintf("IssuesByReporter(%q)[iid %d]", want.ReporterID, want.IssueIID), m, want)
+		}
+	}
+	if !found {
+		t.Errorf("IssuesByReporter(%q): got iids %v, want them to include %d", want.ReporterID, iids(list), want.IssueIID)
+	}
+}
+
+func checkNoIssue(t *testing.T, s sdesk.Store, iid int) {
+	t.Helper()
+	if m, err := s.MappingByIssue(t.Context(), iid); !errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("MappingByIssue(%d): got %+v, %v, want ErrNotFound", iid, m, err)
+	}
+}
+
+func checkNoThread(t *testing.T, s sdesk.Store, thread string) {
+	t.Helper()
+	if m, err := s.MappingByThread(t.Context(), thread); !errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("MappingByThread(%q): got %+v, %v, want ErrNotFound", thread, m, err)
+	}
+}
+
+func checkReporter(t *testing.T, s sdesk.Store, reporter string, want []int) {
+	t.Helper()
+	list, err := s.IssuesByReporter(t.Context(), reporter)
+	if err != nil {
+		t.Errorf("IssuesByReporter(%q): got error %v, want nil", reporter, err)
+		return
+	}
+	if list == nil {
+		t.Errorf("IssuesByReporter(%q): got nil, want a non-nil slice", reporter)
+	}
+	if got := iids(list); !slices.Equal(got, want) {
+		t.Errorf("IssuesByReporter(%q): got iids %v, want %v", reporter, got, want)
+	}
+}
+
+func testMapping(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	t.Run("RoundTrip", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m := mapping(7, "200000000000000007", "300000000000000001")
+		mustPutMapping(t, s, m)
+		checkStored(t, s, m)
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		mustPutMapping(t, s, mapping(1, "200000000000000001", "300000000000000001"))
+		checkNoIssue(t, s, 2)
+		checkNoThread(t, s, "200000000000000002")
+	})
+
+	t.Run("PutSameAgain", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		first := mapping(3, "200000000000000003", "300000000000000001")
+		mustPutMapping(t, s, first)
+		again := first
+		again.Title = "Renamed"
+		again.IssueURL = "https://gitlab.example.com/g/moved/-/issues/3"
+		again.CreatedAt = first.CreatedAt.Add(time.Hour)
+		mustPutMapping(t, s, again)
+		want := again
+		want.CreatedAt = first.CreatedAt // the first write's time is kept
+		checkStored(t, s, want)
+		checkReporter(t, s, first.ReporterID, []int{3})
+	})
+
+	t.Run("Conflict", func(t *testing.T) {
+		existing := []sdesk.Mapping{
+			mapping(1, "200000000000000001", "300000000000000001"),
+			mapping(2, "200000000000000002", "300000000000000001"),
+		}
+		tests := []struct {
+			name string
+			put  sdesk.Mapping
+			// absent are the records that must not exist afterwards.
+			absentIssue  int
+			absentThread string
+		}{
+			{
+				name:         "issue mapped to another thread",
+				put:          mapping(1, "200000000000000009", "300000000000000009"),
+				absentThread: "200000000000000009",
+			},
+			{
+				name:        "thread mapped to another issue",
+				put:         mapping(9, "200000000000000001", "300000000000000009"),
+				absentIssue: 9,
+			},
+			{
+				name: "issue and thread mapped elsewhere",
+				put:  mapping(1, "200000000000000002", "300000000000000009"),
+			},
+			{
+				name: "issue belongs to another reporter",
+				put:  mapping(1, "200000000000000001", "300000000000000009"),
+			},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := newStore(t)
+				for _, m := range existing {
+					mustPutMapping(t, s, m)
+				}
+				put := tt.put
+				put.Title = "must not be written"
+				err := s.PutMapping(t.Context(), put)
+				if !errors.Is(err, sdesk.ErrConflict) {
+					t.Fatalf("PutMapping(%d, %q): got error %v, want ErrConflict", put.IssueIID, put.ThreadID, err)
+				}
+				for _, m := range existing {
+					checkStored(t, s, m)
+				}
+				checkReporter(t, s, "300000000000000001", []int{1, 2})
+				checkReporter(t, s, put.ReporterID, []int{})
+				if tt.absentIssue != 0 {
+					checkNoIssue(t, s, tt.absentIssue)
+				}
+				if tt.absentThread != "" {
+					checkNoThread(t, s, tt.absentThread)
+				}
+			})
+		}
+	})
+}
+
+func testReporter(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	t.Run("OrderedByIID", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const alice, bob = "300000000000000001", "300000000000000002"
+		for _, m := range []sdesk.Mapping{
+			mapping(10, "200000000000000010", alice),
+			mapping(2, "200000000000000002", alice),
+			mapping(5, "200000000000000005", bob),
+			mapping(100, "200000000000000100", alice),
+			mapping(1, "200000000000000001", alice),
+		} {
+			mustPutMapping(t, s, m)
+		}
+		checkReporter(t, s, alice, []int{1, 2, 10, 100})
+		checkReporter(t, s, bob, []int{5})
+		list, err := s.IssuesByReporter(t.Context(), alice)
+		if err != nil {
+			t.Fatalf("IssuesByReporter(%q): got error %v, want nil", alice, err)
+		}
+		if len(list) == 4 {
+			checkMapping(t, "IssuesByReporter[2]", list[2], mapping(10, "200000000000000010", alice))
+		}
+	})
+
+	t.Run("UnknownUser", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		mustPutMapping(t, s, mapping(1, "200000000000000001", "300000000000000001"))
+		checkReporter(t, s, "399999999999999999", []int{})
+	})
+}
+
+func testClaim(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	claim := func(t *testing.T, s sdesk.Store, key string, ttl time.Duration, want bool) {
+		t.Helper()
+		got, err := s.Claim(t.Context(), key, ttl)
+		if err != nil {
+			t.Fatalf("Claim(%q): got error %v, want nil", key, err)
+		}
+		if got != want {
+			t.Fatalf("Claim(%q): got %v, want %v", key, got, want)
+		}
+	}
+
+	t.Run("FirstWins", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		claim(t, s, "event-1", time.Hour, true)
+		claim(t, s, "event-1", time.Hour, false)
+		claim(t, s, "event-2", time.Hour, true)
+		claim(t, s, "event-1", time.Hour, false)
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const n = 16
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			won  int
+			errs []error
+		)
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				ok, err := s.Claim(t.Context(), "race", time.Hour)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				}
+				if ok {
+					won++
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 {
+			t.Errorf("Claim from %d goroutines: got errors %v, want none", n, errs)
+		}
+		if won != 1 {
+			t.Errorf("Claim from %d goroutines: got %d winners, want 1", n, won)
+		}
+	})
+
+	t.Run("Expiry", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		claim(t, s, "short", time.Second, true)
+		claim(t, s, "short", time.Second, false)
+		// Backends may round the expiry up to whole seconds.
+		time.Sleep(2100 * time.Millisecond)
+		claim(t, s, "short", time.Hour, true)
+		claim(t, s, "short", time.Hour, false)
+	})
+
+	t.Run("Release", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		claim(t, s, "k", time.Hour, true)
+		if err := s.Release(t.Context(), "k"); err != nil {
+			t.Fatalf("Release(%q): got error %v, want nil", "k", err)
+		}
+		claim(t, s, "k", time.Hour, true)
+		claim(t, s, "k", time.Hour, false)
+		if err := s.Release(t.Context(), "never-claimed"); err != nil {
+			t.Errorf("Release(%q): got error %v, want nil", "never-claimed", err)
+		}
+	})
+}
+
+func job(id string, status sdesk.JobStatus, created time.Time) sdesk.Job {
+	return sdesk.Job{
+		ID:        id,
+		Kind:      sdesk.JobReport,
+		Payload:   []byte(`{"id":"` + id + `"}`),
+		Status:    status,
+		CreatedAt: created,
+		UpdatedAt: created,
+	}
+}
+
+func checkJob(t *testing.T, what string, got, want sdesk.Job) {
+	t.Helper()
+	if got.ID != want.ID || got.Kind != want.Kind || got.Status != want.Status ||
+		got.Attempts != want.Attempts || got.Error != want.Error || got.ErrorRef != want.ErrorRef {
+		t.Errorf("%s: got %+v, want %+v", what, got, want)
+	}
+	if !bytes.Equal(got.Payload, want.Payload) {
+		t.Errorf("%s: got Payload %q, want %q", what, got.Payload, want.Payload)
+	}
+	if len(got.Steps) != len(want.Steps) || !maps.Equal(got.Steps, want.Steps) {
+		t.Errorf("%s: got Steps %v, want %v", what, got.Steps, want.Steps)
+	}
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"CreatedAt", got.CreatedAt, want.CreatedAt},
+		{"UpdatedAt", got.UpdatedAt, want.UpdatedAt},
+		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+	} {
+		if !sameTime(f.got, f.want) || f.got.IsZero() != f.want.IsZero() {
+			t.Errorf("%s: got %s %v, want %v", what, f.name, f.got, f.want)
+		}
+	}
+}
+
+func mustPutJob(t *testing.T, s sdesk.Store, j sdesk.Job) {
+	t.Helper()
+	if err := s.PutJob(t.Context(), j); err != nil {
+		t.Fatalf("PutJob(%q): got error %v, want nil", j.ID, err)
+	}
+}
+
+func checkList(t *testing.T, s sdesk.Store, status sdesk.JobStatus, want []string) {
+	t.Helper()
+	jobs, err := s.ListJobs(t.Context(), status)
+	if err != nil {
+		t.Errorf("ListJobs(%q): got error %v, want nil", status, err)
+		return
+	}
+	got := []string{}
+	for _, j := range jobs {
+		got = append(got, j.ID)
+		if j.Status != status {
+			t.Errorf("ListJobs(%q): got job %q with status %q", status, j.ID, j.Status)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListJobs(%q): got %v, want %v", status, got, want)
+	}
+}
+
+func checkNoJob(t *testing.T, s sdesk.Store, id string) {
+	t.Helper()
+	if j, err := s.GetJob(t.Context(), id); !errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("GetJob(%q): got %+v, %v, want ErrNotFound", id, j, err)
+	}
+}
+
+func testJob(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	t.Run("RoundTrip", func(t *testing.T) {
+		tests := []struct {
+			name string
+			job  sdesk.Job
+		}{
+			{"minimal", sdesk.Job{ID: "1", Kind: sdesk.JobClose, Status: sdesk.JobPending, CreatedAt: base, UpdatedAt: base}},
+			{"full", sdesk.Job{
+				ID:   "1234567890123456789",
+				Kind: sdesk.JobGitLabEvent,
+				// Not valid UTF-8 and not JSON: stored as bytes.
+				Payload:   []byte{0, 1, 2, 0xff, 0xfe, '{', '"', '\n'},
+				Steps:     map[string]string{"issue": "42", "thread": "200000000000000042", "empty": ""},
+				Status:    sdesk.JobFailed,
+				Attempts:  3,
+				Error:     "gitlab: 502 Bad Gateway",
+				ErrorRef:  "E-7F3A",
+				CreatedAt: base,
+				UpdatedAt: base.Add(90*time.Second + 987654321),
+				ExpiresAt: time.Now().Add(24 * time.Hour),
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := newStore(t)
+				mustPutJob(t, s, tt.job)
+				got, err := s.GetJob(t.Context(), tt.job.ID)
+				if err != nil {
+					t.Fatalf("GetJob(%q): got error %v, want nil", tt.job.ID, err)
+				}
+				checkJob(t, "GetJob", got, tt.job)
+				jobs, err := s.ListJobs(t.Context(), tt.job.Status)
+				if err != nil || len(jobs) != 1 {
+					t.Fatalf("ListJobs(%q): got %d jobs, %v, want 1, nil", tt.job.Status, len(jobs), err)
+				}
+				checkJob(t, "ListJobs", jobs[0], tt.job)
+			})
+		}
+	})
+
+	t.Run("Replace", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		j := job("r", sdesk.JobPending, base)
+		j.SetStep("issue", "1")
+		mustPutJob(t, s, j)
+		j.SetStep("thread", "2")
+		j.Attempts = 2
+		j.Error = "discord: 503"
+		j.Payload = []byte(`{"v":2}`)
+		j.UpdatedAt = base.Add(time.Minute)
+		mustPutJob(t, s, j)
+		got, err := s.GetJob(t.Context(), "r")
+		if err != nil {
+			t.Fatalf("GetJob(%q): got error %v, want nil", "r", err)
+		}
+		checkJob(t, "GetJob after replace", got, j)
+		checkList(t, s, sdesk.JobPending, []string{"r"})
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		mustPutJob(t, s, job("present", sdesk.JobPending, base))
+		checkNoJob(t, s, "missing")
+	})
+
+	t.Run("ListByStatus", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		whole := base.Truncate(time.Second)
+		// Written out of order; ids sort differently from creation times,
+		// and a whole-second time sorts before a later fractional one.
+		for _, j := range []sdesk.Job{
+			job("a", sdesk.JobPending, whole.Add(2*time.Second)),
+			job("b", sdesk.JobPending, whole.Add(100*time.Millisecond)),
+			job("c", sdesk.JobPending, whole),
+			job("d", sdesk.JobDone, whole),
+			job("e", sdesk.JobPending, whole.Add(-time.Hour)),
+		} {
+			mustPutJob(t, s, j)
+		}
+		checkList(t, s, sdesk.JobPending, []string{"e", "c", "b", "a"})
+		checkList(t, s, sdesk.JobDone, []string{"d"})
+		checkList(t, s, sdesk.JobFailed, []string{})
+
+		moved := job("b", sdesk.JobFailed, whole.Add(100*time.Millisecond))
+		mustPutJob(t, s, moved)
+		checkList(t, s, sdesk.JobPending, []string{"e", "c", "a"})
+		checkList(t, s, sdesk.JobFailed, []string{"b"})
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		mustPutJob(t, s, job("x", sdesk.JobPending, base))
+		mustPutJob(t, s, job("y", sdesk.JobPending, base.Add(time.Second)))
+		if err := s.DeleteJob(t.Context(), "x"); err != nil {
+			t.Fatalf("DeleteJob(%q): got error %v, want nil", "x", err)
+		}
+		checkNoJob(t, s, "x")
+		checkList(t, s, sdesk.JobPending, []string{"y"})
+		if err := s.DeleteJob(t.Context(), "x"); err != nil {
+			t.Errorf("DeleteJob(%q) again: got error %v, want nil", "x", err)
+		}
+		if err := s.DeleteJob(t.Context(), "never-existed"); err != nil {
+			t.Errorf("DeleteJob(%q): got error %v, want nil", "never-existed", err)
+		}
+	})
+
+	t.Run("Expired", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		now := time.Now()
+		old := job("old", sdesk.JobDone, base)
+		old.ExpiresAt = now.Add(-time.Second)
+		live := job("live", sdesk.JobDone, base.Add(time.Second))
+		live.ExpiresAt = now.Add(time.Hour)
+		forever := job("forever", sdesk.JobDone, base.Add(2*time.Second))
+		for _, j := range []sdesk.Job{old, live, forever} {
+			mustPutJob(t, s, j)
+		}
+		checkNoJob(t, s, "old")
+		checkList(t, s, sdesk.JobDone, []string{"live", "forever"})
+		got, err := s.GetJob(t.Context(), "live")
+		if err != nil {
+			t.Fatalf("GetJob(%q): got error %v, want nil", "live", err)
+		}
+		checkJob(t, "GetJob", got, live)
+
+		// Replacing an expired job makes it visible again.
+		old.ExpiresAt = time.Time{}
+		mustPutJob(t, s, old)
+		checkList(t, s, sdesk.JobDone, []string{"old", "live", "forever"})
+	})
+}
+
+func testNoteMessages(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	get := func(t *testing.T, s sdesk.Store, iid, note int, want []string) {
+		t.Helper()
+		got, err := s.NoteMessages(t.Context(), iid, note)
+		if err != nil {
+			t.Errorf("NoteMessages(%d, %d): got error %v, want nil", iid, note, err)
+			return
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("NoteMessages(%d, %d): got %q, want %q", iid, note, got, want)
+		}
+	}
+	put := func(t *testing.T, s sdesk.Store, iid, note int, ids []string) {
+		t.Helper()
+		if err := s.PutNoteMessages(t.Context(), iid, note, ids); err != nil {
+			t.Fatalf("PutNoteMessages(%d, %d): got error %v, want nil", iid, note, err)
+		}
+	}
+	notFound := func(t *testing.T, s sdesk.Store, iid, note int) {
+		t.Helper()
+		if got, err := s.NoteMessages(t.Context(), iid, note); !errors.Is(err, sdesk.ErrNotFound) {
+			t.Errorf("NoteMessages(%d, %d): got %q, %v, want ErrNotFound", iid, note, got, err)
+		}
+	}
+
+	t.Run("PutGetOverwrite", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		// Order matters: a long note is split over several messages.
+		put(t, s, 4, 1001, []string{"500000000000000003", "500000000000000001", "500000000000000002"})
+		put(t, s, 4, 1002, []string{"500000000000000009"})
+		put(t, s, 5, 1001, []string{"500000000000000005"})
+		get(t, s, 4, 1001, []string{"500000000000000003", "500000000000000001", "500000000000000002"})
+		get(t, s, 4, 1002, []string{"500000000000000009"})
+		get(t, s, 5, 1001, []string{"500000000000000005"})
+
+		put(t, s, 4, 1001, []string{"500000000000000007"})
+		get(t, s, 4, 1001, []string{"500000000000000007"})
+		get(t, s, 4, 1002, []string{"500000000000000009"})
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		put(t, s, 4, 1001, []string{"500000000000000001"})
+		notFound(t, s, 4, 1002)
+		notFound(t, s, 5, 1001)
+	})
+
+	t.Run("BesideMapping", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m := mapping(4, "200000000000000004", "300000000000000001")
+		mustPutMapping(t, s, m)
+		put(t, s, 4, 1001, []string{"500000000000000001"})
+		checkStored(t, s, m)
+		checkReporter(t, s, m.ReporterID, []int{4})
+		get(t, s, 4, 1001, []string{"500000000000000001"})
+	})
+}

@@ -1,0 +1,100 @@
+package sdesk
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults of Service's tunables.
+const (
+	DefaultMaxAttempts = 3               // first run + 2 retries (Lambda's async retries)
+	DefaultEventBudget = 8 * time.Second // GitLab waits 10 s for an answer
+	DefaultJobTTL      = 24 * time.Hour  // finished jobs are kept this long
+	DefaultClaimTTL    = 7 * 24 * time.Hour
+)
+
+// Service holds sdesk's use cases. Adapters fill its ports; zero tunables
+// take the defaults above.
+type Service struct {
+	Store   Store
+	Discord Discord
+	GitLab  GitLab
+	Queue   Queue
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	SupportChannelID string   // DISCORD_SUPPORT_CHANNEL_ID
+	StaffRoleID      string   // DISCORD_STAFF_ROLE_ID
+	IssueLabels      []string // GITLAB_ISSUE_LABELS
+	LockOnClose      bool     // SDESK_LOCK_ON_CLOSE
+	// SupportBotID is the GitLab Support Bot's user ID; 0 matches the
+	// default username "support-bot".
+	SupportBotID int
+
+	MaxAttempts int
+	EventBudget time.Duration
+	JobTTL      time.Duration
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Service) maxAttempts() int {
+	if s.MaxAttempts > 0 {
+		return s.MaxAttempts
+	}
+	return DefaultMaxAttempts
+}
+
+func (s *Service) eventBudget() time.Duration {
+	if s.EventBudget > 0 {
+		return s.EventBudget
+	}
+	return DefaultEventBudget
+}
+
+func (s *Service) jobTTL() time.Duration {
+	if s.JobTTL > 0 {
+		return s.JobTTL
+	}
+	return DefaultJobTTL
+}
+
+// ThreadName is the Discord thread name of an issue: "#<iid> <title>" cut
+// to Discord's 100 characters.
+func ThreadName(iid int, title string) string {
+	return Truncate(fmt.Sprintf("#%d %s", iid, strings.Join(strings.Fields(title), " ")), 100)
+}
+
+// Truncate cuts s to at most n runes, marking a cut with an ellipsis.
+func Truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// NewRef returns a short random reference that ties a user-facing error to
+// a log line.
+func NewRef() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "E" + strings.ToUpper(hex.EncodeToString(b))
+}
