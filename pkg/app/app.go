@@ -59,8 +59,26 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// Option changes how New wires an App (tests).
+type Option func(*options)
+
+type options struct {
+	now        func() time.Time
+	httpClient *http.Client
+}
+
+// WithClock sets the clock the HTTP handler checks signatures against.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithHTTPClient sets the client for Discord and GitLab calls.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
 // New wires an App for role.
-func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger, opts ...Option) (*App, error) {
+	o := options{httpClient: &http.Client{Timeout: 20 * time.Second}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{Config: cfg, Logger: logger}
 	switch cfg.Store {
 	case config.StoreBolt:
@@ -80,7 +98,7 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger)
 		return nil, fmt.Errorf("unknown store %q", cfg.Store)
 	}
 
-	httpClient := &http.Client{Timeout: 20 * time.Second}
+	httpClient := o.httpClient
 	var err error
 	a.Discord, err = discord.NewClient(discord.ClientConfig{
 		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID,
@@ -122,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger)
 		a.Service.Queue = &awslambda.Queue{Client: lambda.NewFromConfig(awsCfg), Function: cfg.JobFunction}
 	}
 
-	hc := httpapi.Config{PublicKey: cfg.DiscordPublicKey, Logger: logger,
+	hc := httpapi.Config{PublicKey: cfg.DiscordPublicKey, Logger: logger, Now: o.now,
 		WebhookSecret: cfg.GitLabWebhookSecret, SigningToken: cfg.GitLabWebhookSigningToken, Project: cfg.GitLabProject}
 	if role != LambdaWebhook {
 		a.Router = &discord.Router{Service: a.Service, Logger: logger}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sdesk/sdesk/internal/e2e"
+)
+
+// The test binary doubles as sdesk for the crash test: with
+// SDESK_E2E_SERVE=1 it runs `sdesk serve` from its environment.
+func TestMain(m *testing.M) {
+	if os.Getenv("SDESK_E2E_SERVE") == "1" {
+		mm := NewMain()
+		mm.EnvFile = ""
+		if err := mm.Run(context.Background(), []string{"serve"}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// serve runs Main whole on a free port and returns its base URL and logs.
+func serve(t *testing.T, env *e2e.Env) (string, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	m := &Main{Stdout: io.Discard, Stderr: logs, Getenv: env.Getenv}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"serve"}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case <-m.Ready():
+	case err := <-done:
+		t.Fatalf("serve ended early: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return "http://" + m.Addr(), logs
+}
+
+func TestServeEndpoints(t *testing.T) {
+	env := e2e.New(t)
+	url, _ := serve(t, env)
+
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("healthz: got %d, want 200", resp.StatusCode)
+	}
+
+	ping := e2e.Interaction{Body: []byte(`{"id":"1300000000000000001","application_id":"` + e2e.AppID + `","type":1,"token":"t","version":1}`)}
+	if got := env.Interact(url, ping); got.Status != 200 || strings.TrimSpace(string(got.Raw)) != `{"type":1}` {
+		t.Errorf("signed ping: got %d %s, want 200 {\"type\":1}", got.Status, got.Raw)
+	}
+	resp, err = http.Post(url+"/interactions", "application/json", strings.NewReader(string(ping.Body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("unsigned ping: got %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	env := e2e.New(t)
+	delete(env.Vars, "GITLAB_TOKEN")
+	env.Vars["DISCORD_PUBLIC_KEY"] = "zz"
+	env.Vars["SDESK_STORE"] = "redis"
+	m := &Main{Getenv: env.Getenv}
+	err := m.Run(context.Background(), []string{"serve"})
+	for _, want := range []string{"GITLAB_TOKEN is required", "DISCORD_PUBLIC_KEY must be 64 hex", "SDESK_STORE must be bolt or dynamodb"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error naming %q", err, want)
+		}
+	}
+}
+
+func TestReportFlow(t *testing.T) {
+	env := e2e.New(t)
+	url, logs := serve(t, env)
+
+	modal := env.Interact(url, env.Command(e2e.Reporter, e2e.ChannelID, "report", nil))
+	if modal.Type != 9 || modal.Data.CustomID != "report" || len(modal.Data.Components) != 2 {
+		t.Fatalf("report: got %s, want a modal with two rows", modal.Raw)
+	}
+
+	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{
+		"title":       "Login button does nothing",
+		"description": "Clicking **Login** has no effect.\n/close\n@everyone and @devs please look",
+	})
+	ack := env.Interact(url, submit)
+	if ack.Type != 5 || !ack.Ephemeral() {
+		t.Fatalf("submit: got %s, want a deferred ephemeral answer", ack.Raw)
+	}
+	answer := env.ReportDone(t, submit)
+	thread := e2e.ThreadOf(answer)
+	if !strings.HasPrefix(answer, "Issue #1 created — continue in <#") || thread == "" {
+		t.Fatalf("answer: got %q, want it to name issue #1 and the thread", answer)
+	}
+
+	issue, ok := env.GitLab.Issue(1)
+	if !ok {
+		t.Fatal("no issue 1 in GitLab")
+	}
+	if !issue.Confidential || issue.State != "opened" || strings.Join(issue.Labels, ",") != "discord" {
+		t.Errorf("issue: got confidential=%v state=%s labels=%v, want confidential opened [discord]", issue.Confidential, issue.State, issue.Labels)
+	}
+	for _, want := range []string{"**reporter**", e2e.Reporter.ID, "https://discord.com/channels/" + e2e.GuildID + "/" + thread,
+		"<!-- sdesk:v1 interaction=" + submit.ID + " guild=" + e2e.GuildID + " thread=" + thread + " user=" + e2e.Reporter.ID + " -->"} {
+		if !strings.Contains(issue.Description, want) {
+			t.Errorf("description: got %q, want it to contain %q", issue.Description, want)
+		}
+	}
+	if len(issue.Assignees) != 0 {
+		t.Errorf("assignees: got %v, want none (quick actions neutralized)", issue.Assignees)
+	}
+	for _, line := range strings.Split(issue.Description, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "/") {
+			t.Errorf("description line %q would run a quick action", line)
+		}
+	}
+	if strings.Contains(issue.Description, " @everyone") || strings.Contains(issue.Description, " @devs") {
+		t.Errorf("description: got %q, want mentions neutralized", issue.Description)
+	}
+
+	th, ok := env.Discord.Thread(thread)
+	if !ok {
+		t.Fatalf("thread %s does not exist", thread)
+	}
+	if th.Type != 12 || th.Invitable || th.ParentID != e2e.ChannelID || th.Name != "#1 Login button does nothing" {
+		t.Errorf("thread: got type %d invitable %v parent %s name %q, want a private thread #1 in the support channel", th.Type, th.Invitable, th.ParentID, th.Name)
+	}
+	if !contains(th.Members, e2e.Reporter.ID) {
+		t.Errorf("members: got %v, want the reporter", th.Members)
+	}
+	if len(th.Messages) != 1 {
+		t.Fatalf("thread messages: got %d, want 1", len(th.Messages))
+	}
+	first := th.Messages[0]
+	if !strings.Contains(first.Content, "<@&"+e2e.StaffRoleID+">") {
+		t.Errorf("first message: got %q, want the staff role mentioned", first.Content)
+	}
+	var am struct {
+		Parse []string `json:"parse"`
+		Roles []string `json:"roles"`
+	}
+	if err := json.Unmarshal(first.AllowedMentions, &am); err != nil || am.Parse == nil || len(am.Parse) != 0 || len(am.Roles) != 1 || am.Roles[0] != e2e.StaffRoleID {
+		t.Errorf("allowed_mentions: got %s, want parse [] and only the staff role", first.AllowedMentions)
+	}
+	if len(first.Embeds) != 1 || first.Embeds[0]["title"] != "Login button does nothing" {
+		t.Errorf("embed: got %v, want the report title", first.Embeds)
+	}
+	buttons := fmt.Sprint(first.Components)
+	for _, want := range []string{"reply/1", "close/1"} {
+		if !strings.Contains(buttons, want) {
+			t.Errorf("components: got %s, want a button %s", buttons, want)
+		}
+	}
+	if !strings.Contains(logs.String(), `"interaction_id":"`+submit.ID+`"`) {
+		t.Errorf("logs: want a line with the interaction ID %s", submit.ID)
+	}
+	if strings.Contains(logs.String(), env.GitLab.Token()) || strings.Contains(logs.String(), env.Discord.Token()) {
+		t.Error("logs contain a token")
+	}
+
+	// Close: a bystander is refused, the reporter closes.
+	refused := env.Interact(url, env.Button(e2e.Other, thread, "close/1"))
+	if refused.Type != 4 || !refused.Ephemeral() || !strings.Contains(refused.Data.Content, "Only the reporter or staff") {
+		t.Errorf("bystander close: got %s, want an ephemeral refusal", refused.Raw)
+	}
+	if is, _ := env.GitLab.Issue(1); is.State != "opened" {
+		t.Errorf("after refused close: got state %s, want opened", is.State)
+	}
+	closeIn := env.Button(e2e.Reporter, thread, "close/1")
+	if got := env.Interact(url, closeIn); got.Type != 5 || !got.Ephemeral() {
+		t.Fatalf("reporter close: got %s, want a deferred ephemeral answer", got.Raw)
+	}
+	e2e.Eventually(t, "the issue to close", func() bool { is, _ := env.GitLab.Issue(1); return is.State == "closed" })
+}
+
+func TestStaffCloseAndReply(t *testing.T) {
+	env := e2e.New(t)
+	url, _ := serve(t, env)
+	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{"title": "Crash", "description": "It crashes."})
+	env.Interact(url, submit)
+	thread := e2e.ThreadOf(env.ReportDone(t, submit))
+
+	// /reply from the thread becomes a note.
+	reply := env.Command(e2e.Reporter, thread, "reply", map[string]string{"message": "It happens on Tuesdays.\n/close"})
+	if got := env.Interact(url, reply); got.Type != 5 || got.Ephemeral() {
+		t.Fatalf("/reply: got %s, want a public deferred answer", got.Raw)
+	}
+	e2e.Eventually(t, "the note", func() bool { is, _ := env.GitLab.Issue(1); return len(is.Notes) > 0 })
+	is, _ := env.GitLab.Issue(1)
+	if !strings.Contains(is.Notes[0].Body, "It happens on Tuesdays.") || is.State != "opened" {
+		t.Errorf("note: got %q (issue %s), want the reply text and the issue still open", is.Notes[0].Body, is.State)
+	}
+	// /reply outside a report thread.
+	if got := env.Interact(url, env.Command(e2e.Reporter, e2e.ChannelID, "reply", map[string]string{"message": "x"})); !got.Ephemeral() || !strings.Contains(got.Data.Content, "report thread") {
+		t.Errorf("/reply outside: got %s, want an ephemeral explanation", got.Raw)
+	}
+	// The Reply button opens a modal.
+	if got := env.Interact(url, env.Button(e2e.Reporter, thread, "reply/1")); got.Type != 9 || got.Data.CustomID != "replyto/1" {
+		t.Errorf("Reply button: got %s, want the reply modal", got.Raw)
+	}
+	// Staff closes with /close.
+	if got := env.Interact(url, env.Command(e2e.Staff, thread, "close", nil)); got.Type != 5 {
+		t.Fatalf("staff /close: got %s, want a deferred answer", got.Raw)
+	}
+	e2e.Eventually(t, "the issue to close", func() bool { is, _ := env.GitLab.Issue(1); return is.State == "closed" })
+}
+
+func TestAckDoesNotWaitForGitLab(t *testing.T) {
+	env := e2e.New(t)
+	env.GitLab.SetDelay(5 * time.Second)
+	url, _ := serve(t, env)
+	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{"title": "Slow", "description": "GitLab is slow today."})
+	ack := env.Interact(url, submit)
+	if ack.Type != 5 {
+		t.Fatalf("got %s, want a deferred answer", ack.Raw)
+	}
+	if n := len(env.GitLab.Issues()); n != 0 {
+		t.Errorf("issues when the ack came: got %d, want 0 (the ack must not wait for GitLab)", n)
+	}
+	if _, ok := env.Discord.OriginalResponse(submit.Token); ok {
+		t.Error("the answer was edited before the ack came back")
+	}
+}
+
+// TestCrashBetweenAckAndJob kills a real sdesk process (SIGKILL) while its
+// job waits on GitLab, then starts sdesk again on the same bbolt file: the
+// job resumes and finishes, with one issue.
+func TestCrashBetweenAckAndJob(t *testing.T) {
+	env := e2e.New(t)
+	env.GitLab.SetDelay(time.Minute)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SDESK_E2E_SERVE=1")
+	for k, v := range env.Vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sdesk serving" {
+				addr <- line.Addr
+			}
+		}
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a
+	case <-time.After(30 * time.Second):
+		t.Fatal("child sdesk did not start")
+	}
+
+	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{"title": "Crash", "description": "Kill me."})
+	if got := env.Interact(url, submit); got.Type != 5 {
+		t.Fatalf("got %s, want a deferred answer", got.Raw)
+	}
+	e2e.Eventually(t, "the job to reach GitLab", func() bool { return env.GitLab.CountRequests("POST", "/projects/:id/issues") > 0 })
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, ok := env.Discord.OriginalResponse(submit.Token); ok {
+		t.Fatal("the job finished before the kill")
+	}
+
+	env.GitLab.SetDelay(0)
+	serve(t, env)
+	answer := env.ReportDone(t, submit)
+	if !strings.HasPrefix(answer, "Issue #1 created") {
+		t.Errorf("answer after restart: got %q, want issue #1 created", answer)
+	}
+	if n := len(env.GitLab.Issues()); n != 1 {
+		t.Errorf("issues: got %d, want 1", n)
+	}
+}
+
+func TestCommandsSync(t *testing.T) {
+	env := e2e.New(t)
+	var out bytes.Buffer
+	m := &Main{Stdout: &out, Getenv: env.Getenv}
+	if err := m.Run(context.Background(), []string{"commands", "sync"}); err != nil {
+		t.Fatal(err)
+	}
+	cmds := env.Discord.Commands(e2e.AppID, e2e.GuildID)
+	var names []string
+	for _, c := range cmds {
+		names = append(names, fmt.Sprint(c["name"]))
+	}
+	if got, want := strings.Join(names, ","), "report,reply,close,Send to GitLab"; got != want {
+		t.Errorf("registered: got %s, want %s", got, want)
+	}
+	if !strings.Contains(out.String(), "registered 4 commands in guild") {
+		t.Errorf("output: got %q", out.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "missing command"},
+		{[]string{"frob"}, `unknown command "frob"`},
+		{[]string{"jobs", "list", "-status", "done"}, "-status must be pending or failed"},
+		{[]string{"commands"}, "usage: sdesk commands"},
+	}
+	for _, tt := range tests {
+		m := &Main{Getenv: func(string) string { return "" }}
+		err := m.Run(context.Background(), tt.args)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,281 @@
+// Package e2e is the harness of sdesk's end-to-end tests: the Discord and
+// GitLab fakes, the configuration that points sdesk at them, interactions
+// signed the way Discord signs them, and webhook deliveries.
+package e2e
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sdesk/sdesk/internal/devkey"
+	"github.com/sdesk/sdesk/pkg/discord/discordfake"
+	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
+)
+
+// IDs the harness uses.
+const (
+	AppID         = "1200000000000000001"
+	ChannelID     = "1200000000000000002"
+	GuildID       = "1200000000000000003"
+	StaffRoleID   = "1200000000000000004"
+	WebhookSecret = "e2e-webhook-secret"
+)
+
+// Users.
+var (
+	Reporter = User{ID: "1210000000000000001", Username: "reporter"}
+	Other    = User{ID: "1210000000000000002", Username: "bystander"}
+	Staff    = User{ID: "1210000000000000003", Username: "moderator", Roles: []string{StaffRoleID}}
+)
+
+// User is a Discord guild member.
+type User struct {
+	ID, Username string
+	Roles        []string
+}
+
+// Env is one test's world.
+type Env struct {
+	t       testing.TB
+	Discord *discordfake.Server
+	GitLab  *gitlabfake.Server
+	Key     ed25519.PrivateKey
+	Vars    map[string]string
+	seq     atomic.Int64
+}
+
+// New starts the fakes and fills Vars with a complete configuration on the
+// bbolt store in a temporary directory.
+func New(t testing.TB) *Env {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{t: t, Discord: discordfake.New(t), GitLab: gitlabfake.New(t), Key: key}
+	e.seq.Store(time.Now().UnixNano() % 1e12)
+	e.Vars = map[string]string{
+		"DISCORD_APPLICATION_ID":     AppID,
+		"DISCORD_PUBLIC_KEY":         hex.EncodeToString(key.Public().(ed25519.PublicKey)),
+		"DISCORD_BOT_TOKEN":          e.Discord.Token(),
+		"DISCORD_SUPPORT_CHANNEL_ID": ChannelID,
+		"DISCORD_GUILD_ID":           GuildID,
+		"DISCORD_STAFF_ROLE_ID":      StaffRoleID,
+		"DISCORD_API_URL":            e.Discord.URL(),
+		"GITLAB_URL":                 e.GitLab.URL(),
+		"GITLAB_TOKEN":               e.GitLab.Token(),
+		"GITLAB_PROJECT":             e.GitLab.ProjectPath(),
+		"GITLAB_WEBHOOK_SECRET":      WebhookSecret,
+		"SDESK_STORE":                "bolt",
+		"SDESK_BOLT_PATH":            filepath.Join(t.TempDir(), "sdesk.db"),
+		"SDESK_ADDR":                 "127.0.0.1:0",
+		"SDESK_LOG_LEVEL":            "debug",
+	}
+	return e
+}
+
+// Getenv reads Vars.
+func (e *Env) Getenv(k string) string { return e.Vars[k] }
+
+// ID returns a new snowflake-shaped ID.
+func (e *Env) ID() string { return fmt.Sprintf("13%017d", e.seq.Add(1)) }
+
+func member(u User) map[string]any {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username, "discriminator": "0"}, "roles": roles}
+}
+
+// Interaction is a signed interaction body and its identity.
+type Interaction struct {
+	ID, Token string
+	Body      []byte
+}
+
+func (e *Env) interaction(typ int, u User, channelID string, data any, extra map[string]any) Interaction {
+	id := e.ID()
+	in := map[string]any{
+		"id": id, "application_id": AppID, "type": typ, "token": "tok-" + id, "version": 1,
+		"guild_id": GuildID, "channel_id": channelID, "member": member(u), "data": data,
+		"app_permissions": "0", "locale": "en-US", "guild_locale": "en-US",
+	}
+	for k, v := range extra {
+		in[k] = v
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return Interaction{ID: id, Token: "tok-" + id, Body: b}
+}
+
+// Command is a slash command; options are string options.
+func (e *Env) Command(u User, channelID, name string, options map[string]string) Interaction {
+	var opts []map[string]any
+	for k, v := range options {
+		opts = append(opts, map[string]any{"name": k, "type": 3, "value": v})
+	}
+	return e.interaction(2, u, channelID, map[string]any{"id": "1250000000000000001", "name": name, "type": 1, "options": opts}, nil)
+}
+
+// MessageCommand is a message menu command on a message.
+func (e *Env) MessageCommand(u User, channelID, name string, target map[string]any) Interaction {
+	tid, _ := target["id"].(string)
+	return e.interaction(2, u, channelID, map[string]any{
+		"id": "1250000000000000002", "name": name, "type": 3, "target_id": tid,
+		"resolved": map[string]any{"messages": map[string]any{tid: target}},
+	}, nil)
+}
+
+// ModalSubmit is a submitted modal of ActionRow -> TextInput rows.
+func (e *Env) ModalSubmit(u User, channelID, customID string, fields map[string]string) Interaction {
+	var rows []map[string]any
+	for k, v := range fields {
+		rows = append(rows, map[string]any{"type": 1, "components": []map[string]any{{"type": 4, "custom_id": k, "value": v}}})
+	}
+	return e.interaction(5, u, channelID, map[string]any{"custom_id": customID, "components": rows}, nil)
+}
+
+// Button is a click on a button of a message in channelID.
+func (e *Env) Button(u User, channelID, customID string) Interaction {
+	return e.interaction(3, u, channelID, map[string]any{"custom_id": customID, "component_type": 2},
+		map[string]any{"message": map[string]any{"id": e.ID(), "channel_id": channelID, "content": ""}})
+}
+
+// Sign returns Discord's signature headers for body, now.
+func (e *Env) Sign(body []byte) http.Header {
+	sig, ts := devkey.Sign(e.Key, body, time.Now())
+	h := http.Header{}
+	h.Set("X-Signature-Ed25519", sig)
+	h.Set("X-Signature-Timestamp", ts)
+	h.Set("Content-Type", "application/json")
+	return h
+}
+
+// Response is a decoded interaction response.
+type Response struct {
+	Status int
+	Type   int `json:"type"`
+	Data   struct {
+		Content    string           `json:"content"`
+		Flags      int              `json:"flags"`
+		CustomID   string           `json:"custom_id"`
+		Title      string           `json:"title"`
+		Components []map[string]any `json:"components"`
+	} `json:"data"`
+	Raw []byte
+}
+
+// Ephemeral tells whether the response is an ephemeral message.
+func (r Response) Ephemeral() bool { return r.Data.Flags&64 != 0 }
+
+// Interact posts a signed interaction to baseURL/interactions.
+func (e *Env) Interact(baseURL string, in Interaction) Response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/interactions", bytes.NewReader(in.Body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header = e.Sign(in.Body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := Response{Status: resp.StatusCode, Raw: raw}
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, &r); err != nil {
+			e.t.Fatalf("interaction response %s: %v", raw, err)
+		}
+	}
+	return r
+}
+
+// Webhook posts a GitLab delivery to baseURL/gitlab with the right token.
+func (e *Env) Webhook(baseURL, event string, body []byte, header http.Header) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/gitlab", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("X-Gitlab-Event", event)
+	req.Header.Set("X-Gitlab-Token", WebhookSecret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// Eventually polls cond until it holds or 20 s have passed.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ReportDone waits until the report interaction's deferred answer was
+// edited and returns the thread it names.
+func (e *Env) ReportDone(t testing.TB, in Interaction) (content string) {
+	t.Helper()
+	Eventually(t, "the report answer", func() bool {
+		m, ok := e.Discord.OriginalResponse(in.Token)
+		content = m.Content
+		return ok && m.Content != ""
+	})
+	return content
+}
+
+// ThreadOf returns the thread ID in "… continue in <#ID>".
+func ThreadOf(answer string) string {
+	_, rest, ok := strings.Cut(answer, "<#")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, ">")
+	return id
+}
+
+// RepoRoot finds the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}

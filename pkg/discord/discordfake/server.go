@@ -1,0 +1,585 @@
+// Package discordfake is a fake of the part of Discord's REST API that sdesk
+// uses: a real HTTP server (httptest) that answers the real paths under
+// /api/v10 with the shapes Discord answers, keeps the state of threads,
+// messages and interaction responses, records every request, and can be
+// told to fail.
+//
+// Behaviour modelled on Discord:
+//   - Bot routes need "Authorization: Bot <Token()>" (else 401
+//     {"message":"401: Unauthorized","code":0}); webhook and interaction
+//     callback routes need no authorization.
+//   - Unknown routes answer 404 {"message":"404: Not Found","code":0}, a
+//     known path with another method 405.
+//   - Channels the fake has not seen are text channels (type 0) created on
+//     first use; threads exist once created through the API. The bot user
+//     (BotUserID) is the first member of the threads it creates.
+//   - Messages are checked against Discord's limits (400, code 50035
+//     "Invalid Form Body", or 50006 "Cannot send an empty message").
+//   - Posting into an archived thread that is not locked unarchives it; an
+//     archived locked thread refuses new messages, and an archived thread
+//     refuses message edits and new members (400, code 50083 "Thread is
+//     archived").
+//   - Interaction webhooks (PATCH .../messages/@original, POST
+//     /webhooks/{app}/{token}) accept any token: an original response is
+//     created by the first edit or by a callback of type 4 or 5, since an
+//     interaction answered in the HTTP response never reaches the fake. A
+//     second callback for the same interaction ID answers 400 code 40060.
+package discordfake
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// APIPrefix is the path of the API base on the fake's host.
+const APIPrefix = "/api/v10"
+
+// maxBody caps the request bodies the fake reads (Discord's own limit for
+// uploads without boosts is lower).
+const maxBody = 64 << 20
+
+// Request is one request the fake received.
+type Request struct {
+	Method string
+	Path   string // below the API base, e.g. /channels/1/messages
+	Query  url.Values
+	Header http.Header
+	Body   []byte // the raw body
+	// JSON is the JSON document of the request: the body, or the
+	// payload_json part of a multipart body; nil when there is none.
+	JSON []byte
+	// Decoded is JSON decoded (map[string]any, []any...), nil when there
+	// is none or it is not valid JSON.
+	Decoded any
+	Files   []File    // the files[n] parts of a multipart body, in order
+	Status  int       // the status the fake answered (0 while in flight)
+	Time    time.Time // when the request arrived
+}
+
+// Object returns Decoded as a JSON object, or nil.
+func (r Request) Object() map[string]any {
+	m, _ := r.Decoded.(map[string]any)
+	return m
+}
+
+// File is an uploaded file: a files[n] part of a request, or an attachment
+// of a message (then ID is the attachment's ID).
+type File struct {
+	ID          string
+	Field       string // form field, e.g. files[0]
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// Message is a message as the fake holds it.
+type Message struct {
+	ID         string
+	ChannelID  string // empty for interaction responses and follow-ups
+	WebhookID  string // application ID for interaction responses and follow-ups
+	Content    string
+	Embeds     []map[string]any
+	Components []map[string]any
+	// AllowedMentions is allowed_mentions exactly as last sent, nil when
+	// no request carried one.
+	AllowedMentions json.RawMessage
+	Flags           int
+	Files           []File // the attachments, in order
+	Edits           int    // number of edits after creation
+	// LastJSON is the JSON document of the last request that created or
+	// edited the message.
+	LastJSON json.RawMessage
+}
+
+// ThreadState is a thread as the fake holds it.
+type ThreadState struct {
+	ID                  string
+	ParentID            string
+	Name                string
+	Type                int
+	Invitable           bool
+	AutoArchiveDuration int
+	Archived            bool
+	Locked              bool
+	Members             []string  // user IDs in the order they joined; the bot first
+	Messages            []Message // in the order they were posted
+}
+
+// Server is the fake. Its methods are safe for concurrent use.
+type Server struct {
+	srv     *httptest.Server
+	token   string
+	botID   string
+	guildID string
+
+	mu        sync.Mutex
+	lastID    uint64
+	requests  []*Request
+	channels  map[string]*channel
+	messages  map[string]*message
+	originals map[string]*message   // by interaction token
+	followups map[string][]*message // by interaction token
+	callbacks map[string]*Request   // by interaction ID
+	commands  map[string][]map[string]any
+	faults    []*fault
+	delay     time.Duration
+}
+
+type channel struct {
+	id, parentID, threadOf string // threadOf: the parent of a thread; empty for a text channel
+	name                   string
+	typ                    int
+	invitable              bool
+	archiveDuration        int
+	archived, locked       bool
+	created, archivedAt    time.Time
+	members                []string
+	messages               []string // message IDs in order
+	lastMessageID          string
+}
+
+type message struct {
+	id, channelID, webhookID string
+	content                  string
+	embeds, components       json.RawMessage
+	allowedMentions          json.RawMessage
+	flags                    int
+	files                    []File
+	edits                    int
+	created, edited          time.Time
+	lastJSON                 json.RawMessage
+}
+
+type fault struct {
+	method, pattern string
+	status          int
+	body            string
+	left            int
+}
+
+// New starts a fake; it is closed when the test ends.
+func New(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{
+		token:     "fake-bot-token." + randHex(12),
+		channels:  map[string]*channel{},
+		messages:  map[string]*message{},
+		originals: map[string]*message{},
+		followups: map[string][]*message{},
+		callbacks: map[string]*Request{},
+		commands:  map[string][]map[string]any{},
+	}
+	s.botID = s.newID()
+	s.guildID = s.newID()
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// URL returns the API base, e.g. http://127.0.0.1:1234/api/v10.
+func (s *Server) URL() string { return s.srv.URL + APIPrefix }
+
+// Token returns the bot token the fake accepts (without "Bot ").
+func (s *Server) Token() string { return s.token }
+
+// BotUserID returns the bot's user ID (author of the bot's messages, first
+// member of its threads).
+func (s *Server) BotUserID() string { return s.botID }
+
+// GuildID returns the guild all channels belong to.
+func (s *Server) GuildID() string { return s.guildID }
+
+// Requests returns the requests received so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = r.clone()
+	}
+	return out
+}
+
+func (r *Request) clone() Request {
+	c := *r
+	c.Query = cloneValues(r.Query)
+	c.Header = r.Header.Clone()
+	c.Body = bytes.Clone(r.Body)
+	c.JSON = bytes.Clone(r.JSON)
+	c.Decoded = decodeAny(r.JSON)
+	c.Files = cloneFiles(r.Files)
+	return c
+}
+
+func cloneValues(v url.Values) url.Values {
+	if v == nil {
+		return nil
+	}
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+func cloneFiles(fs []File) []File {
+	if fs == nil {
+		return nil
+	}
+	out := make([]File, len(fs))
+	for i, f := range fs {
+		out[i] = f
+		out[i].Data = bytes.Clone(f.Data)
+	}
+	return out
+}
+
+func decodeAny(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return nil
+	}
+	return v
+}
+
+// Reset forgets all requests, state, faults and the delay.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+	s.channels = map[string]*channel{}
+	s.messages = map[string]*message{}
+	s.originals = map[string]*message{}
+	s.followups = map[string][]*message{}
+	s.callbacks = map[string]*Request{}
+	s.commands = map[string][]map[string]any{}
+	s.faults = nil
+	s.delay = 0
+}
+
+// Thread returns a thread's state.
+func (s *Server) Thread(id string) (ThreadState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.channels[id]
+	if !ok || c.threadOf == "" {
+		return ThreadState{}, false
+	}
+	return ThreadState{
+		ID:                  c.id,
+		ParentID:            c.parentID,
+		Name:                c.name,
+		Type:                c.typ,
+		Invitable:           c.invitable,
+		AutoArchiveDuration: c.archiveDuration,
+		Archived:            c.archived,
+		Locked:              c.locked,
+		Members:             append([]string(nil), c.members...),
+		Messages:            s.channelMessages(c),
+	}, true
+}
+
+// Threads returns the IDs of the threads created so far, in order.
+func (s *Server) Threads() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.channels {
+		if c.threadOf != "" {
+			out = append(out, c.id)
+		}
+	}
+	slices.SortFunc(out, compareIDs)
+	return out
+}
+
+// Messages returns the messages of a channel or thread, in order.
+func (s *Server) Messages(channelID string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.channels[channelID]
+	if !ok {
+		return nil
+	}
+	return s.channelMessages(c)
+}
+
+func (s *Server) channelMessages(c *channel) []Message {
+	out := make([]Message, 0, len(c.messages))
+	for _, id := range c.messages {
+		out = append(out, s.messages[id].public())
+	}
+	return out
+}
+
+// OriginalResponse returns the original response of an interaction, as
+// the last callback or PATCH .../messages/@original left it.
+func (s *Server) OriginalResponse(token string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.originals[token]
+	if !ok {
+		return Message{}, false
+	}
+	return m.public(), true
+}
+
+// Followups returns the follow-up messages of an interaction, in order.
+func (s *Server) Followups(token string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, 0, len(s.followups[token]))
+	for _, m := range s.followups[token] {
+		out = append(out, m.public())
+	}
+	return out
+}
+
+// Callback returns the interaction callback received for an interaction
+// ID.
+func (s *Server) Callback(interactionID string) (Request, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.callbacks[interactionID]
+	if !ok {
+		return Request{}, false
+	}
+	return r.clone(), true
+}
+
+// Commands returns the commands last written for a guild, or the global
+// ones for guildID "", as the fake answered them (with IDs).
+func (s *Server) Commands(appID, guildID string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cmds := s.commands[appID+"/"+guildID]
+	out := make([]map[string]any, len(cmds))
+	for i, c := range cmds {
+		b, _ := json.Marshal(c)
+		_ = json.Unmarshal(b, &out[i])
+	}
+	return out
+}
+
+// FailNext answers the next n requests whose method (empty or "*": any)
+// and path below the API base (matched with path.Match, e.g.
+// "/channels/*/messages") match with status and body, without acting on
+// them. An empty body gives Discord's body for the status; a 429 answer
+// also carries the Retry-After and X-RateLimit-* headers Discord sends,
+// computed from the body's retry_after and global.
+func (s *Server) FailNext(method, pathPattern string, status int, body string, n int) {
+	if _, err := path.Match(pathPattern, "/"); err != nil {
+		panic(fmt.Sprintf("discordfake: bad path pattern %q: %v", pathPattern, err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method: method, pattern: pathPattern, status: status, body: body, left: n})
+}
+
+// SetDelay makes every following answer wait d (or until the client goes
+// away).
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// takeFault returns the fault that answers r, if any.
+func (s *Server) takeFault(method, p string) *fault {
+	for i, f := range s.faults {
+		if f.method != "" && f.method != "*" && !strings.EqualFold(f.method, method) {
+			continue
+		}
+		if ok, _ := path.Match(f.pattern, p); !ok {
+			continue
+		}
+		f.left--
+		if f.left <= 0 {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
+		c := *f
+		return &c
+	}
+	return nil
+}
+
+func (s *Server) writeFault(w http.ResponseWriter, f *fault) {
+	body := f.body
+	if body == "" {
+		if f.status == http.StatusTooManyRequests {
+			body = `{"message":"You are being rate limited.","retry_after":0.1,"global":false}`
+		} else {
+			body = statusBody(f.status)
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if f.status == http.StatusTooManyRequests {
+		var rl struct {
+			RetryAfter float64 `json:"retry_after"`
+			Global     bool    `json:"global"`
+		}
+		_ = json.Unmarshal([]byte(body), &rl)
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.RetryAfter))))
+		if rl.Global {
+			h.Set("X-RateLimit-Global", "true")
+			h.Set("X-RateLimit-Scope", "global")
+		} else {
+			reset := float64(time.Now().UnixMilli())/1000 + rl.RetryAfter
+			h.Set("X-RateLimit-Limit", "5")
+			h.Set("X-RateLimit-Remaining", "0")
+			h.Set("X-RateLimit-Reset", strconv.FormatFloat(reset, 'f', 3, 64))
+			h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(rl.RetryAfter, 'f', 3, 64))
+			h.Set("X-RateLimit-Bucket", "fa4c0bdd8b1e9c2e5d3f7a6b0c9d8e7f")
+			h.Set("X-RateLimit-Scope", "user")
+		}
+	}
+	w.WriteHeader(f.status)
+	_, _ = io.WriteString(w, body)
+}
+
+func statusBody(status int) string {
+	b, _ := json.Marshal(map[string]any{"message": fmt.Sprintf("%d: %s", status, http.StatusText(status)), "code": 0})
+	return string(b)
+}
+
+// serve records a request and answers it.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	req := &Request{Method: r.Method, Query: r.URL.Query(), Header: r.Header.Clone(), Time: time.Now()}
+	req.Path = strings.TrimPrefix(r.URL.Path, APIPrefix)
+	inAPI := r.URL.Path != req.Path && (req.Path == "" || req.Path[0] == '/')
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	req.Body = body
+	if err == nil {
+		err = req.parseBody(r.Header.Get("Content-Type"))
+	}
+
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	delay := s.delay
+	s.mu.Unlock()
+
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.takeFault(r.Method, req.Path); f != nil {
+		req.Status = f.status
+		s.writeFault(w, f)
+		return
+	}
+	status, payload := s.route(req, inAPI, err)
+	req.Status = status
+	writeJSON(w, status, payload)
+}
+
+func writeJSON(w http.ResponseWriter, status int, payload any) {
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(statusBody(http.StatusInternalServerError))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// parseBody fills JSON, Decoded and Files.
+func (r *Request) parseBody(contentType string) error {
+	if len(r.Body) == 0 {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = ""
+	}
+	switch mt {
+	case "multipart/form-data":
+		mr := multipart.NewReader(bytes.NewReader(r.Body), params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("multipart: %w", err)
+			}
+			data, err := io.ReadAll(p)
+			if err != nil {
+				return fmt.Errorf("multipart: %w", err)
+			}
+			name := p.FormName()
+			switch {
+			case name == "payload_json":
+				r.JSON = data
+			case strings.HasPrefix(name, "files["):
+				r.Files = append(r.Files, File{Field: name, Name: p.FileName(), ContentType: p.Header.Get("Content-Type"), Data: data})
+			}
+		}
+	default:
+		r.JSON = r.Body
+	}
+	if r.JSON != nil {
+		if !json.Valid(r.JSON) {
+			return fmt.Errorf("invalid JSON")
+		}
+		r.Decoded = decodeAny(r.JSON)
+	}
+	return nil
+}
+
+// newID returns a new snowflake.
+func (s *Server) newID() string {
+	const discordEpoch = 1420070400000
+	id := uint64(time.Now().UnixMilli()-discordEpoch) << 22
+	if id <= s.lastID {
+		id = s.lastID + 1
+	}
+	s.lastID = id
+	return strconv.FormatUint(id, 10)
+}
+
+// compareIDs orders snowflakes numerically.
+func compareIDs(a, b string) int {
+	if len(a) != len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	return strings.Compare(a, b)
+}

@@ -1,0 +1,221 @@
+package discord
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+// Discord's limits; lengths are counted in runes (Unicode code points).
+const (
+	limContent          = 2000
+	limEmbeds           = 10
+	limEmbedTitle       = 256
+	limEmbedDescription = 4096
+	limEmbedAuthor      = 256
+	limEmbedFooter      = 2048
+	limEmbedsTotal      = 6000 // title + description + author + footer of all embeds
+	limButtons          = 25   // 5 action rows of 5
+	limButtonLabel      = 80
+	limCustomID         = 100
+	limFiles            = 10
+	limThreadName       = 100
+	limMentionRoles     = 100
+	limButtonsPerRow    = 5
+)
+
+// ErrLimit is matched (errors.Is) by every error about a message, thread
+// name or button that Discord would refuse; nothing is sent then. The
+// domain splits long text itself (see sdesk.SplitText).
+var ErrLimit = errors.New("exceeds Discord limits")
+
+func limitErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, args...))
+}
+
+// message is a validated sdesk.Message in discordgo's shapes. files must be
+// rebuilt for every attempt, because a discordgo.File is an io.Reader that
+// the first attempt consumes.
+type message struct {
+	content  string
+	embeds   []*discordgo.MessageEmbed
+	rows     []discordgo.MessageComponent
+	mentions *discordgo.MessageAllowedMentions
+	files    []sdesk.File
+}
+
+func (m *message) discordFiles() []*discordgo.File {
+	if len(m.files) == 0 {
+		return nil
+	}
+	out := make([]*discordgo.File, len(m.files))
+	for i, f := range m.files {
+		out[i] = &discordgo.File{Name: f.Name, ContentType: f.ContentType, Reader: bytes.NewReader(f.Data)}
+	}
+	return out
+}
+
+// convert validates m against Discord's limits and converts it.
+func convert(m sdesk.Message) (*message, error) {
+	if n := utf8.RuneCountInString(m.Content); n > limContent {
+		return nil, limitErr("content is %d runes, max %d", n, limContent)
+	}
+	embeds, err := convertEmbeds(m.Embeds)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := convertButtons(m.Buttons)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Files) > limFiles {
+		return nil, limitErr("%d files, max %d", len(m.Files), limFiles)
+	}
+	for i, f := range m.Files {
+		if f.Name == "" {
+			return nil, limitErr("file %d has no name", i)
+		}
+	}
+	if len(m.MentionRoles) > limMentionRoles {
+		return nil, limitErr("%d mention roles, max %d", len(m.MentionRoles), limMentionRoles)
+	}
+	for i, r := range m.MentionRoles {
+		if r == "" {
+			return nil, limitErr("mention role %d is empty", i)
+		}
+	}
+	return &message{
+		content:  m.Content,
+		embeds:   embeds,
+		rows:     rows,
+		mentions: allowedMentions(m.MentionRoles),
+		files:    m.Files,
+	}, nil
+}
+
+// allowedMentions returns the allowed_mentions every message carries:
+// {"parse":[]} (nothing is parsed, so no user, role, @everyone or @here
+// ping) plus the role IDs that may be pinged. A nil Parse would be sent as
+// "parse":null.
+func allowedMentions(roles []string) *discordgo.MessageAllowedMentions {
+	am := &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+	if len(roles) > 0 {
+		am.Roles = append([]string(nil), roles...)
+	}
+	return am
+}
+
+func convertEmbeds(in []sdesk.Embed) ([]*discordgo.MessageEmbed, error) {
+	if len(in) > limEmbeds {
+		return nil, limitErr("%d embeds, max %d", len(in), limEmbeds)
+	}
+	out := make([]*discordgo.MessageEmbed, 0, len(in))
+	total := 0
+	for i, e := range in {
+		title := utf8.RuneCountInString(e.Title)
+		desc := utf8.RuneCountInString(e.Description)
+		author := utf8.RuneCountInString(e.AuthorName)
+		footer := utf8.RuneCountInString(e.Footer)
+		switch {
+		case title > limEmbedTitle:
+			return nil, limitErr("embed %d: title is %d runes, max %d", i, title, limEmbedTitle)
+		case desc > limEmbedDescription:
+			return nil, limitErr("embed %d: description is %d runes, max %d", i, desc, limEmbedDescription)
+		case author > limEmbedAuthor:
+			return nil, limitErr("embed %d: author name is %d runes, max %d", i, author, limEmbedAuthor)
+		case footer > limEmbedFooter:
+			return nil, limitErr("embed %d: footer is %d runes, max %d", i, footer, limEmbedFooter)
+		case title+desc+author+footer == 0:
+			return nil, limitErr("embed %d is empty", i)
+		case author == 0 && (e.AuthorURL != "" || e.AuthorIcon != ""):
+			return nil, limitErr("embed %d: author URL or icon without an author name", i)
+		case e.Color < 0 || e.Color > 0xFFFFFF:
+			return nil, limitErr("embed %d: color %#x is not an RGB value", i, e.Color)
+		}
+		for _, u := range []struct{ what, url string }{{"URL", e.URL}, {"author URL", e.AuthorURL}, {"author icon", e.AuthorIcon}} {
+			if u.url != "" && !webURL(u.url) {
+				return nil, limitErr("embed %d: %s %q is not an http(s) URL", i, u.what, u.url)
+			}
+		}
+		total += title + desc + author + footer
+		me := &discordgo.MessageEmbed{
+			Type:        discordgo.EmbedTypeRich,
+			Title:       e.Title,
+			URL:         e.URL,
+			Description: e.Description,
+			Color:       e.Color,
+		}
+		if e.AuthorName != "" {
+			me.Author = &discordgo.MessageEmbedAuthor{Name: e.AuthorName, URL: e.AuthorURL, IconURL: e.AuthorIcon}
+		}
+		if e.Footer != "" {
+			me.Footer = &discordgo.MessageEmbedFooter{Text: e.Footer}
+		}
+		out = append(out, me)
+	}
+	if total > limEmbedsTotal {
+		return nil, limitErr("embeds hold %d runes of text, max %d", total, limEmbedsTotal)
+	}
+	return out, nil
+}
+
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func convertButtons(in []sdesk.Button) ([]discordgo.MessageComponent, error) {
+	if len(in) > limButtons {
+		return nil, limitErr("%d buttons, max %d", len(in), limButtons)
+	}
+	rows := make([]discordgo.MessageComponent, 0, (len(in)+limButtonsPerRow-1)/limButtonsPerRow)
+	var row []discordgo.MessageComponent
+	for i, b := range in {
+		label := utf8.RuneCountInString(b.Label)
+		id := utf8.RuneCountInString(b.CustomID)
+		switch {
+		case label == 0 || label > limButtonLabel:
+			return nil, limitErr("button %d: label is %d runes, want 1 to %d", i, label, limButtonLabel)
+		case id == 0 || id > limCustomID:
+			return nil, limitErr("button %d: custom_id is %d runes, want 1 to %d", i, id, limCustomID)
+		}
+		style := discordgo.ButtonStyle(b.Style)
+		switch style {
+		case 0:
+			style = discordgo.PrimaryButton
+		case discordgo.PrimaryButton, discordgo.SecondaryButton, discordgo.SuccessButton, discordgo.DangerButton:
+		default:
+			return nil, limitErr("button %d: style %d is not a custom_id button style", i, b.Style)
+		}
+		row = append(row, discordgo.Button{Label: b.Label, Style: style, CustomID: b.CustomID})
+		if len(row) == limButtonsPerRow || i == len(in)-1 {
+			rows = append(rows, discordgo.ActionsRow{Components: row})
+			row = nil
+		}
+	}
+	return rows, nil
+}
+
+// threadName checks a thread name and cuts it to limThreadName runes.
+func threadName(name string) (string, error) {
+	if name == "" {
+		return "", limitErr("thread name is empty")
+	}
+	if utf8.RuneCountInString(name) <= limThreadName {
+		return name, nil
+	}
+	n := 0
+	for i := range name {
+		if n == limThreadName {
+			return name[:i], nil
+		}
+		n++
+	}
+	return name, nil
+}

@@ -1,0 +1,302 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+// Retry tuning.
+const (
+	// DefaultMaxRetries is used when ClientConfig.MaxRetries is 0.
+	DefaultMaxRetries = 4
+	// firstBackoff is the wait before the first retry of a 5xx or network
+	// error; it doubles with every retry, up to maxBackoff, ±25% jitter.
+	firstBackoff = 250 * time.Millisecond
+	maxBackoff   = 10 * time.Second
+)
+
+// Discord JSON error codes the client maps.
+const (
+	codeThreadArchived = 50083
+)
+
+// StatusCode returns the HTTP status of a Discord API error in err's chain,
+// or 0 when err carries none.
+func StatusCode(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.StatusCode
+	}
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) {
+		return http.StatusTooManyRequests
+	}
+	return 0
+}
+
+// APICode returns Discord's JSON error code (e.g. 10003 Unknown Channel,
+// 50083 Thread is archived) of an API error in err's chain, or 0.
+func APICode(err error) int {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Message != nil {
+		return re.Message.Code
+	}
+	return 0
+}
+
+// IsNotFound reports whether err is a Discord 404 (unknown channel,
+// message, webhook, interaction token...).
+func IsNotFound(err error) bool {
+	return StatusCode(err) == http.StatusNotFound
+}
+
+// limiter keeps the rate-limit state Discord announces in its headers, so
+// that a request to an exhausted bucket waits (context-aware) before it is
+// sent instead of earning a 429. Buckets are keyed by route and major
+// parameter (see the callers of do).
+type limiter struct {
+	mu      sync.Mutex
+	global  time.Time
+	buckets map[string]time.Time // key -> exhausted until
+}
+
+// wait returns how long a request to key must wait.
+func (l *limiter) wait(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until := l.global
+	if b, ok := l.buckets[key]; ok {
+		if !b.After(now) {
+			delete(l.buckets, key)
+		} else if b.After(until) {
+			until = b
+		}
+	}
+	if until.After(now) {
+		return until.Sub(now)
+	}
+	return 0
+}
+
+// observe records the rate-limit headers of a response.
+func (l *limiter) observe(key string, a *attempt, retryAfter time.Duration, now time.Time) {
+	if a.header == nil {
+		return
+	}
+	h := a.header
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a.status == http.StatusTooManyRequests {
+		until := now.Add(retryAfter)
+		if h.Get("X-RateLimit-Global") == "true" || h.Get("X-RateLimit-Scope") == "global" {
+			if until.After(l.global) {
+				l.global = until
+			}
+			return
+		}
+		l.setBucket(key, until)
+		return
+	}
+	if h.Get("X-RateLimit-Remaining") != "0" {
+		return
+	}
+	if d, ok := parseSeconds(h.Get("X-RateLimit-Reset-After")); ok {
+		l.setBucket(key, now.Add(d))
+	}
+}
+
+func (l *limiter) setBucket(key string, until time.Time) {
+	if l.buckets == nil {
+		l.buckets = map[string]time.Time{}
+	}
+	if until.After(l.buckets[key]) {
+		l.buckets[key] = until
+	}
+}
+
+// parseSeconds parses a (fractional) number of seconds as Discord sends in
+// Retry-After and X-RateLimit-Reset-After.
+func parseSeconds(s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) || f > 24*3600 {
+		return 0, false
+	}
+	return time.Duration(f * float64(time.Second)), true
+}
+
+// backoff returns the wait before retry number n (0-based) of a 5xx or
+// network error.
+func backoff(n int) time.Duration {
+	d := maxBackoff
+	if n < 10 {
+		d = min(firstBackoff<<n, maxBackoff)
+	}
+	return d*3/4 + rand.N(d/2)
+}
+
+// call is one Discord API call as the retry loop sees it: fn runs one
+// attempt with the request options it is given.
+type call struct {
+	op     string // for errors and logs, e.g. "send message"
+	key    string // rate-limit bucket
+	secret string // removed from error texts (an interaction token)
+	fn     func(s *discordgo.Session, opts ...discordgo.RequestOption) error
+}
+
+// do runs c with Discord's rate limits and the client's retry policy:
+// 429 waits retry_after, 5xx and network errors back off exponentially,
+// other errors are returned at once; at most maxRetries retries; no wait
+// goes past ctx's deadline.
+func (cl *Client) do(ctx context.Context, c call) error {
+	s := cl.session()
+	var lastErr error
+	for n := 0; ; n++ {
+		if err := cl.pause(ctx, c, cl.limits.wait(c.key, time.Now()), lastErr, n); err != nil {
+			return err
+		}
+		a := &attempt{}
+		err := c.fn(s,
+			discordgo.WithContext(withAttempt(ctx, a)),
+			discordgo.WithRetryOnRatelimit(false),
+			discordgo.WithRestRetries(0),
+		)
+		retryAfter, isRateLimit := rateLimitWait(err, a)
+		cl.limits.observe(c.key, a, retryAfter, time.Now())
+		if err == nil {
+			return nil
+		}
+		if a.status >= 400 && StatusCode(err) == 0 {
+			err = &statusError{status: a.status, err: err}
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return cl.fail(c, err, n+1)
+		}
+		var wait time.Duration
+		switch {
+		case isRateLimit:
+			wait = retryAfter
+		case a.status >= 500, a.sent && a.status == 0:
+			wait = backoff(n)
+		default:
+			return cl.fail(c, err, n+1)
+		}
+		if n >= cl.maxRetries {
+			return cl.fail(c, err, n+1)
+		}
+		cl.log.LogAttrs(ctx, slog.LevelWarn, "discord request failed, retrying",
+			slog.String("op", c.op), slog.Int("attempt", n+1), slog.Int("status", a.status),
+			slog.Duration("wait", wait), slog.String("error", redact(err, c.secret).Error()))
+		if err := cl.pause(ctx, c, wait, err, n+1); err != nil {
+			return err
+		}
+	}
+}
+
+// pause sleeps d unless that would pass ctx's deadline or ctx ends first.
+func (cl *Client) pause(ctx context.Context, c call, d time.Duration, lastErr error, attempts int) error {
+	if err := ctx.Err(); err != nil {
+		return cl.wrapWait(c, err, lastErr, attempts)
+	}
+	if d <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		return cl.wrapWait(c, fmt.Errorf("waiting %v would pass the deadline: %w", d, context.DeadlineExceeded), lastErr, attempts)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return cl.wrapWait(c, ctx.Err(), lastErr, attempts)
+	}
+}
+
+func (cl *Client) wrapWait(c call, ctxErr, lastErr error, attempts int) error {
+	if lastErr == nil {
+		return fmt.Errorf("discord: %s: %w", c.op, ctxErr)
+	}
+	return redact(fmt.Errorf("discord: %s: %w (after %d attempts; last error: %w)", c.op, ctxErr, attempts, lastErr), c.secret)
+}
+
+// fail wraps the final error of a call. Discord's "Thread is archived"
+// (50083) also matches sdesk.ErrThreadArchived.
+func (cl *Client) fail(c call, err error, attempts int) error {
+	if APICode(err) == codeThreadArchived {
+		err = fmt.Errorf("%w: %w", sdesk.ErrThreadArchived, err)
+	}
+	if attempts > 1 {
+		return redact(fmt.Errorf("discord: %s: %d attempts: %w", c.op, attempts, err), c.secret)
+	}
+	return redact(fmt.Errorf("discord: %s: %w", c.op, err), c.secret)
+}
+
+// statusError gives an HTTP status to an error discordgo returns without
+// one (a 502 becomes "Exceeded Max retries", an unparsable 429 body a JSON
+// error).
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// redactedError hides a secret (an interaction token, which discordgo's
+// rate-limit and network errors print as part of the URL) from an error's
+// text; errors.Is and errors.As still see the wrapped error.
+type redactedError struct {
+	err    error
+	secret string
+}
+
+func (e *redactedError) Error() string {
+	return strings.ReplaceAll(e.err.Error(), e.secret, "<redacted>")
+}
+func (e *redactedError) Unwrap() error { return e.err }
+
+func redact(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &redactedError{err: err, secret: secret}
+}
+
+// rateLimitWait tells whether an attempt was rate limited and how long to
+// wait: retry_after of the JSON body (via *discordgo.RateLimitError), else
+// the Retry-After header, else an exponential back-off.
+func rateLimitWait(err error, a *attempt) (time.Duration, bool) {
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
+		return rl.RetryAfter, true
+	}
+	if a.status != http.StatusTooManyRequests {
+		return 0, false
+	}
+	if d, ok := parseSeconds(a.header.Get("Retry-After")); ok {
+		return d, true
+	}
+	return backoff(0), true
+}

@@ -1,0 +1,374 @@
+package sdesk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+)
+
+// ErrThreadArchived is returned by Discord when a thread is archived and
+// the call cannot unarchive it (a locked thread, or an edit).
+var ErrThreadArchived = errors.New("thread is archived")
+
+// Discord limits that shape what sdesk posts from GitLab.
+const (
+	maxEmbedText   = 4096
+	maxFiles       = 10
+	maxUploadBytes = 10 << 20 // Discord's attachment limit without boosts
+)
+
+// HandleEvent delivers a GitLab webhook event into the issue's thread,
+// exactly once: the delivery is claimed with a conditional write, stored as
+// a job, and run within the event budget. What does not finish in the
+// budget continues as a deferred job. It returns an error only when the
+// event could not be accepted (nothing stored): the caller answers 5xx.
+func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
+	log := s.log().With(slog.String("event_key", ev.Key), slog.String("event", ev.Kind), slog.Int("issue", ev.IssueIID()))
+	if ev.Key == "" || ev.IssueIID() == 0 {
+		return fmt.Errorf("event without key or issue")
+	}
+	if _, err := s.Store.MappingByIssue(ctx, ev.IssueIID()); errors.Is(err, ErrNotFound) {
+		log.Debug("event for an unmapped issue")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("look up issue: %w", err)
+	}
+	claim := "event:" + ev.Key
+	first, err := s.Store.Claim(ctx, claim, DefaultClaimTTL)
+	if err != nil {
+		return fmt.Errorf("claim event: %w", err)
+	}
+	if !first {
+		log.Info("duplicate delivery ignored")
+		return nil
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	now := s.now()
+	j := Job{ID: "gitlab:" + ev.Key, Kind: JobGitLabEvent, Payload: b, Status: JobPending, CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.PutJob(ctx, j); err != nil {
+		_ = s.Store.Release(context.WithoutCancel(ctx), claim)
+		return fmt.Errorf("store event job: %w", err)
+	}
+	bctx, cancel := context.WithTimeout(ctx, s.eventBudget())
+	runErr := s.RunJob(bctx, j)
+	cancel()
+	if runErr == nil {
+		return nil
+	}
+	log.Warn("event deferred", slog.String("error", runErr.Error()))
+	if err := s.Queue.Enqueue(context.WithoutCancel(ctx), j); err != nil {
+		return fmt.Errorf("defer event: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) runEvent(ctx context.Context, j *Job, log *slog.Logger) error {
+	var ev Event
+	if err := json.Unmarshal(j.Payload, &ev); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	m, err := s.Store.MappingByIssue(ctx, ev.IssueIID())
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up issue: %w", err)
+	}
+	switch {
+	case ev.Note != nil:
+		return s.deliverNote(ctx, j, m, *ev.Note, log)
+	case ev.Issue != nil:
+		return s.deliverIssue(ctx, j, m, *ev.Issue)
+	}
+	return nil
+}
+
+func (s *Service) isSupportBot(a Author) bool {
+	if s.SupportBotID != 0 {
+		return a.ID == s.SupportBotID
+	}
+	return a.Username == "support-bot"
+}
+
+// projectURL derives the project's web URL from an issue URL.
+func projectURL(issueURL string) string {
+	if i := strings.Index(issueURL, "/-/issues/"); i >= 0 {
+		return issueURL[:i]
+	}
+	if i := strings.Index(issueURL, "/issues/"); i >= 0 {
+		return issueURL[:i]
+	}
+	return strings.TrimRight(issueURL, "/")
+}
+
+func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEvent, log *slog.Logger) error {
+	internal, err := s.step(ctx, j, "internal", func() (string, error) {
+		if n.Internal != nil {
+			return strconv.FormatBool(*n.Internal), nil
+		}
+		// Older GitLab does not say; ask, and when in doubt do not post.
+		note, err := s.GitLab.GetNote(ctx, n.IssueIID, n.NoteID)
+		if err != nil {
+			return "", fmt.Errorf("get note: %w", err)
+		}
+		return strconv.FormatBool(note.Internal || note.System), nil
+	})
+	if err != nil {
+		return err
+	}
+	if internal != "false" {
+		log.Debug("internal note not posted", slog.Int("note_id", n.NoteID))
+		return nil
+	}
+	own, err := s.GitLab.CurrentUserID(ctx)
+	if err != nil {
+		return fmt.Errorf("current user: %w", err)
+	}
+	if n.Author.ID == own {
+		log.Debug("own note not echoed", slog.Int("note_id", n.NoteID))
+		return nil
+	}
+
+	body := n.Body
+	if s.isSupportBot(n.Author) {
+		body = StripEmailQuote(body)
+	}
+	purl := projectURL(m.IssueURL)
+	chunks := SplitText(RenderNote(body, purl), maxEmbedText)
+	if len(chunks) == 0 {
+		chunks = []string{"(empty comment)"}
+	}
+	msgs := make([]Message, len(chunks))
+	for i, c := range chunks {
+		e := Embed{Description: c, Color: 0x6E49CB}
+		if i == 0 {
+			e.AuthorName = n.Author.Name
+			if n.Author.Username != "" && !s.isSupportBot(n.Author) {
+				e.AuthorName += " (@" + n.Author.Username + ")"
+			}
+			e.AuthorIcon = n.Author.AvatarURL
+			e.AuthorURL = n.URL
+		}
+		if len(chunks) > 1 {
+			e.Footer = fmt.Sprintf("%d/%d", i+1, len(chunks))
+		}
+		msgs[i] = Message{Embeds: []Embed{e}}
+	}
+	msgs[0].Files = s.noteFiles(ctx, body, log)
+
+	var old []string
+	if n.Action == "update" {
+		old, err = s.Store.NoteMessages(ctx, n.IssueIID, n.NoteID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("note messages: %w", err)
+		}
+	}
+	ids := make([]string, 0, len(msgs))
+	for i, msg := range msgs {
+		id, err := s.step(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
+			if i < len(old) {
+				msg.Files = nil // attachments stay as they were
+				return s.inThread(ctx, m.ThreadID, func() (string, error) {
+					return old[i], s.Discord.EditMessage(ctx, m.ThreadID, old[i], msg)
+				})
+			}
+			return s.post(ctx, m.ThreadID, msg)
+		})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	for i := len(msgs); i < len(old); i++ {
+		if _, err := s.step(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
+			return s.inThread(ctx, m.ThreadID, func() (string, error) {
+				return old[i], s.Discord.EditMessage(ctx, m.ThreadID, old[i], Message{Content: "*(the rest of this comment was removed in GitLab)*"})
+			})
+		}); err != nil {
+			return err
+		}
+		ids = append(ids, old[i])
+	}
+	if err := s.Store.PutNoteMessages(ctx, n.IssueIID, n.NoteID, ids); err != nil {
+		return fmt.Errorf("remember note messages: %w", err)
+	}
+	log.Info("note delivered", slog.Int("note_id", n.NoteID), slog.Int("messages", len(ids)))
+	return nil
+}
+
+// noteFiles downloads the uploads a note references, so they can be
+// attached (a confidential project's uploads need a login). A file that
+// cannot be fetched or is too large stays a link in the text.
+func (s *Service) noteFiles(ctx context.Context, body string, log *slog.Logger) []File {
+	var files []File
+	total := 0
+	for _, u := range Uploads(body) {
+		if len(files) == maxFiles {
+			break
+		}
+		f, err := s.GitLab.DownloadUpload(ctx, u.Secret, u.Filename)
+		if err != nil {
+			log.Warn("upload not attached", slog.String("file", u.Filename), slog.String("error", err.Error()))
+			continue
+		}
+		if total+len(f.Data) > maxUploadBytes {
+			log.Info("upload too large to attach", slog.String("file", u.Filename))
+			continue
+		}
+		total += len(f.Data)
+		files = append(files, f)
+	}
+	return files
+}
+
+// inThread runs a Discord call on a thread. If the thread is archived in a
+// way the call cannot undo (locked, or an edit), it is unarchived, the call
+// repeated, and the thread archived again; the lock is left as it was.
+func (s *Service) inThread(ctx context.Context, threadID string, call func() (string, error)) (string, error) {
+	id, err := call()
+	if !errors.Is(err, ErrThreadArchived) {
+		return id, err
+	}
+	f, t := false, true
+	if err := s.Discord.EditThread(ctx, threadID, ThreadEdit{Archived: &f}); err != nil {
+		return "", fmt.Errorf("unarchive thread: %w", err)
+	}
+	if id, err = call(); err != nil {
+		return "", err
+	}
+	if err := s.Discord.EditThread(ctx, threadID, ThreadEdit{Archived: &t}); err != nil {
+		return "", fmt.Errorf("archive thread again: %w", err)
+	}
+	return id, nil
+}
+
+// post sends a message into a thread, archived or not.
+func (s *Service) post(ctx context.Context, threadID string, msg Message) (string, error) {
+	return s.inThread(ctx, threadID, func() (string, error) { return s.Discord.SendMessage(ctx, threadID, msg) })
+}
+
+func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent) error {
+	who := ev.Author.Name
+	if who == "" {
+		who = "someone"
+	}
+	yes, no := true, false
+	say := func(step, text string) error {
+		_, err := s.step(ctx, j, step, func() (string, error) {
+			return s.post(ctx, m.ThreadID, Message{Content: text})
+		})
+		return err
+	}
+	edit := func(step string, e ThreadEdit) error {
+		_, err := s.step(ctx, j, step, func() (string, error) {
+			return "", s.Discord.EditThread(ctx, m.ThreadID, e)
+		})
+		return err
+	}
+	switch ev.Action {
+	case "close":
+		if err := say("say", fmt.Sprintf("🔒 Issue #%d was closed by %s.", ev.IID, who)); err != nil {
+			return err
+		}
+		e := ThreadEdit{Archived: &yes}
+		if s.LockOnClose {
+			e.Locked = &yes
+		}
+		return edit("archive", e)
+	case "reopen":
+		if err := edit("unarchive", ThreadEdit{Archived: &no, Locked: &no}); err != nil {
+			return err
+		}
+		return say("say", fmt.Sprintf("🔓 Issue #%d was reopened by %s.", ev.IID, who))
+	}
+	c := ev.Changes
+	if c.Title != nil && c.Title.Current != "" {
+		name := ThreadName(ev.IID, c.Title.Current)
+		if err := edit("rename", ThreadEdit{Name: &name}); err != nil {
+			return err
+		}
+		m.Title = c.Title.Current
+		if err := s.Store.PutMapping(ctx, m); err != nil {
+			return fmt.Errorf("update mapping title: %w", err)
+		}
+	}
+	var lines []string
+	if c.Title != nil {
+		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", escapeMarkdown(c.Title.Current)))
+	}
+	if c.Labels != nil {
+		lines = append(lines, "🏷️ Labels: "+listChange(c.Labels.Previous, c.Labels.Current, "none"))
+	}
+	if c.Assignees != nil {
+		lines = append(lines, "👤 Assignees: "+listChange(c.Assignees.Previous, c.Assignees.Current, "nobody"))
+	}
+	if c.MovedToID != nil && c.MovedToID.Current != 0 {
+		lines = append(lines, "➡️ This issue was moved to "+target(ev.MovedTo, c.MovedToID.Current)+". Updates from there do not reach this thread.")
+	}
+	if c.DuplicatedTo != nil && c.DuplicatedTo.Current != 0 {
+		lines = append(lines, "🔁 This issue was marked as a duplicate of "+target(ev.DuplicatedTo, c.DuplicatedTo.Current)+".")
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return say("say", strings.Join(lines, "\n"))
+}
+
+func target(url string, id int) string {
+	if url != "" {
+		return url
+	}
+	return fmt.Sprintf("another issue (ID %d)", id)
+}
+
+func listChange(prev, cur []string, empty string) string {
+	has := func(list []string, v string) bool {
+		for _, x := range list {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	}
+	var added, removed []string
+	for _, v := range cur {
+		if !has(prev, v) {
+			added = append(added, escapeMarkdown(v))
+		}
+	}
+	for _, v := range prev {
+		if !has(cur, v) {
+			removed = append(removed, escapeMarkdown(v))
+		}
+	}
+	now := empty
+	if len(cur) > 0 {
+		esc := make([]string, len(cur))
+		for i, v := range cur {
+			esc[i] = escapeMarkdown(v)
+		}
+		now = strings.Join(esc, ", ")
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "added "+strings.Join(added, ", "))
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "removed "+strings.Join(removed, ", "))
+	}
+	if len(parts) == 0 {
+		return now
+	}
+	return now + " (" + strings.Join(parts, "; ") + ")"
+}
+
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `_`, `\_`, "`", "\\`", `~`, `\~`, `|`, `\|`, `>`, `\>`, `@`, "@\u200b")
+
+func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }
