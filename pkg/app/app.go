@@ -65,7 +65,12 @@ type Option func(*options)
 type options struct {
 	now        func() time.Time
 	httpClient *http.Client
+	tune       func(*App)
 }
+
+// WithTuning changes the wired App before New returns it, e.g. a test's
+// shorter event budget or job backoff.
+func WithTuning(f func(*App)) Option { return func(o *options) { o.tune = f } }
 
 // WithClock sets the clock the HTTP handler checks signatures against.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -148,6 +153,9 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 	}
 	if role != LambdaInteractions {
 		hc.Service = a.Service
+	}
+	if o.tune != nil {
+		o.tune(a)
 	}
 	a.Handler = httpapi.New(hc)
 	return a, nil

@@ -5,6 +5,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -212,13 +213,13 @@ func (c *Client) SendMessage(ctx context.Context, channelID string, m sdesk.Mess
 		op:  op,
 		key: "POST /channels/" + channelID + "/messages",
 		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			sent, err := s.ChannelMessageSendComplex(channelID, &discordgo.MessageSend{
+			sent, err := sendMessage(s, channelID, &discordgo.MessageSend{
 				Content:         msg.content,
 				Embeds:          msg.embeds,
 				Components:      msg.rows,
 				Files:           msg.discordFiles(),
 				AllowedMentions: msg.mentions,
-			}, opts...)
+			}, m.Nonce, opts...)
 			if err != nil {
 				return err
 			}
@@ -230,6 +231,39 @@ func (c *Client) SendMessage(ctx context.Context, channelID string, m sdesk.Mess
 		},
 	})
 	return id, err
+}
+
+// sendMessage is discordgo's ChannelMessageSendComplex plus nonce and
+// enforce_nonce, which v0.29.0 lacks: with them a retried create returns
+// the message the first attempt made instead of posting it twice.
+func sendMessage(s *discordgo.Session, channelID string, data *discordgo.MessageSend, nonce string, opts ...discordgo.RequestOption) (*discordgo.Message, error) {
+	body := struct {
+		*discordgo.MessageSend
+		Nonce        string `json:"nonce,omitempty"`
+		EnforceNonce bool   `json:"enforce_nonce,omitempty"`
+	}{data, nonce, nonce != ""}
+	endpoint := discordgo.EndpointChannelMessages(channelID)
+	var (
+		resp []byte
+		err  error
+	)
+	if len(data.Files) > 0 {
+		contentType, b, merr := discordgo.MultipartBodyWithJSON(body, data.Files)
+		if merr != nil {
+			return nil, merr
+		}
+		resp, err = s.RequestRaw("POST", endpoint, contentType, b, endpoint, 0, opts...)
+	} else {
+		resp, err = s.RequestWithBucketID("POST", endpoint, body, endpoint, opts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m discordgo.Message
+	if err := json.Unmarshal(resp, &m); err != nil {
+		return nil, fmt.Errorf("decode message: %w", err)
+	}
+	return &m, nil
 }
 
 // EditMessage replaces a message's content, embeds and buttons (empty ones

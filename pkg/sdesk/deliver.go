@@ -179,6 +179,7 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 					return old[i], s.Discord.EditMessage(ctx, m.ThreadID, old[i], msg)
 				})
 			}
+			msg.Nonce = nonce(j, "msg:"+strconv.Itoa(i))
 			return s.post(ctx, m.ThreadID, msg)
 		})
 		if err != nil {
@@ -262,7 +263,7 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	yes, no := true, false
 	say := func(step, text string) error {
 		_, err := s.step(ctx, j, step, func() (string, error) {
-			return s.post(ctx, m.ThreadID, Message{Content: text})
+			return s.post(ctx, m.ThreadID, Message{Content: text, Nonce: nonce(j, step)})
 		})
 		return err
 	}
@@ -272,21 +273,8 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 		})
 		return err
 	}
-	switch ev.Action {
-	case "close":
-		if err := say("say", fmt.Sprintf("🔒 Issue #%d was closed by %s.", ev.IID, who)); err != nil {
-			return err
-		}
-		e := ThreadEdit{Archived: &yes}
-		if s.LockOnClose {
-			e.Locked = &yes
-		}
-		return edit("archive", e)
-	case "reopen":
-		if err := edit("unarchive", ThreadEdit{Archived: &no, Locked: &no}); err != nil {
-			return err
-		}
-		return say("say", fmt.Sprintf("🔓 Issue #%d was reopened by %s.", ev.IID, who))
+	if ev.Action == "open" {
+		return nil // the report flow made the thread; "changes" lists every field
 	}
 	c := ev.Changes
 	if c.Title != nil && c.Title.Current != "" {
@@ -299,6 +287,32 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 			return fmt.Errorf("update mapping title: %w", err)
 		}
 	}
+	lines := changeLines(c, ev)
+	switch ev.Action {
+	case "close":
+		lines = append([]string{fmt.Sprintf("🔒 Issue #%d was closed by %s.", ev.IID, who)}, lines...)
+		if err := say("say", strings.Join(lines, "\n")); err != nil {
+			return err
+		}
+		e := ThreadEdit{Archived: &yes}
+		if s.LockOnClose {
+			e.Locked = &yes
+		}
+		return edit("archive", e)
+	case "reopen":
+		if err := edit("unarchive", ThreadEdit{Archived: &no, Locked: &no}); err != nil {
+			return err
+		}
+		lines = append([]string{fmt.Sprintf("🔓 Issue #%d was reopened by %s.", ev.IID, who)}, lines...)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return say("say", strings.Join(lines, "\n"))
+}
+
+// changeLines describes an issue hook's changes, one short line each.
+func changeLines(c IssueChanges, ev IssueEvent) []string {
 	var lines []string
 	if c.Title != nil {
 		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", escapeMarkdown(c.Title.Current)))
@@ -315,10 +329,7 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	if c.DuplicatedTo != nil && c.DuplicatedTo.Current != 0 {
 		lines = append(lines, "🔁 This issue was marked as a duplicate of "+target(ev.DuplicatedTo, c.DuplicatedTo.Current)+".")
 	}
-	if len(lines) == 0 {
-		return nil
-	}
-	return say("say", strings.Join(lines, "\n"))
+	return lines
 }
 
 func target(url string, id int) string {

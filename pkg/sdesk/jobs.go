@@ -2,6 +2,8 @@ package sdesk
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,6 +149,13 @@ func jobIssue(j Job) int {
 		return p.Issue.IID
 	}
 	return p.IID
+}
+
+// nonce is the Discord message nonce of a job's step, so that a create
+// repeated after a lost answer returns the first message.
+func nonce(j *Job, step string) string {
+	sum := sha256.Sum256([]byte(j.ID + "/" + step))
+	return hex.EncodeToString(sum[:])[:25]
 }
 
 // step runs fn once per job: a completed step's result is recorded in the

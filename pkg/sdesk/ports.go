@@ -82,6 +82,10 @@ type Message struct {
 	MentionRoles []string
 	// Ephemeral marks interaction answers visible only to the caller.
 	Ephemeral bool
+	// Nonce (at most 25 characters) makes SendMessage idempotent: Discord
+	// returns the message already created with the same nonce in the last
+	// few minutes instead of creating another (enforce_nonce).
+	Nonce string
 }
 
 // Embed is a Discord embed.
@@ -129,6 +133,10 @@ type ThreadEdit struct {
 
 // GitLab is the part of GitLab's REST API that sdesk uses. All issue
 // numbers are IIDs inside the configured project.
+//
+// Text given to CreateIssue, SetDescription and CreateNote comes from users
+// and is never trusted: the adapter neutralizes GitLab quick actions and @
+// mentions in it, so neither takes effect.
 type GitLab interface {
 	// CreateIssue creates an issue. It must not be retried blindly by the
 	// adapter: a retry could create a second issue.

@@ -185,7 +185,9 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		return err
 	}
 	if _, err := s.step(ctx, j, "message", func() (string, error) {
-		return s.Discord.SendMessage(ctx, threadID, s.firstMessage(r, iid, issueURL))
+		msg := s.firstMessage(r, iid, issueURL)
+		msg.Nonce = nonce(j, "message")
+		return s.Discord.SendMessage(ctx, threadID, msg)
 	}); err != nil {
 		return err
 	}

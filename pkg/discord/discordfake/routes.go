@@ -212,7 +212,17 @@ func (s *Server) createMessage(r *Request, p params) (int, any) {
 		}
 		c.archived = false
 	}
-	m := &message{id: s.newID(), channelID: c.id, created: time.Now()}
+	// enforce_nonce: a message with the same nonce is returned, not created
+	// again (Discord checks "the past few minutes").
+	nonce, _ := body["nonce"].(string)
+	if enforce, _ := body["enforce_nonce"].(bool); enforce && nonce != "" {
+		for _, id := range c.messages {
+			if old := s.messages[id]; old != nil && old.nonce == nonce && time.Since(old.created) < 5*time.Minute {
+				return http.StatusOK, s.messageJSON(old)
+			}
+		}
+	}
+	m := &message{id: s.newID(), channelID: c.id, created: time.Now(), nonce: nonce}
 	s.applyMessage(m, r, body, false)
 	s.messages[m.id] = m
 	c.messages = append(c.messages, m.id)

@@ -166,6 +166,7 @@ type message struct {
 	edits                    int
 	created, edited          time.Time
 	lastJSON                 json.RawMessage
+	nonce                    string
 }
 
 type fault struct {

@@ -1,0 +1,433 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sdesk/sdesk/internal/e2e"
+	"github.com/sdesk/sdesk/pkg/app"
+	"github.com/sdesk/sdesk/pkg/config"
+	"github.com/sdesk/sdesk/pkg/discord/discordfake"
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+const issueURL = "https://gitlab.example.com/acme/support/-/issues/7"
+
+// hookEnv is `sdesk serve` wired on one store, with issue 7 mapped to a
+// private thread.
+type hookEnv struct {
+	*e2e.Env
+	app    *app.App
+	url    string
+	thread string
+	logs   *logBuffer
+}
+
+func newHookEnv(t *testing.T, store string, vars map[string]string) *hookEnv {
+	t.Helper()
+	env := e2e.New(t)
+	if store == "dynamodb" {
+		awsEnv(t, env.Vars)
+	}
+	for k, v := range vars {
+		env.Vars[k] = v
+	}
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	a, err := app.New(context.Background(), cfg, app.Serve, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		app.WithTuning(func(a *app.App) {
+			a.Service.EventBudget = 3 * time.Second
+			a.Pool.Backoff = func(int) time.Duration { return 100 * time.Millisecond }
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := a.Pool.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		a.Pool.Wait()
+		a.Close()
+	})
+	for range 7 {
+		if _, err := a.GitLab.CreateIssue(ctx, sdesk.NewIssue{Title: "Printer on fire", Description: "It burns.", Confidential: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	thread, err := a.Discord.CreatePrivateThread(ctx, e2e.ChannelID, "#7 Printer on fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store.PutMapping(ctx, sdesk.Mapping{IssueIID: 7, IssueURL: issueURL, ThreadID: thread, GuildID: e2e.GuildID,
+		ChannelID: e2e.ChannelID, ReporterID: e2e.Reporter.ID, Title: "Printer on fire", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return &hookEnv{Env: env, app: a, url: srv.URL, thread: thread, logs: logs}
+}
+
+// fixture reads one of the project's own webhook fixtures.
+func fixture(t *testing.T, name string) (http.Header, map[string]any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(e2e.RepoRoot(t), "pkg", "gitlab", "testdata", "hooks", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Headers map[string]string `json:"headers"`
+		Body    map[string]any    `json:"body"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	for k, v := range f.Headers {
+		h.Set(k, v)
+	}
+	h.Del("X-Gitlab-Token")
+	return h, f.Body
+}
+
+func (h *hookEnv) deliver(t *testing.T, header http.Header, body map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, resp := h.Webhook(h.url, header.Get("X-Gitlab-Event"), b, header)
+	if status != 200 {
+		t.Fatalf("webhook: got %d %s, want 200", status, resp)
+	}
+}
+
+// calls lists the Discord calls since start, with the thread ID as {thread}.
+func (h *hookEnv) calls(since int) []string {
+	var out []string
+	for _, r := range h.Discord.Requests()[since:] {
+		out = append(out, r.Method+" "+strings.ReplaceAll(r.Path, h.thread, "{thread}"))
+	}
+	return out
+}
+
+func attrs(body map[string]any) map[string]any { return body["object_attributes"].(map[string]any) }
+
+var stores = []string{"bolt", "dynamodb"}
+
+func TestWebhookFixtures(t *testing.T) {
+	post := "POST /channels/{thread}/messages"
+	tests := []struct {
+		fixture string
+		calls   []string
+		check   func(t *testing.T, h *hookEnv, th discordfake.ThreadState)
+	}{
+		{"note_plain", []string{post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			e := th.Messages[0].Embeds[0]
+			author, _ := e["author"].(map[string]any)
+			if author["name"] != "Ada Lovelace (@ada)" || !strings.Contains(fmt.Sprint(author["icon_url"]), "avatar") {
+				t.Errorf("author: got %v, want Ada Lovelace (@ada) with her avatar", author)
+			}
+			if !strings.Contains(fmt.Sprint(e["description"]), "printer model") {
+				t.Errorf("description: got %v, want the note", e["description"])
+			}
+		}},
+		{"note_thread_start", []string{post}, nil},
+		{"note_thread_reply", []string{post}, nil},
+		{"note_internal", nil, nil},
+		{"note_own_user", nil, nil},
+		{"note_support_bot", []string{post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			d := fmt.Sprint(th.Messages[0].Embeds[0]["description"])
+			if !strings.Contains(d, "Yes, that fixed it") || strings.Contains(d, "wrote:") || strings.Contains(d, "> ") {
+				t.Errorf("support bot note: got %q, want the reply without the quoted email", d)
+			}
+		}},
+		{"note_support_bot_outlook", []string{post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			d := fmt.Sprint(th.Messages[0].Embeds[0]["description"])
+			if strings.Contains(d, "Original Message") || strings.Contains(d, "From:") {
+				t.Errorf("outlook reply: got %q, want the quoted mail removed", d)
+			}
+		}},
+		{"issue_open", nil, nil},
+		{"issue_close", []string{post, "PATCH /channels/{thread}"}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			if !th.Archived || th.Locked {
+				t.Errorf("thread: got archived=%v locked=%v, want archived and not locked", th.Archived, th.Locked)
+			}
+			if !strings.Contains(th.Messages[0].Content, "closed by Ada Lovelace") {
+				t.Errorf("message: got %q", th.Messages[0].Content)
+			}
+		}},
+		{"issue_reopen", []string{"PATCH /channels/{thread}", post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			if th.Archived || th.Locked || !strings.Contains(th.Messages[0].Content, "reopened") {
+				t.Errorf("thread: got archived=%v locked=%v %q, want open with a message", th.Archived, th.Locked, th.Messages[0].Content)
+			}
+		}},
+		{"issue_title", []string{"PATCH /channels/{thread}", post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			if th.Name != "#7 Printer on fire (LaserJet 4)" {
+				t.Errorf("thread name: got %q, want #7 Printer on fire (LaserJet 4)", th.Name)
+			}
+		}},
+		{"issue_labels", []string{post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			if c := th.Messages[0].Content; !strings.HasPrefix(c, "🏷️ Labels: ") || strings.Count(c, "\n") != 0 {
+				t.Errorf("labels: got %q, want one line", c)
+			}
+		}},
+		{"issue_assignees", []string{post}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			if c := th.Messages[0].Content; !strings.HasPrefix(c, "👤 Assignees: ") {
+				t.Errorf("assignees: got %q, want one line", c)
+			}
+		}},
+		{"issue_moved", []string{post, "PATCH /channels/{thread}"}, func(t *testing.T, h *hookEnv, th discordfake.ThreadState) {
+			if c := th.Messages[0].Content; !strings.Contains(c, "moved to") || !strings.Contains(c, "91234") {
+				t.Errorf("moved: got %q, want a message naming the new issue", c)
+			}
+		}},
+	}
+	for _, store := range stores {
+		for _, tt := range tests {
+			t.Run(store+"/"+tt.fixture, func(t *testing.T) {
+				h := newHookEnv(t, store, nil)
+				start := len(h.Discord.Requests())
+				hdr, body := fixture(t, tt.fixture)
+				h.deliver(t, hdr, body)
+				got := h.calls(start)
+				if strings.Join(got, "; ") != strings.Join(tt.calls, "; ") {
+					t.Fatalf("Discord calls: got %v, want %v", got, tt.calls)
+				}
+				for _, r := range h.Discord.Requests()[start:] {
+					if r.Method == "POST" && !strings.Contains(string(r.JSON), `"parse":[]`) {
+						t.Errorf("message without an empty allowed_mentions parse list: %s", r.JSON)
+					}
+				}
+				if tt.check != nil {
+					th, _ := h.Discord.Thread(h.thread)
+					tt.check(t, h, th)
+				}
+			})
+		}
+	}
+}
+
+func TestInternalNoteWithoutField(t *testing.T) {
+	for _, internal := range []bool{true, false} {
+		t.Run(fmt.Sprint("internal=", internal), func(t *testing.T) {
+			h := newHookEnv(t, "bolt", nil)
+			id, ok := h.GitLab.AddNote(7, 502, "Staff only: the customer is on the old plan.", internal)
+			if !ok {
+				t.Fatal("AddNote failed")
+			}
+			hdr, body := fixture(t, "note_internal_nofield")
+			attrs(body)["id"] = id
+			start := len(h.Discord.Requests())
+			h.deliver(t, hdr, body)
+			want := 0
+			if !internal {
+				want = 1
+			}
+			if got := len(h.calls(start)); got != want {
+				t.Errorf("Discord calls: got %d, want %d", got, want)
+			}
+			if got := h.GitLab.CountRequests("GET", "/projects/:id/issues/:iid/notes/:note_id"); got != 1 {
+				t.Errorf("note look-ups: got %d, want 1", got)
+			}
+		})
+	}
+	t.Run("look-up fails", func(t *testing.T) {
+		h := newHookEnv(t, "bolt", nil)
+		hdr, body := fixture(t, "note_internal_nofield")
+		attrs(body)["id"] = 999999 // unknown to GitLab: when in doubt, do not post
+		start := len(h.Discord.Requests())
+		h.deliver(t, hdr, body)
+		e2e.Eventually(t, "the job to fail for good", func() bool {
+			failed, _ := h.app.Store.ListJobs(context.Background(), sdesk.JobFailed)
+			return len(failed) == 1
+		})
+		if got := h.calls(start); len(got) != 0 {
+			t.Errorf("Discord calls: got %v, want none", got)
+		}
+	})
+}
+
+func TestDuplicateDeliveries(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			h := newHookEnv(t, store, nil)
+			hdr, body := fixture(t, "note_thread_start")
+			start := len(h.Discord.Requests())
+			h.deliver(t, hdr, body)
+			h.deliver(t, hdr, body) // resent with the same Idempotency-Key
+			hdr.Del("Idempotency-Key")
+			h.deliver(t, hdr, body) // older GitLab: no header, same note and updated_at
+			h.deliver(t, hdr, body)
+			if got := h.calls(start); len(got) != 2 {
+				t.Errorf("Discord calls: got %v, want one message per distinct key (2)", got)
+			}
+		})
+	}
+}
+
+func TestNoteEditEditsMessages(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			h := newHookEnv(t, store, nil)
+			hdr, body := fixture(t, "note_plain")
+			h.deliver(t, hdr, body)
+			hdr, body = fixture(t, "note_edit")
+			start := len(h.Discord.Requests())
+			h.deliver(t, hdr, body)
+			th, _ := h.Discord.Thread(h.thread)
+			if got := h.calls(start); len(got) != 1 || !strings.HasPrefix(got[0], "PATCH /channels/{thread}/messages/") {
+				t.Fatalf("Discord calls: got %v, want one message edit", got)
+			}
+			if len(th.Messages) != 1 || !strings.Contains(fmt.Sprint(th.Messages[0].Embeds[0]["description"]), "serial number") {
+				t.Errorf("thread: got %d messages, want the one message edited to the new text", len(th.Messages))
+			}
+		})
+	}
+}
+
+func TestLongNoteIsSplit(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			h := newHookEnv(t, store, nil)
+			var b strings.Builder
+			for i := 0; b.Len() < 9000; i++ {
+				fmt.Fprintf(&b, "Line %04d of a very long comment that keeps going.\n", i)
+			}
+			text := strings.TrimSpace(b.String())
+			hdr, body := fixture(t, "note_plain")
+			attrs(body)["note"] = text
+			h.deliver(t, hdr, body)
+			th, _ := h.Discord.Thread(h.thread)
+			if len(th.Messages) < 3 {
+				t.Fatalf("messages: got %d, want 3 or more for 9000 characters", len(th.Messages))
+			}
+			var joined strings.Builder
+			for _, m := range th.Messages {
+				d := fmt.Sprint(m.Embeds[0]["description"])
+				if n := len([]rune(d)); n > 4096 {
+					t.Errorf("embed description: got %d characters, want ≤ 4096", n)
+				}
+				joined.WriteString(d)
+			}
+			if joined.String() != text {
+				t.Errorf("text: got %d characters back, want the whole note (%d) in order", joined.Len(), len(text))
+			}
+			ids, err := h.app.Store.NoteMessages(context.Background(), 7, 6001)
+			if err != nil || len(ids) != len(th.Messages) {
+				t.Errorf("note messages: got %v, %v, want %d IDs", ids, err, len(th.Messages))
+			}
+		})
+	}
+}
+
+func TestMentionsNeverPing(t *testing.T) {
+	h := newHookEnv(t, "bolt", nil)
+	hdr, body := fixture(t, "note_plain")
+	attrs(body)["note"] = "@everyone @here <@&1200000000000000004> <@1210000000000000001> look at this"
+	start := len(h.Discord.Requests())
+	h.deliver(t, hdr, body)
+	reqs := h.Discord.Requests()[start:]
+	if len(reqs) != 1 {
+		t.Fatalf("Discord calls: got %d, want 1", len(reqs))
+	}
+	var msg struct {
+		AllowedMentions *struct {
+			Parse []string `json:"parse"`
+			Roles []string `json:"roles"`
+			Users []string `json:"users"`
+		} `json:"allowed_mentions"`
+	}
+	if err := json.Unmarshal(reqs[0].JSON, &msg); err != nil {
+		t.Fatal(err)
+	}
+	am := msg.AllowedMentions
+	if am == nil || am.Parse == nil || len(am.Parse) != 0 || len(am.Roles) != 0 || len(am.Users) != 0 {
+		t.Errorf("allowed_mentions: got %s, want an empty parse list and nothing else", reqs[0].JSON)
+	}
+}
+
+func TestDiscordFailures(t *testing.T) {
+	t.Run("500 then success", func(t *testing.T) {
+		h := newHookEnv(t, "bolt", nil)
+		h.Discord.FailNext("POST", "/channels/*/messages", 500, `{"message":"500: Internal Server Error","code":0}`, 1)
+		hdr, body := fixture(t, "note_plain")
+		h.deliver(t, hdr, body)
+		th, _ := h.Discord.Thread(h.thread)
+		if len(th.Messages) != 1 {
+			t.Errorf("messages: got %d, want 1", len(th.Messages))
+		}
+	})
+	t.Run("429 retry_after honoured", func(t *testing.T) {
+		h := newHookEnv(t, "bolt", nil)
+		h.Discord.FailNext("POST", "/channels/*/messages", 429, `{"message":"You are being rate limited.","retry_after":0.3,"global":false}`, 1)
+		hdr, body := fixture(t, "note_plain")
+		h.deliver(t, hdr, body)
+		var times []time.Time
+		for _, r := range h.Discord.Requests() {
+			if r.Method == "POST" && strings.HasSuffix(r.Path, "/messages") {
+				times = append(times, r.Time)
+			}
+		}
+		if len(times) != 2 || times[1].Sub(times[0]) < 300*time.Millisecond {
+			t.Errorf("message posts: got %d, want 2 at least retry_after (0.3 s) apart", len(times))
+		}
+	})
+	t.Run("down for the whole budget", func(t *testing.T) {
+		for _, store := range stores {
+			t.Run(store, func(t *testing.T) {
+				h := newHookEnv(t, store, nil)
+				h.Discord.SetDelay(5 * time.Second) // longer than the 3 s budget
+				hdr, body := fixture(t, "note_plain")
+				h.deliver(t, hdr, body) // 200 although Discord did not answer
+				if !regexp.MustCompile(`"msg":"event deferred"`).MatchString(h.logs.String()) {
+					t.Errorf("logs: want an event deferred line")
+				}
+				h.Discord.SetDelay(0)
+				e2e.Eventually(t, "the deferred delivery", func() bool {
+					th, _ := h.Discord.Thread(h.thread)
+					return len(th.Messages) >= 1
+				})
+				j, err := h.app.Store.GetJob(context.Background(), "gitlab:"+hdr.Get("Idempotency-Key"))
+				e2e.Eventually(t, "the job to finish", func() bool {
+					j, err = h.app.Store.GetJob(context.Background(), "gitlab:"+hdr.Get("Idempotency-Key"))
+					return err == nil && j.Status == sdesk.JobDone
+				})
+				th, _ := h.Discord.Thread(h.thread)
+				if len(th.Messages) != 1 {
+					t.Errorf("messages: got %d, want exactly 1", len(th.Messages))
+				}
+			})
+		}
+	})
+}
+
+func TestLockedThreadStillReceives(t *testing.T) {
+	h := newHookEnv(t, "bolt", map[string]string{"SDESK_LOCK_ON_CLOSE": "true"})
+	hdr, body := fixture(t, "issue_close")
+	h.deliver(t, hdr, body)
+	th, _ := h.Discord.Thread(h.thread)
+	if !th.Archived || !th.Locked {
+		t.Fatalf("after close: got archived=%v locked=%v, want both", th.Archived, th.Locked)
+	}
+	hdr, body = fixture(t, "note_plain")
+	h.deliver(t, hdr, body)
+	th, _ = h.Discord.Thread(h.thread)
+	if len(th.Messages) != 2 || !th.Archived || !th.Locked {
+		t.Errorf("after a note: got %d messages archived=%v locked=%v, want the note posted and the thread archived and locked again", len(th.Messages), th.Archived, th.Locked)
+	}
+}

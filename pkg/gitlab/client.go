@@ -1,0 +1,566 @@
+// Package gitlab is sdesk's GitLab adapter: a REST client implementing
+// sdesk.GitLab on top of gitlab.com/gitlab-org/api/client-go, the webhook
+// decoder, and Neutralize for user text sent to GitLab.
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+// MaxUploadSize is the largest file DownloadUpload accepts (25 MiB).
+const MaxUploadSize = 25 << 20
+
+// ErrTooLarge is wrapped by DownloadUpload when a file exceeds MaxUploadSize.
+var ErrTooLarge = errors.New("file larger than 25 MiB")
+
+const (
+	defaultMaxRetries = 3
+	retryBase         = 250 * time.Millisecond
+	retryCap          = 10 * time.Second
+	// maxRetryAfter: a longer Retry-After is not waited for; the error is
+	// returned so that the caller's own scheduling takes over.
+	maxRetryAfter = 2 * time.Minute
+	// markerPages bounds how many pages of search results
+	// FindIssueByMarker reads.
+	markerPages = 10
+)
+
+// ClientConfig configures NewClient.
+type ClientConfig struct {
+	// BaseURL is the GitLab instance, e.g. https://gitlab.com (no /api/v4).
+	BaseURL string
+	// Token is a personal, project or group access token (PRIVATE-TOKEN).
+	Token string
+	// Project is the numeric project ID or its full path (group/sub/project).
+	Project string
+	// HTTPClient is copied, never modified; nil: a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// MaxRetries bounds the retries of one call; 0 means 3, negative none.
+	MaxRetries int
+	// Logger receives retry notices; nil discards them.
+	Logger *slog.Logger
+}
+
+// Client implements sdesk.GitLab for one project.
+type Client struct {
+	api        *gl.Client
+	project    string
+	maxRetries int
+	log        *slog.Logger
+
+	userSem chan struct{} // one CurrentUser request at a time
+	userID  int           // guarded by userSem
+	userOK  chan struct{} // closed once userID is known
+}
+
+var _ sdesk.GitLab = (*Client)(nil)
+
+// NewClient returns a Client. client-go's own retries are switched off:
+// Client applies the policy described at (*Client).call instead.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("gitlab: base URL %q: want http(s)://host", cfg.BaseURL)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("gitlab: no token")
+	}
+	project := strings.Trim(strings.TrimSpace(cfg.Project), "/")
+	if project == "" {
+		return nil, errors.New("gitlab: no project")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		hc = &c
+	}
+	transport := hc.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	hc.Transport = &limitTransport{base: transport}
+	hc.CheckRedirect = stripTokenOnRedirect(hc.CheckRedirect)
+
+	api, err := gl.NewClient(cfg.Token,
+		gl.WithURLWarningLogger(log),
+		gl.WithBaseURL(base+"/api/v4"),
+		gl.WithHTTPClient(hc),
+		gl.WithoutRetries(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab: new client: %w", err)
+	}
+	maxRetries := cfg.MaxRetries
+	switch {
+	case maxRetries == 0:
+		maxRetries = defaultMaxRetries
+	case maxRetries < 0:
+		maxRetries = 0
+	}
+	return &Client{
+		api:        api,
+		project:    project,
+		maxRetries: maxRetries,
+		log:        log,
+		userSem:    make(chan struct{}, 1),
+		userOK:     make(chan struct{}),
+	}, nil
+}
+
+// stripTokenOnRedirect drops credentials when a redirect leaves the GitLab
+// host (uploads may redirect to object storage): net/http only strips
+// Authorization and cookies by itself, not PRIVATE-TOKEN.
+func stripTokenOnRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Host != via[0].URL.Host {
+			for _, h := range []string{"Private-Token", "Authorization", "Job-Token"} {
+				req.Header.Del(h)
+			}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+}
+
+// retryMode says which failures a call may retry.
+type retryMode int
+
+const (
+	// idempotent: GET, and PUTs that set a value. Retried on 429, any 5xx
+	// but 501, and any network error.
+	idempotent retryMode = iota
+	// create: POSTs that create something (issue, note). Retried only when
+	// the request certainly did not reach GitLab's handler, since a retry
+	// after that could create a duplicate: 429 (rejected by the rate
+	// limiter before the handler), 502 and 503 (the proxy found no backend
+	// to take it), and errors while dialing (connection refused, DNS, dial
+	// timeout). Not a timeout or reset once the request was sent, not 500
+	// or 504: the issue or note may exist. Callers make creation idempotent
+	// with FindIssueByMarker.
+	create
+)
+
+// call runs fn until it succeeds, fails for good, or has been retried
+// maxRetries times. Waits are exponential with jitter, or the server's
+// Retry-After. A wait that would pass ctx's deadline is not started: the
+// error then wraps context.DeadlineExceeded and the last failure. A 404
+// wraps sdesk.ErrNotFound.
+func (c *Client) call(ctx context.Context, op string, mode retryMode, fn func(...gl.RequestOptionFunc) (*gl.Response, error)) error {
+	for attempt := 0; ; attempt++ {
+		resp, err := fn(gl.WithContext(ctx))
+		if err == nil {
+			return nil
+		}
+		status := 0
+		if resp != nil && resp.Response != nil {
+			status = resp.StatusCode
+		}
+		if status == http.StatusNotFound || errors.Is(err, gl.ErrNotFound) {
+			return fmt.Errorf("gitlab: %s: %w: %w", op, sdesk.ErrNotFound, err)
+		}
+		if ctx.Err() != nil {
+			if errors.Is(err, ctx.Err()) {
+				return fmt.Errorf("gitlab: %s: %w", op, err)
+			}
+			return fmt.Errorf("gitlab: %s: %w: %w", op, ctx.Err(), err)
+		}
+		if !retryable(mode, status, err) || attempt >= c.maxRetries {
+			return fmt.Errorf("gitlab: %s: %w", op, err)
+		}
+		wait, fromServer := retryAfter(resp)
+		if !fromServer {
+			wait = backoff(attempt)
+		} else if wait > maxRetryAfter {
+			return fmt.Errorf("gitlab: %s: server asks to wait %s: %w", op, wait, err)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+			return fmt.Errorf("gitlab: %s: waiting %s to retry would pass the deadline: %w: %w",
+				op, wait.Round(time.Millisecond), context.DeadlineExceeded, err)
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "gitlab: retrying",
+			slog.String("op", op), slog.Int("attempt", attempt+1),
+			slog.Int("status", status), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("gitlab: %s: %w: %w", op, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+func retryable(mode retryMode, status int, err error) bool {
+	if errors.Is(err, ErrTooLarge) {
+		return false
+	}
+	if status != 0 {
+		switch {
+		case status == http.StatusTooManyRequests,
+			status == http.StatusBadGateway,
+			status == http.StatusServiceUnavailable:
+			return true
+		case mode == idempotent:
+			return status >= 500 && status != http.StatusNotImplemented
+		}
+		return false
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case mode == idempotent:
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		return false // a client timeout: the request may have been sent
+	}
+	return notSent(err)
+}
+
+// notSent reports whether a transport error happened before any byte of
+// the request could reach GitLab.
+func notSent(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date).
+func retryAfter(resp *gl.Response) (time.Duration, bool) {
+	if resp == nil || resp.Response == nil {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// backoff is exponential with "equal jitter": half fixed, half random.
+func backoff(attempt int) time.Duration {
+	d := retryCap
+	if attempt < 16 {
+		d = min(retryBase<<attempt, retryCap)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func toIssue(is *gl.Issue) sdesk.Issue {
+	return sdesk.Issue{
+		ID:     int(is.ID),
+		IID:    int(is.IID),
+		Title:  is.Title,
+		State:  is.State,
+		WebURL: is.WebURL,
+	}
+}
+
+// CreateIssue creates an issue. It is retried only when GitLab certainly
+// did not receive it (see create).
+func (c *Client) CreateIssue(ctx context.Context, in sdesk.NewIssue) (sdesk.Issue, error) {
+	opt := &gl.CreateIssueOptions{
+		Title:        gl.Ptr(Neutralize(in.Title)),
+		Description:  gl.Ptr(Neutralize(in.Description)),
+		Confidential: gl.Ptr(in.Confidential),
+	}
+	if len(in.Labels) > 0 {
+		labels := gl.LabelOptions(in.Labels)
+		opt.Labels = &labels
+	}
+	var is *gl.Issue
+	err := c.call(ctx, "create issue", create, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		is, resp, err = c.api.Issues.CreateIssue(c.project, opt, o...)
+		return resp, err
+	})
+	if err != nil {
+		return sdesk.Issue{}, err
+	}
+	return toIssue(is), nil
+}
+
+// FindIssueByMarker searches the project's issues (all states, oldest
+// first) for marker in the description, and returns the first whose
+// description really contains it: GitLab's search is fuzzy.
+func (c *Client) FindIssueByMarker(ctx context.Context, marker string) (sdesk.Issue, error) {
+	if strings.TrimSpace(marker) == "" {
+		return sdesk.Issue{}, errors.New("gitlab: find issue by marker: empty marker")
+	}
+	opt := &gl.ListProjectIssuesOptions{
+		ListOptions: gl.ListOptions{PerPage: 100, Page: 1},
+		Search:      gl.Ptr(marker),
+		In:          gl.Ptr("description"),
+		OrderBy:     gl.Ptr("created_at"),
+		Sort:        gl.Ptr("asc"),
+	}
+	for range markerPages {
+		var issues []*gl.Issue
+		var next int64
+		err := c.call(ctx, "find issue by marker", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+			var resp *gl.Response
+			var err error
+			issues, resp, err = c.api.Issues.ListProjectIssues(c.project, opt, o...)
+			if resp != nil {
+				next = resp.NextPage
+			}
+			return resp, err
+		})
+		if err != nil {
+			return sdesk.Issue{}, err
+		}
+		for _, is := range issues {
+			if is != nil && strings.Contains(is.Description, marker) {
+				return toIssue(is), nil
+			}
+		}
+		if next == 0 {
+			break
+		}
+		opt.Page = next
+	}
+	return sdesk.Issue{}, fmt.Errorf("gitlab: find issue by marker: %w", sdesk.ErrNotFound)
+}
+
+// GetIssue returns an issue of the project.
+func (c *Client) GetIssue(ctx context.Context, iid int) (sdesk.Issue, error) {
+	var is *gl.Issue
+	err := c.call(ctx, "get issue "+strconv.Itoa(iid), idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		is, resp, err = c.api.Issues.GetIssue(c.project, int64(iid), o...)
+		return resp, err
+	})
+	if err != nil {
+		return sdesk.Issue{}, err
+	}
+	return toIssue(is), nil
+}
+
+func (c *Client) updateIssue(ctx context.Context, op string, iid int, opt *gl.UpdateIssueOptions) error {
+	return c.call(ctx, op+" "+strconv.Itoa(iid), idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		_, resp, err := c.api.Issues.UpdateIssue(c.project, int64(iid), opt, o...)
+		return resp, err
+	})
+}
+
+// SetDescription replaces an issue's description.
+func (c *Client) SetDescription(ctx context.Context, iid int, description string) error {
+	return c.updateIssue(ctx, "set description of issue", iid, &gl.UpdateIssueOptions{Description: gl.Ptr(Neutralize(description))})
+}
+
+// SetState closes (close=true) or reopens an issue. Closing a closed issue
+// or reopening an open one succeeds.
+func (c *Client) SetState(ctx context.Context, iid int, close bool) error {
+	event := "reopen"
+	if close {
+		event = "close"
+	}
+	return c.updateIssue(ctx, event+" issue", iid, &gl.UpdateIssueOptions{StateEvent: gl.Ptr(event)})
+}
+
+// CreateNote adds a (non-internal) note to an issue. It is retried only
+// when GitLab certainly did not receive it (see create).
+func (c *Client) CreateNote(ctx context.Context, iid int, body string) (int, error) {
+	var n *gl.Note
+	err := c.call(ctx, "create note on issue "+strconv.Itoa(iid), create, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		n, resp, err = c.api.Notes.CreateIssueNote(c.project, int64(iid), &gl.CreateIssueNoteOptions{Body: gl.Ptr(Neutralize(body))}, o...)
+		return resp, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n.ID), nil
+}
+
+// GetNote returns one note of an issue. Internal is the note's `internal`
+// field, or `confidential` as older GitLab versions call it.
+func (c *Client) GetNote(ctx context.Context, iid, noteID int) (sdesk.Note, error) {
+	var n *gl.Note
+	err := c.call(ctx, fmt.Sprintf("get note %d of issue %d", noteID, iid), idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		n, resp, err = c.api.Notes.GetIssueNote(c.project, int64(iid), int64(noteID), o...)
+		return resp, err
+	})
+	if err != nil {
+		return sdesk.Note{}, err
+	}
+	// Older GitLab only sends `confidential`; newer sends both, equal.
+	//lint:ignore SA1019 the deprecated field is the fallback for older GitLab
+	internal := n.Internal || n.Confidential
+	return sdesk.Note{
+		ID:       int(n.ID),
+		Body:     n.Body,
+		Internal: internal,
+		System:   n.System,
+		AuthorID: int(n.Author.ID),
+	}, nil
+}
+
+// CurrentUserID returns the ID of the token's user. The first success is
+// cached; concurrent first calls share one request.
+func (c *Client) CurrentUserID(ctx context.Context) (int, error) {
+	select {
+	case <-c.userOK:
+		return c.userID, nil
+	default:
+	}
+	select {
+	case c.userSem <- struct{}{}:
+	case <-c.userOK:
+		return c.userID, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("gitlab: current user: %w", ctx.Err())
+	}
+	defer func() { <-c.userSem }()
+	select {
+	case <-c.userOK:
+		return c.userID, nil
+	default:
+	}
+	var u *gl.User
+	err := c.call(ctx, "current user", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		u, resp, err = c.api.Users.CurrentUser(o...)
+		return resp, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if u.ID <= 0 {
+		return 0, errors.New("gitlab: current user: no id in answer")
+	}
+	c.userID = int(u.ID)
+	close(c.userOK)
+	return c.userID, nil
+}
+
+// DownloadUpload fetches /uploads/<secret>/<filename> of the project
+// through the API (the plain URL needs a browser login on private
+// projects). Files over MaxUploadSize fail with ErrTooLarge without being
+// read whole. ContentType is the server's, or sniffed when it sends none or
+// only application/octet-stream.
+func (c *Client) DownloadUpload(ctx context.Context, secret, filename string) (sdesk.File, error) {
+	if secret == "" || filename == "" {
+		return sdesk.File{}, errors.New("gitlab: download upload: empty secret or filename")
+	}
+	var data []byte
+	var header http.Header
+	lctx := context.WithValue(ctx, limitKey{}, int64(MaxUploadSize))
+	err := c.call(lctx, "download upload "+filename, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		data, resp, err = c.api.ProjectMarkdownUploads.DownloadProjectMarkdownUploadBySecretAndFilename(c.project, secret, filename, o...)
+		if resp != nil && resp.Response != nil {
+			header = resp.Header
+		}
+		return resp, err
+	})
+	if err != nil {
+		return sdesk.File{}, err
+	}
+	ct := ""
+	if header != nil {
+		ct = strings.TrimSpace(header.Get("Content-Type"))
+	}
+	if ct == "" || strings.HasPrefix(ct, "application/octet-stream") {
+		ct = http.DetectContentType(data)
+	}
+	return sdesk.File{Name: filename, ContentType: ct, Data: data}, nil
+}
+
+// limitKey marks a request context with the largest body it may read.
+type limitKey struct{}
+
+// limitTransport enforces the limit of limitKey: a larger Content-Length
+// fails at once, a body that grows past it fails while read.
+type limitTransport struct{ base http.RoundTripper }
+
+func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	limit, ok := req.Context().Value(limitKey{}).(int64)
+	if !ok {
+		return resp, nil
+	}
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w (Content-Length %d)", ErrTooLarge, resp.ContentLength)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: limit}
+	return resp, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// wrapped transport.
+func (t *limitTransport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, ErrTooLarge
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, ErrTooLarge
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }

@@ -1,0 +1,654 @@
+package gitlab_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sdesk/sdesk/pkg/gitlab"
+	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+func newClient(t *testing.T, f *gitlabfake.Server, mod ...func(*gitlab.ClientConfig)) *gitlab.Client {
+	t.Helper()
+	cfg := gitlab.ClientConfig{BaseURL: f.URL(), Token: f.Token(), Project: f.ProjectPath()}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	c, err := gitlab.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func withProject(p string) func(*gitlab.ClientConfig) {
+	return func(c *gitlab.ClientConfig) { c.Project = p }
+}
+
+func withRetries(n int) func(*gitlab.ClientConfig) {
+	return func(c *gitlab.ClientConfig) { c.MaxRetries = n }
+}
+
+func withTransport(rt http.RoundTripper) func(*gitlab.ClientConfig) {
+	return func(c *gitlab.ClientConfig) { c.HTTPClient = &http.Client{Transport: rt} }
+}
+
+func mustCreate(t *testing.T, c *gitlab.Client, title, desc string) sdesk.Issue {
+	t.Helper()
+	is, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: title, Description: desc, Confidential: true})
+	if err != nil {
+		t.Fatalf("CreateIssue: %v", err)
+	}
+	return is
+}
+
+func TestNewClientValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  gitlab.ClientConfig
+	}{
+		{"no scheme", gitlab.ClientConfig{BaseURL: "gitlab.com", Token: "t", Project: "1"}},
+		{"bad scheme", gitlab.ClientConfig{BaseURL: "ftp://gitlab.com", Token: "t", Project: "1"}},
+		{"no token", gitlab.ClientConfig{BaseURL: "https://gitlab.com", Project: "1"}},
+		{"no project", gitlab.ClientConfig{BaseURL: "https://gitlab.com", Token: "t", Project: " / "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := gitlab.NewClient(tt.cfg); err == nil {
+				t.Errorf("NewClient(%+v): got nil error, want one", tt.cfg)
+			}
+		})
+	}
+}
+
+// TestClientMethods runs every method with the project given by ID, by
+// path, and by a path that needs escaping.
+func TestClientMethods(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []gitlabfake.Option
+		project func(*gitlabfake.Server) string
+	}{
+		{"numeric id", nil, func(f *gitlabfake.Server) string { return strconv.Itoa(f.ProjectID()) }},
+		{"full path", nil, (*gitlabfake.Server).ProjectPath},
+		{"dotted nested path", []gitlabfake.Option{gitlabfake.WithProject(77, "acme.corp/help/support.desk")}, (*gitlabfake.Server).ProjectPath},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := gitlabfake.New(t, tt.opts...)
+			c := newClient(t, f, withProject(tt.project(f)))
+			ctx := context.Background()
+
+			in := sdesk.NewIssue{Title: "Printer on fire", Description: "It burns.\n\n<!-- sdesk:abc123 -->", Labels: []string{"discord", "support"}, Confidential: true}
+			is, err := c.CreateIssue(ctx, in)
+			if err != nil {
+				t.Fatalf("CreateIssue: %v", err)
+			}
+			if is.IID != 1 || is.ID == 0 || is.Title != in.Title || is.State != "opened" {
+				t.Errorf("CreateIssue: got %+v, want iid 1, an id, title %q, state opened", is, in.Title)
+			}
+			if want := f.URL() + "/" + f.ProjectPath() + "/-/issues/1"; is.WebURL != want {
+				t.Errorf("WebURL: got %q, want %q", is.WebURL, want)
+			}
+			stored, _ := f.Issue(1)
+			if !stored.Confidential || strings.Join(stored.Labels, ",") != "discord,support" || stored.Description != in.Description {
+				t.Errorf("stored issue: got confidential=%v labels=%v description=%q, want true [discord support] %q",
+					stored.Confidential, stored.Labels, stored.Description, in.Description)
+			}
+
+			got, err := c.GetIssue(ctx, 1)
+			if err != nil || got != is {
+				t.Errorf("GetIssue: got %+v, %v; want %+v, nil", got, err, is)
+			}
+			found, err := c.FindIssueByMarker(ctx, "<!-- sdesk:abc123 -->")
+			if err != nil || found.IID != 1 {
+				t.Errorf("FindIssueByMarker: got %+v, %v; want iid 1", found, err)
+			}
+
+			if err := c.SetDescription(ctx, 1, "new text"); err != nil {
+				t.Fatalf("SetDescription: %v", err)
+			}
+			if s, _ := f.Issue(1); s.Description != "new text" {
+				t.Errorf("description: got %q, want %q", s.Description, "new text")
+			}
+			for _, close := range []bool{true, true, false} {
+				if err := c.SetState(ctx, 1, close); err != nil {
+					t.Fatalf("SetState(%v): %v", close, err)
+				}
+				want := map[bool]string{true: "closed", false: "opened"}[close]
+				if s, _ := f.Issue(1); s.State != want {
+					t.Errorf("after SetState(%v): got state %q, want %q", close, s.State, want)
+				}
+			}
+
+			noteID, err := c.CreateNote(ctx, 1, "Thanks for the report")
+			if err != nil {
+				t.Fatalf("CreateNote: %v", err)
+			}
+			note, err := c.GetNote(ctx, 1, noteID)
+			want := sdesk.Note{ID: noteID, Body: "Thanks for the report", AuthorID: gitlabfake.DefaultUserID}
+			if err != nil || note != want {
+				t.Errorf("GetNote: got %+v, %v; want %+v", note, err, want)
+			}
+			internalID, _ := f.AddNote(1, 501, "agents only", true)
+			note, err = c.GetNote(ctx, 1, internalID)
+			if err != nil || !note.Internal || note.AuthorID != 501 {
+				t.Errorf("GetNote(internal): got %+v, %v; want Internal and author 501", note, err)
+			}
+
+			id, err := c.CurrentUserID(ctx)
+			if err != nil || id != gitlabfake.DefaultUserID {
+				t.Errorf("CurrentUserID: got %d, %v; want %d", id, err, gitlabfake.DefaultUserID)
+			}
+
+			png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...)
+			f.AddUpload("0123456789abcdef0123456789abcdef", "screen shot.png", png)
+			file, err := c.DownloadUpload(ctx, "0123456789abcdef0123456789abcdef", "screen shot.png")
+			if err != nil {
+				t.Fatalf("DownloadUpload: %v", err)
+			}
+			if file.Name != "screen shot.png" || file.ContentType != "image/png" || !bytes.Equal(file.Data, png) {
+				t.Errorf("DownloadUpload: got %q %q %d bytes, want %q image/png %d bytes", file.Name, file.ContentType, len(file.Data), "screen shot.png", len(png))
+			}
+		})
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	f := gitlabfake.New(t)
+	c := newClient(t, f)
+	ctx := context.Background()
+	mustCreate(t, c, "one", "first")
+	calls := map[string]func() error{
+		"GetIssue":          func() error { _, err := c.GetIssue(ctx, 99); return err },
+		"SetDescription":    func() error { return c.SetDescription(ctx, 99, "x") },
+		"SetState":          func() error { return c.SetState(ctx, 99, true) },
+		"CreateNote":        func() error { _, err := c.CreateNote(ctx, 99, "x"); return err },
+		"GetNote":           func() error { _, err := c.GetNote(ctx, 1, 424242); return err },
+		"FindIssueByMarker": func() error { _, err := c.FindIssueByMarker(ctx, "no-such-marker"); return err },
+		"DownloadUpload":    func() error { _, err := c.DownloadUpload(ctx, "abc", "missing.txt"); return err },
+		"wrong project": func() error {
+			_, err := newClient(t, f, withProject("acme/other")).GetIssue(ctx, 1)
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			if err := call(); !errors.Is(err, sdesk.ErrNotFound) {
+				t.Errorf("got %v, want an error wrapping sdesk.ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestFindIssueByMarker(t *testing.T) {
+	f := gitlabfake.New(t)
+	c := newClient(t, f)
+	ctx := context.Background()
+	// GitLab's search matches words in any order: these match the search
+	// "job 42" but do not contain the marker.
+	for i := range 104 {
+		mustCreate(t, c, fmt.Sprintf("decoy %d", i), "job 42 for sdesk, not the one")
+	}
+	mustCreate(t, c, "target", "report\n\nsdesk job 42\n")
+	mustCreate(t, c, "later duplicate", "sdesk job 42")
+
+	got, err := c.FindIssueByMarker(ctx, "sdesk job 42")
+	if err != nil || got.IID != 105 {
+		t.Fatalf("FindIssueByMarker: got %+v, %v; want iid 105 (oldest exact match, on page 2)", got, err)
+	}
+	reqs := f.Requests()
+	last := reqs[len(reqs)-1]
+	if q := last.Query; q.Get("search") != "sdesk job 42" || q.Get("in") != "description" || q.Get("page") != "2" {
+		t.Errorf("last search query: got %v, want search, in=description, page=2", q)
+	}
+	if _, err := c.FindIssueByMarker(ctx, "sdesk job 43"); !errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("missing marker: got %v, want sdesk.ErrNotFound", err)
+	}
+	if _, err := c.FindIssueByMarker(ctx, " "); err == nil || errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("empty marker: got %v, want a non-NotFound error", err)
+	}
+}
+
+// TestCreateRetryPolicy: creates are retried only when GitLab certainly did
+// not take the request.
+func TestCreateRetryPolicy(t *testing.T) {
+	tests := []struct {
+		status      int
+		wantRetry   bool
+		wantCreated int
+	}{
+		{http.StatusTooManyRequests, true, 1},
+		{http.StatusBadGateway, true, 1},
+		{http.StatusServiceUnavailable, true, 1},
+		{http.StatusInternalServerError, false, 0},
+		{http.StatusGatewayTimeout, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
+			f := gitlabfake.New(t)
+			c := newClient(t, f)
+			f.FailNext("POST", "/projects/:id/issues", tt.status, 1)
+			f.FailNext("POST", "/projects/:id/issues/:iid/notes", tt.status, 1)
+			_, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: "t"})
+			if tt.wantRetry && err != nil {
+				t.Fatalf("CreateIssue: got %v, want success after a retry", err)
+			}
+			if !tt.wantRetry && err == nil {
+				t.Fatalf("CreateIssue: got success, want the %d error", tt.status)
+			}
+			wantReqs := map[bool]int{true: 2, false: 1}[tt.wantRetry]
+			if n := f.CountRequests("POST", "/projects/:id/issues"); n != wantReqs {
+				t.Errorf("POST issues: got %d requests, want %d", n, wantReqs)
+			}
+			if n := len(f.Issues()); n != tt.wantCreated {
+				t.Errorf("issues: got %d, want %d", n, tt.wantCreated)
+			}
+
+			if !tt.wantRetry {
+				mustCreate(t, c, "t", "")
+			}
+			_, err = c.CreateNote(context.Background(), 1, "hello")
+			if (err == nil) != tt.wantRetry {
+				t.Errorf("CreateNote: got %v, want success=%v", err, tt.wantRetry)
+			}
+			if n := f.CountRequests("POST", "/projects/:id/issues/:iid/notes"); n != wantReqs {
+				t.Errorf("POST notes: got %d requests, want %d", n, wantReqs)
+			}
+		})
+	}
+}
+
+func TestIdempotentCallsRetried(t *testing.T) {
+	f := gitlabfake.New(t)
+	c := newClient(t, f)
+	mustCreate(t, c, "t", "d")
+	f.FailNext("GET", "/projects/:id/issues/:iid", http.StatusInternalServerError, 1)
+	f.FailNext("GET", "/projects/:id/issues/:iid", http.StatusGatewayTimeout, 1)
+	if _, err := c.GetIssue(context.Background(), 1); err != nil {
+		t.Fatalf("GetIssue: %v", err)
+	}
+	if n := f.CountRequests("GET", "/projects/:id/issues/:iid"); n != 3 {
+		t.Errorf("GET issue: got %d requests, want 3", n)
+	}
+	f.FailNext("PUT", "*", http.StatusInternalServerError, 1)
+	if err := c.SetState(context.Background(), 1, true); err != nil {
+		t.Fatalf("SetState: %v", err)
+	}
+	if is, _ := f.Issue(1); is.State != "closed" {
+		t.Errorf("state: got %q, want closed", is.State)
+	}
+}
+
+func TestRetriesAreBounded(t *testing.T) {
+	f := gitlabfake.New(t)
+	c := newClient(t, f, withRetries(2))
+	f.FailNext("GET", "/user", http.StatusInternalServerError, 10)
+	_, err := c.CurrentUserID(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("CurrentUserID: got %v, want the 500 error", err)
+	}
+	if n := f.CountRequests("GET", "/user"); n != 3 {
+		t.Errorf("GET /user: got %d requests, want 3 (1 + MaxRetries 2)", n)
+	}
+	if strings.Contains(err.Error(), f.Token()) {
+		t.Errorf("error %q contains the token", err)
+	}
+
+	f2 := gitlabfake.New(t)
+	c2 := newClient(t, f2, withRetries(-1))
+	f2.FailNext("GET", "/user", http.StatusInternalServerError, 1)
+	if _, err := c2.CurrentUserID(context.Background()); err == nil {
+		t.Error("MaxRetries -1: got success, want the 500 error")
+	}
+	if n := f2.CountRequests("GET", "/user"); n != 1 {
+		t.Errorf("MaxRetries -1: got %d requests, want 1", n)
+	}
+}
+
+func TestUnauthorizedNotRetried(t *testing.T) {
+	f := gitlabfake.New(t)
+	c, err := gitlab.NewClient(gitlab.ClientConfig{BaseURL: f.URL(), Token: "wrong-token", Project: f.ProjectPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetIssue(context.Background(), 1)
+	if err == nil || !strings.Contains(err.Error(), "401") || errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("GetIssue with a bad token: got %v, want a 401 error", err)
+	}
+	if strings.Contains(err.Error(), "wrong-token") {
+		t.Errorf("error %q contains the token", err)
+	}
+	if n := len(f.Requests()); n != 1 {
+		t.Errorf("got %d requests, want 1", n)
+	}
+}
+
+func TestCurrentUserIDCached(t *testing.T) {
+	f := gitlabfake.New(t, gitlabfake.WithUser(321, "helper"))
+	c := newClient(t, f)
+	var wg sync.WaitGroup
+	ids := make([]int, 8)
+	errs := make([]error, 8)
+	for i := range ids {
+		wg.Go(func() { ids[i], errs[i] = c.CurrentUserID(context.Background()) })
+	}
+	wg.Wait()
+	for i := range ids {
+		if ids[i] != 321 || errs[i] != nil {
+			t.Errorf("call %d: got %d, %v; want 321, nil", i, ids[i], errs[i])
+		}
+	}
+	f.SetUser(999, "other")
+	if id, _ := c.CurrentUserID(context.Background()); id != 321 {
+		t.Errorf("cached call: got %d, want 321", id)
+	}
+	if n := f.CountRequests("GET", "/user"); n != 1 {
+		t.Errorf("GET /user: got %d requests, want 1", n)
+	}
+}
+
+func TestCurrentUserIDNotCachedOnError(t *testing.T) {
+	f := gitlabfake.New(t)
+	c := newClient(t, f, withRetries(-1))
+	f.FailNext("GET", "/user", http.StatusInternalServerError, 1)
+	if _, err := c.CurrentUserID(context.Background()); err == nil {
+		t.Fatal("first call: got success, want the 500 error")
+	}
+	if id, err := c.CurrentUserID(context.Background()); err != nil || id != gitlabfake.DefaultUserID {
+		t.Errorf("second call: got %d, %v; want %d", id, err, gitlabfake.DefaultUserID)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	t.Run("slow answer", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f)
+		mustCreate(t, c, "t", "d")
+		f.SetDelay(5 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.GetIssue(ctx, 1)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("GetIssue: got %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("GetIssue took %s, want about 200ms", d)
+		}
+	})
+	t.Run("retry-after past the deadline", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f)
+		f.SetRetryAfter(30 * time.Second)
+		f.FailNext("GET", "/user", http.StatusServiceUnavailable, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := c.CurrentUserID(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "503") {
+			t.Errorf("CurrentUserID: got %v, want DeadlineExceeded and the 503", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("CurrentUserID took %s, want an immediate answer", d)
+		}
+		if n := f.CountRequests("GET", "/user"); n != 1 {
+			t.Errorf("GET /user: got %d requests, want 1", n)
+		}
+	})
+	t.Run("retry-after honoured", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f)
+		f.SetRetryAfter(time.Second)
+		f.FailNext("POST", "/projects/:id/issues", http.StatusTooManyRequests, 1)
+		start := time.Now()
+		if _, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: "t"}); err != nil {
+			t.Fatalf("CreateIssue: %v", err)
+		}
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("CreateIssue took %s, want at least the 1s Retry-After", d)
+		}
+	})
+	t.Run("create timeout is not retried", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f)
+		f.SetDelay(5 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := c.CreateIssue(ctx, sdesk.NewIssue{Title: "t", Description: "marker-77"})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("CreateIssue: got %v, want DeadlineExceeded", err)
+		}
+		if n := f.CountRequests("POST", "/projects/:id/issues"); n != 1 {
+			t.Errorf("POST issues: got %d requests, want 1", n)
+		}
+		// GitLab did the work: the marker search finds it.
+		f.SetDelay(0)
+		is, err := c.FindIssueByMarker(context.Background(), "marker-77")
+		if err != nil || is.IID != 1 {
+			t.Errorf("FindIssueByMarker: got %+v, %v; want iid 1", is, err)
+		}
+	})
+}
+
+// faultTransport fails the first request with err, either before (sent
+// false) or after (sent true) passing it on.
+type faultTransport struct {
+	err   error
+	sent  bool
+	calls atomic.Int32
+}
+
+func (ft *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if ft.calls.Add(1) > 1 {
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	if ft.sent {
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	return nil, ft.err
+}
+
+func TestCreateNetworkErrors(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &net.AddrError{Err: "refused", Addr: "x"}}
+	tests := []struct {
+		name      string
+		err       error
+		sent      bool
+		wantOK    bool
+		wantTries int32
+	}{
+		{"dial error", refused, false, true, 2},
+		{"connection refused", fmt.Errorf("connect: %w", syscall.ECONNREFUSED), false, true, 2},
+		{"reset after sending", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true, false, 1},
+		{"unexpected EOF after sending", io.ErrUnexpectedEOF, true, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := gitlabfake.New(t)
+			ft := &faultTransport{err: tt.err, sent: tt.sent}
+			c := newClient(t, f, withTransport(ft))
+			_, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: "t"})
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("CreateIssue: got %v, want success=%v", err, tt.wantOK)
+			}
+			if n := ft.calls.Load(); n != tt.wantTries {
+				t.Errorf("attempts: got %d, want %d", n, tt.wantTries)
+			}
+			if n := f.CountRequests("POST", "/projects/:id/issues"); n != 1 {
+				t.Errorf("POSTs reaching GitLab: got %d, want 1", n)
+			}
+			if n := len(f.Issues()); n != 1 {
+				t.Errorf("issues: got %d, want exactly 1", n)
+			}
+		})
+	}
+	t.Run("GET retried after reset", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f, withTransport(&faultTransport{err: io.ErrUnexpectedEOF, sent: true}))
+		if _, err := c.CurrentUserID(context.Background()); err != nil {
+			t.Errorf("CurrentUserID: got %v, want success after a retry", err)
+		}
+	})
+}
+
+func TestDownloadUpload(t *testing.T) {
+	t.Run("too large by Content-Length", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f)
+		f.AddUpload("s", "big.bin", make([]byte, gitlab.MaxUploadSize+1))
+		_, err := c.DownloadUpload(context.Background(), "s", "big.bin")
+		if !errors.Is(err, gitlab.ErrTooLarge) {
+			t.Errorf("got %v, want ErrTooLarge", err)
+		}
+		if n := len(f.Requests()); n != 1 {
+			t.Errorf("got %d requests, want 1 (no retry)", n)
+		}
+	})
+	t.Run("exactly the limit", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f)
+		f.AddUpload("s", "max.txt", bytes.Repeat([]byte("a"), gitlab.MaxUploadSize))
+		file, err := c.DownloadUpload(context.Background(), "s", "max.txt")
+		if err != nil || len(file.Data) != gitlab.MaxUploadSize {
+			t.Errorf("got %d bytes, %v; want %d bytes", len(file.Data), err, gitlab.MaxUploadSize)
+		}
+	})
+
+	// A server without Content-Length, and one sending octet-stream.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/stream.bin"):
+			chunk := make([]byte, 1<<20)
+			for range 26 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+		case strings.HasSuffix(r.URL.Path, "/doc.bin"):
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = w.Write([]byte("%PDF-1.7\n%binary"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	c, err := gitlab.NewClient(gitlab.ClientConfig{BaseURL: srv.URL, Token: "tok", Project: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("too large while streaming", func(t *testing.T) {
+		if _, err := c.DownloadUpload(context.Background(), "s", "stream.bin"); !errors.Is(err, gitlab.ErrTooLarge) {
+			t.Errorf("got %v, want ErrTooLarge", err)
+		}
+	})
+	t.Run("sniffed content type", func(t *testing.T) {
+		file, err := c.DownloadUpload(context.Background(), "s", "doc.bin")
+		if err != nil || file.ContentType != "application/pdf" {
+			t.Errorf("got %q, %v; want application/pdf", file.ContentType, err)
+		}
+	})
+}
+
+func TestRedirectDropsToken(t *testing.T) {
+	var gotToken atomic.Value
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotToken.Store(r.Header.Get("Private-Token"))
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("hello"))
+	}))
+	defer storage.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, storage.URL+"/bucket/file.txt", http.StatusFound)
+	}))
+	defer api.Close()
+	c, err := gitlab.NewClient(gitlab.ClientConfig{BaseURL: api.URL, Token: "secret-token", Project: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := c.DownloadUpload(context.Background(), "s", "file.txt")
+	if err != nil || string(file.Data) != "hello" {
+		t.Fatalf("DownloadUpload: got %q, %v; want hello", file.Data, err)
+	}
+	if tok := gotToken.Load(); tok != "" {
+		t.Errorf("storage received PRIVATE-TOKEN %q, want none", tok)
+	}
+}
+
+func TestGetNoteConfidentialFallback(t *testing.T) {
+	tests := []struct {
+		name string
+		json string
+		want bool
+	}{
+		{"internal true", `{"id":5,"body":"b","internal":true,"author":{"id":9}}`, true},
+		{"old confidential true", `{"id":5,"body":"b","confidential":true,"author":{"id":9}}`, true},
+		{"neither", `{"id":5,"body":"b","author":{"id":9}}`, false},
+		{"both false", `{"id":5,"body":"b","internal":false,"confidential":false,"author":{"id":9}}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tt.json))
+			}))
+			defer srv.Close()
+			c, err := gitlab.NewClient(gitlab.ClientConfig{BaseURL: srv.URL, Token: "t", Project: "1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := c.GetNote(context.Background(), 1, 5)
+			if err != nil || n.Internal != tt.want || n.AuthorID != 9 {
+				t.Errorf("GetNote: got %+v, %v; want Internal=%v AuthorID=9", n, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNeutralizeEndToEnd proves against the fake's quick-action emulation
+// that neutralized text runs no command.
+// TestNeutralizeEndToEnd sends hostile text through every method that
+// carries user text; the fake runs quick actions like GitLab, so none may
+// survive the client.
+func TestNeutralizeEndToEnd(t *testing.T) {
+	hostile := "Hi @all,\n/close\n  /assign @ada\r\n```\n/assign @bob\n```\n"
+	f := gitlabfake.New(t)
+	c := newClient(t, f)
+	mustCreate(t, c, "/close", hostile)
+	is, _ := f.Issue(1)
+	if is.State != "opened" || len(is.Assignees) != 0 {
+		t.Errorf("after create: got state %q assignees %v, want opened and none", is.State, is.Assignees)
+	}
+	if strings.Contains(is.Description, "@all") {
+		t.Errorf("description: got %q, want @all neutralized", is.Description)
+	}
+	if err := c.SetDescription(context.Background(), 1, hostile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateNote(context.Background(), 1, hostile); err != nil {
+		t.Fatal(err)
+	}
+	is, _ = f.Issue(1)
+	if is.State != "opened" || len(is.Assignees) != 0 {
+		t.Errorf("after description and note: got state %q assignees %v, want opened and none", is.State, is.Assignees)
+	}
+}

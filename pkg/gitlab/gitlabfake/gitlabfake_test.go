@@ -1,0 +1,66 @@
+package gitlabfake_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
+)
+
+func TestServer(t *testing.T) {
+	f := gitlabfake.New(t)
+	do := func(method, path, token, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, f.URL()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("PRIVATE-TOKEN", token)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tok := f.Token()
+	f.FailNext("GET", "/user", http.StatusBadGateway, 1)
+	tests := []struct {
+		name, method, path, token, body string
+		wantStatus                      int
+		wantBody                        string
+	}{
+		{"injected fault before auth", "GET", "/api/v4/user", "", "", 502, `"502 Bad Gateway"`},
+		{"no token", "GET", "/api/v4/user", "", "", 401, `{"message":"401 Unauthorized"}`},
+		{"wrong token", "GET", "/api/v4/user", "nope", "", 401, `{"message":"401 Unauthorized"}`},
+		{"user", "GET", "/api/v4/user", tok, "", 200, `"username":"sdesk-bot"`},
+		{"create by id", "POST", "/api/v4/projects/4242/issues", tok, `{"title":"a","description":"x\n/close","labels":"l1,l2","confidential":true}`, 201, `"state":"closed"`},
+		{"create by encoded path", "POST", "/api/v4/projects/acme%2Fsupport/issues", tok, `{"title":"b"}`, 201, `"iid":2`},
+		{"unencoded path is another route", "GET", "/api/v4/projects/acme/support/issues", tok, "", 404, `404`},
+		{"other project", "GET", "/api/v4/projects/4243/issues/1", tok, "", 404, `Project Not Found`},
+		{"missing title", "POST", "/api/v4/projects/4242/issues", tok, `{}`, 400, `title is missing`},
+		{"search", "GET", "/api/v4/projects/4242/issues?search=x&in=description", tok, "", 200, `"iid":1`},
+		{"reopen", "PUT", "/api/v4/projects/4242/issues/1", tok, `{"state_event":"reopen"}`, 200, `"state":"opened"`},
+		{"internal note", "POST", "/api/v4/projects/4242/issues/1/notes", tok, `{"body":"psst","internal":true}`, 201, `"internal":true`},
+		{"missing issue", "GET", "/api/v4/projects/4242/issues/9", tok, "", 404, `Issue Not Found`},
+	}
+	for _, tt := range tests {
+		status, body := do(tt.method, tt.path, tt.token, tt.body)
+		if status != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
+			t.Errorf("%s: got %d %s, want %d containing %s", tt.name, status, body, tt.wantStatus, tt.wantBody)
+		}
+	}
+	is, ok := f.Issue(1)
+	if !ok || is.Description != "x\n" || strings.Join(is.Labels, ",") != "l1,l2" || !is.Confidential {
+		t.Errorf("issue 1: got %+v, want quick action stripped, labels l1,l2, confidential", is)
+	}
+	if n := f.CountRequests("POST", "/projects/:id/issues"); n != 3 {
+		t.Errorf("CountRequests: got %d, want 3", n)
+	}
+}

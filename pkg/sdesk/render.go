@@ -1,0 +1,1561 @@
+package sdesk
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file turns GitLab note bodies into Discord messages: RenderNote
+// (GitLab-flavoured markdown to Discord markdown), Uploads (the attachments
+// a note links to), StripEmailQuote (the quoted tail of a Service Desk email
+// reply) and SplitText (chunks that fit Discord's length limits).
+
+// RenderNote converts the GitLab-flavoured markdown of a note into text that
+// reads well in Discord markdown. projectURL is the project's web URL, such as
+// https://gitlab.example.com/acme/support (a trailing slash is ignored).
+//
+// Fenced code blocks (``` or ~~~, also inside lists and quotes) and inline
+// code spans are copied unchanged; a fence is only rewritten to ``` (the
+// one Discord knows) when its content holds no ```, and an unclosed fence is
+// closed at the end. Everywhere else:
+//
+//   - Links and images: "/uploads/..." targets are made absolute under
+//     projectURL, other "/..." targets under its scheme and host. An image
+//     becomes a plain link [alt](url), named after the file when alt is
+//     empty; GitLab's {width=...} attributes and link titles are dropped.
+//     Bare "/uploads/<secret>/<file>" paths and bare GitLab paths that
+//     contain "/-/" are made absolute too.
+//   - References: ~label and ~"two words" become `label` and `two words`
+//     (a label must start with a letter or _, so ~10min stays); #12, @user
+//     and :emoji: are left as they are. @everyone and @here get a zero-width
+//     space after the @ unless the @ follows an e-mail address character.
+//   - HTML: <br> and <hr> become a line break, <details><summary>S</summary>
+//     becomes **S** and a newline, <b>/<strong> **, <i>/<em> *, <s>/<del>
+//     ~~, <u>/<ins> __, <h1>-<h6> **...**, <li> "- ", <code> a code span
+//     (a fenced block when it spans lines), <a href="u">t</a> [t](u),
+//     <img>/<video> a link, </p> a blank line, other block elements end
+//     with a newline; comments are removed and other known HTML tags are
+//     stripped, keeping their text.
+//     Unknown <words> (placeholders, e-mail addresses, autolinks) are kept.
+//     The entities &amp; &lt; &gt; &quot; &apos; &nbsp; (as a plain space)
+//     and numeric ones are decoded.
+//   - GitLab-only syntax: lines holding only [[_TOC_]] or [TOC] are removed;
+//     task list items "- [ ] x" and "- [x] x" become "- ☐ x" and "- ☑ x";
+//     #### to ###### headings become **bold** lines (Discord renders only
+//     #, ## and ###); $$ display math $$ becomes a ```math block and inline
+//     $$math$$ or $`math`$ a code span; a table becomes a ``` block with
+//     its columns aligned (cells rendered like the rest, one line each).
+//
+// Runs of blank lines outside code are collapsed to one. No text is dropped
+// except HTML comments, the TOC markers and markup.
+func RenderNote(body, projectURL string) string {
+	r := &noteRenderer{project: strings.TrimRight(projectURL, "/")}
+	r.origin = noteOrigin(r.project)
+	var out strings.Builder
+	out.Grow(len(body) + len(body)/8)
+	for _, b := range mdBlocks(body) {
+		switch b.kind {
+		case mdFence:
+			out.WriteString(renderFence(b))
+		case mdMath:
+			out.WriteString(renderMath(b))
+		case mdTable:
+			out.WriteString(r.table(b.lines))
+		default:
+			out.WriteString(r.prose(strings.Join(b.lines, "")))
+		}
+	}
+	return out.String()
+}
+
+// UploadRef is a file uploaded to GitLab and linked from a note as
+// /uploads/<Secret>/<Filename>. Filename is URL-decoded; Alt is the image's
+// alt text or the link's text.
+type UploadRef struct {
+	Secret, Filename, Alt string
+}
+
+// Uploads lists the uploads that the markdown body links to, in order of
+// appearance and without duplicates (same secret and filename). It looks at
+// markdown links, images and reference definitions and at HTML <a href>,
+// <img src> and <video src>, whose target is a relative /uploads/<32 hex
+// digits>/<file> path or an absolute URL whose path ends that way; links in
+// code blocks, code spans and HTML comments are ignored.
+func Uploads(body string) []UploadRef {
+	type hit struct {
+		pos int
+		ref UploadRef
+	}
+	var hits []hit
+	add := func(pos int, target, alt string) {
+		target = strings.TrimSpace(target)
+		if len(target) >= 2 && target[0] == '<' && target[len(target)-1] == '>' {
+			target = target[1 : len(target)-1]
+		}
+		m := noteUploadRe.FindStringSubmatch(noteDecodeEntities(target))
+		if m == nil {
+			return
+		}
+		name, err := url.PathUnescape(m[2])
+		if err != nil {
+			name = m[2]
+		}
+		hits = append(hits, hit{pos, UploadRef{Secret: m[1], Filename: name, Alt: alt}})
+	}
+	offset := 0
+	for _, b := range mdBlocks(body) {
+		text := strings.Join(b.lines, "")
+		if b.kind == mdProse || b.kind == mdTable {
+			masked := noteMaskSpans(text)
+			for _, loc := range noteLinkRe.FindAllStringSubmatchIndex(masked, -1) {
+				label := masked[loc[4]:loc[5]]
+				add(offset+loc[0], masked[loc[6]:loc[7]], noteLinkText(label))
+				// An image inside a link's text: [![alt](img)](target).
+				for _, in := range noteLinkRe.FindAllStringSubmatchIndex(label, -1) {
+					add(offset+loc[4]+in[0], label[in[6]:in[7]], noteLinkText(label[in[4]:in[5]]))
+				}
+			}
+			for _, loc := range noteRefDefRe.FindAllStringSubmatchIndex(masked, -1) {
+				label := strings.TrimSpace(masked[loc[2]:loc[3]])
+				label = strings.TrimSuffix(strings.TrimPrefix(label, "["), "]:")
+				add(offset+loc[0], masked[loc[4]:loc[5]], strings.TrimSpace(label))
+			}
+			for _, loc := range noteAnchorRe.FindAllStringSubmatchIndex(masked, -1) {
+				attrs := ""
+				if loc[2] >= 0 {
+					attrs = masked[loc[2]:loc[3]]
+				}
+				inner := noteDecodeEntities(noteStripTags(masked[loc[4]:loc[5]]))
+				add(offset+loc[0], noteAttr(attrs, "href"), strings.TrimSpace(inner))
+			}
+			for _, loc := range noteMediaRe.FindAllStringSubmatchIndex(masked, -1) {
+				attrs := ""
+				if loc[2] >= 0 {
+					attrs = masked[loc[2]:loc[3]]
+				}
+				add(offset+loc[0], noteAttr(attrs, "src"), noteAttr(attrs, "alt"))
+			}
+		}
+		offset += len(text)
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].pos < hits[j].pos })
+	var refs []UploadRef
+	seen := map[[2]string]bool{}
+	for _, h := range hits {
+		k := [2]string{h.ref.Secret, h.ref.Filename}
+		if !seen[k] {
+			seen[k] = true
+			refs = append(refs, h.ref)
+		}
+	}
+	return refs
+}
+
+// StripEmailQuote removes the quoted tail of an e-mail reply as GitLab's
+// Service Desk delivers it. The tail starts at the first of:
+//
+//   - an attribution line with a digit in it, also wrapped over two lines:
+//     "On <date>, <name> <addr> wrote:", "Am ... schrieb ...:",
+//     "Le ... a écrit :", "El ... escribió:", "Il ... ha scritto:",
+//     "Op ... schreef ...:", "Em ... escreveu:", "W dniu ... napisał(a):";
+//     it is skipped when a "> " quoted line after it is followed by new,
+//     unquoted text (an inline reply);
+//   - Zoho's inline "---- On ... wrote ----" (cut where it starts, even in
+//     the middle of a line);
+//   - "-----Original Message-----" (and its German, French, Spanish,
+//     Italian, Dutch and Polish forms);
+//   - Outlook's header block: a "From:" line (also **From:**, Von:, De:)
+//     with a "Sent:" or "Date:" line (or Gesendet:, Envoyé:, ...) among the
+//     next four lines, unless it follows a "Forwarded message" line;
+//   - a separator line of 20 or more underscores;
+//   - a signature introduced by a line that is exactly "-- ".
+//
+// A run of ">" quoted lines (blank lines allowed in between) at the very end
+// is removed as well; quotes followed by new text are kept. These rules are
+// applied until nothing changes, and trailing white space is trimmed. When
+// that would leave nothing, the original body is returned unchanged.
+func StripEmailQuote(body string) string {
+	cur := body
+	for {
+		next := quoteCutOnce(cur)
+		if strings.TrimSpace(next) == "" {
+			return body
+		}
+		if next == cur {
+			return cur
+		}
+		cur = next
+	}
+}
+
+// SplitText splits s into chunks of at most max runes for Discord (max is
+// raised to 16 when smaller); an empty s gives no chunks.
+//
+// A chunk ends, in order of preference, after a blank line, after a newline
+// or after a space or tab (the white space stays at the end of the chunk):
+// the last such break that leaves the chunk at least half full (half of max
+// less an added reopening line, see below) is taken,
+// else the last break of any kind, else a break between two runes that does
+// not split a grapheme sequence (combining marks, ZWJ, variation selectors,
+// skin tones, \r\n). Breaks inside a <...> link or a [text](url) masked link
+// and on fence lines are avoided; a hard break in one happens only when it
+// does not fit in a chunk by itself. A rune is never split.
+//
+// Fences: a line that, after at most 3 spaces, starts with 3 or more
+// backticks (and holds no other backtick) or tildes, and ends with a newline,
+// opens a fenced block; the next line that, after at most 3 spaces, is a run
+// of the same character at least as long followed only by spaces, tabs or
+// \r closes it; an unclosed block runs to the end. A break at byte offset p
+// is inside the block when it lies after the opening line's newline and not
+// after the start of the closing line. For such a break, the chunk before it
+// gets "\n" + the fence run (for example "\n```") appended and the chunk
+// after it gets the opening line with surrounding white space removed plus
+// "\n" (for example "```go\n") prepended; both count towards max. This
+// repair is done only for blocks whose two added strings together take at
+// most max/2 runes; longer ones are split as plain text.
+//
+// Removing those added strings and concatenating the chunks gives back s
+// exactly, in order. Chunks can consist of white space only when s has long
+// runs of it; callers skip those.
+func SplitText(s string, max int) []string {
+	if s == "" {
+		return nil
+	}
+	if max < 16 {
+		max = 16
+	}
+	sp := newTextSplitter(s, max)
+	var chunks []string
+	var open *splitFence
+	for start := 0; start < len(s); {
+		room, prefix := max, ""
+		if open != nil {
+			room -= open.reopenRunes
+			prefix = open.reopen
+		}
+		cut := sp.cut(start, room)
+		chunk := prefix + s[start:cut]
+		open = nil
+		if cut < len(s) {
+			if f := sp.fenceAt(cut); f != nil {
+				chunk += f.close
+				open = f
+			}
+		}
+		chunks = append(chunks, chunk)
+		start = cut
+	}
+	return chunks
+}
+
+// ---------------------------------------------------------------------------
+// Markdown blocks
+
+type mdBlockKind int
+
+const (
+	mdProse mdBlockKind = iota
+	mdFence
+	mdMath
+	mdTable
+)
+
+// mdBlock is a run of whole lines (each with its "\n", except perhaps the
+// last line of the body).
+type mdBlock struct {
+	kind   mdBlockKind
+	lines  []string
+	closed bool // mdFence: has a closing line
+}
+
+var (
+	mdDelimRowRe = regexp.MustCompile(`^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$`)
+)
+
+// mdBlocks cuts body into fenced code, display math, tables and prose.
+func mdBlocks(body string) []mdBlock {
+	lines := strings.SplitAfter(body, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	var blocks []mdBlock
+	for i := 0; i < len(lines); {
+		line := lines[i]
+		if _, marker, ok := mdFenceOpen(line); ok {
+			j := i + 1
+			for j < len(lines) && !mdFenceClose(lines[j], marker) {
+				j++
+			}
+			b := mdBlock{kind: mdFence, lines: lines[i:len(lines):len(lines)]}
+			if j < len(lines) {
+				b.lines, b.closed = lines[i:j+1:j+1], true
+			}
+			blocks = append(blocks, b)
+			i += len(b.lines)
+			continue
+		}
+		if t := strings.TrimSpace(line); t == "$$" {
+			j := i + 1
+			for j < len(lines) && strings.TrimSpace(lines[j]) != "$$" {
+				j++
+			}
+			if j < len(lines) {
+				blocks = append(blocks, mdBlock{kind: mdMath, lines: lines[i : j+1 : j+1]})
+				i = j + 1
+				continue
+			}
+		} else if len(t) > 4 && strings.HasPrefix(t, "$$") && strings.HasSuffix(t, "$$") &&
+			strings.TrimSpace(t[2:len(t)-2]) != "" && !strings.Contains(t[2:len(t)-2], "$$") {
+			blocks = append(blocks, mdBlock{kind: mdMath, lines: lines[i : i+1 : i+1]})
+			i++
+			continue
+		}
+		if i+1 < len(lines) && mdTableStart(line, lines[i+1]) {
+			j := i + 2
+			for j < len(lines) && strings.TrimSpace(lines[j]) != "" && strings.Contains(lines[j], "|") {
+				if _, _, ok := mdFenceOpen(lines[j]); ok {
+					break
+				}
+				j++
+			}
+			blocks = append(blocks, mdBlock{kind: mdTable, lines: lines[i:j:j]})
+			i = j
+			continue
+		}
+		if n := len(blocks); n > 0 && blocks[n-1].kind == mdProse {
+			blocks[n-1].lines = append(blocks[n-1].lines, line)
+		} else {
+			blocks = append(blocks, mdBlock{kind: mdProse, lines: []string{line}})
+		}
+		i++
+	}
+	return blocks
+}
+
+// mdFenceOpen reports whether line opens a fenced code block. Blockquote
+// markers and any indentation may come first (fences in lists and quotes).
+func mdFenceOpen(line string) (prefix int, marker string, ok bool) {
+	t := strings.TrimRight(line, "\r\n")
+	k := 0
+	for k < len(t) && (t[k] == ' ' || t[k] == '\t' || t[k] == '>') {
+		k++
+	}
+	rest := t[k:]
+	if len(rest) < 3 || (rest[0] != '`' && rest[0] != '~') {
+		return 0, "", false
+	}
+	n := 0
+	for n < len(rest) && rest[n] == rest[0] {
+		n++
+	}
+	if n < 3 || (rest[0] == '`' && strings.IndexByte(rest[n:], '`') >= 0) {
+		return 0, "", false
+	}
+	return k, rest[:n], true
+}
+
+// mdFenceClose reports whether line closes a block opened with marker.
+func mdFenceClose(line, marker string) bool {
+	k := 0
+	for k < len(line) && (line[k] == ' ' || line[k] == '\t' || line[k] == '>') {
+		k++
+	}
+	n := 0
+	for k+n < len(line) && line[k+n] == marker[0] {
+		n++
+	}
+	return n >= len(marker) && strings.Trim(line[k+n:], " \t\r\n") == ""
+}
+
+func mdTableStart(head, delim string) bool {
+	d := strings.TrimRight(delim, "\r\n")
+	if !strings.Contains(head, "|") || !strings.Contains(d, "|") || !mdDelimRowRe.MatchString(d) {
+		return false
+	}
+	return len(mdSplitRow(head)) == len(mdSplitRow(d))
+}
+
+// mdSplitRow splits a table row at its unescaped pipes.
+func mdSplitRow(line string) []string {
+	t := strings.TrimSpace(line)
+	t = strings.TrimPrefix(t, "|")
+	if strings.HasSuffix(t, "|") && !strings.HasSuffix(t, `\|`) {
+		t = t[:len(t)-1]
+	}
+	var cells []string
+	last := 0
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '\\':
+			i++
+		case '|':
+			cells = append(cells, strings.TrimSpace(t[last:i]))
+			last = i + 1
+		}
+	}
+	return append(cells, strings.TrimSpace(t[last:]))
+}
+
+// renderFence keeps a fenced block's content and rewrites its fences to ```
+// when that is safe; an unclosed block gets a closing fence.
+func renderFence(b mdBlock) string {
+	prefix, marker, _ := mdFenceOpen(b.lines[0])
+	last := len(b.lines)
+	if b.closed {
+		last--
+	}
+	content := strings.Join(b.lines[1:last], "")
+	open := b.lines[0]
+	rewrite := marker != "```" && !strings.Contains(content, "```") &&
+		!strings.Contains(open[prefix+len(marker):], "`")
+	var out strings.Builder
+	if rewrite {
+		out.WriteString(open[:prefix] + "```" + open[prefix+len(marker):])
+		marker = "```"
+	} else {
+		out.WriteString(open)
+	}
+	out.WriteString(content)
+	if b.closed {
+		closer := b.lines[last]
+		if rewrite {
+			k := 0
+			for k < len(closer) && (closer[k] == ' ' || closer[k] == '\t' || closer[k] == '>') {
+				k++
+			}
+			n := k
+			for n < len(closer) && closer[n] == closer[k] {
+				n++
+			}
+			closer = closer[:k] + "```" + closer[n:]
+		}
+		out.WriteString(closer)
+	} else {
+		if s := out.String(); !strings.HasSuffix(s, "\n") {
+			out.WriteByte('\n')
+		}
+		out.WriteString(marker)
+	}
+	return out.String()
+}
+
+// renderMath turns $$ display math $$ into a ```math block.
+func renderMath(b mdBlock) string {
+	var content string
+	if len(b.lines) == 1 {
+		t := strings.TrimSpace(b.lines[0])
+		content = strings.TrimSpace(t[2:len(t)-2]) + "\n"
+	} else {
+		content = strings.Join(b.lines[1:len(b.lines)-1], "")
+		if content != "" && !strings.HasSuffix(content, "\n") {
+			content += "\n"
+		}
+	}
+	f := noteFence(content)
+	out := f + "math\n" + content + f
+	if strings.HasSuffix(b.lines[len(b.lines)-1], "\n") {
+		out += "\n"
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// Prose
+
+var (
+	noteSentinelRe = regexp.MustCompile("\uE000([0-9]+)\uE001")
+	noteCodeOpenRe = regexp.MustCompile(`(?i)^<code(?:\s[^<>]*)?>`)
+	noteCodeEndRe  = regexp.MustCompile(`(?i)</code\s*>`)
+	noteAnchorRe   = regexp.MustCompile(`(?is)<a(\s[^<>]*)?>(.*?)</a\s*>`)
+	noteMediaRe    = regexp.MustCompile(`(?i)<(?:img|video)(\s[^<>]*)?>`)
+	noteSummaryRe  = regexp.MustCompile(`(?is)<summary(?:\s[^<>]*)?>(.*?)</summary\s*>[ \t]*\n?`)
+	noteAttrRe     = regexp.MustCompile("([A-Za-z_:][-A-Za-z0-9_:.]*)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+))")
+	noteTagRe      = regexp.MustCompile("</?([A-Za-z][A-Za-z0-9]*)(?:\\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\\s*=\\s*(?:\"[^\"]*\"|'[^']*'|[^\\s\"'=<>`]+))?)*\\s*/?>")
+	noteLinkRe     = regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n]*>|(?:[^\s()<>]|\([^\s()<>]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
+	noteRefDefRe   = regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
+	noteAutoRe     = regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
+	noteURLRe      = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"\x{E000}\x{E001}]+`)
+	notePathRe     = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
+	noteTOCRe      = regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
+	noteTaskRe     = regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
+	noteHeadingRe  = regexp.MustCompile(`(?m)^([ \t]{0,3})#{4,6}[ \t]+([^\n]*?)(?:[ \t]+#+)?[ \t]*(\r?)$`)
+	noteMathRe     = regexp.MustCompile(`\$\$([^$\n]+)\$\$`)
+	noteDollarRe   = regexp.MustCompile("\\$(\uE000[0-9]+\uE001)\\$")
+	noteBlankRunRe = regexp.MustCompile(`\n[ \t\r]*\n(?:[ \t\r]*\n)+`)
+	noteLabelRe    = regexp.MustCompile("(^|[^\\w~`\\\\/])~(?:\"([^\"\\n]+)\"|([A-Za-z_][A-Za-z0-9_\\-?.&]*(?:::[A-Za-z0-9_\\-?.&]+)*))")
+	noteEntityRe   = regexp.MustCompile(`&(?:(amp|lt|gt|quot|apos|nbsp)|#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6}));`)
+	noteMentionRe  = regexp.MustCompile(`(?i)@(?:everyone|here)`)
+	noteUploadRe   = regexp.MustCompile(`(?:^|/)uploads/([0-9a-fA-F]{32})/([^/?#\s]+)(?:[?#].*)?$`)
+)
+
+var noteEntities = map[string]string{
+	"amp": "&", "lt": "<", "gt": ">", "quot": `"`, "apos": "'", "nbsp": " ",
+}
+
+// noteBlockTags end with a newline; noteKnownTags are stripped (keeping their
+// text) unless handled by name in htmlTags.
+var (
+	noteBlockTags = setOf("div", "tr", "table", "ul", "ol", "blockquote", "pre",
+		"details", "dl", "dt", "dd", "section", "article", "header", "footer",
+		"figure", "figcaption", "nav", "main", "aside", "center", "thead", "tbody", "tfoot")
+	noteKnownTags = setOf("a", "abbr", "b", "bdi", "bdo", "big", "br", "caption", "cite",
+		"code", "col", "colgroup", "data", "del", "dfn", "em", "font", "h1", "h2", "h3",
+		"h4", "h5", "h6", "hr", "i", "img", "input", "ins", "kbd", "label", "li", "mark",
+		"p", "picture", "q", "rp", "rt", "ruby", "s", "samp", "small", "source", "span",
+		"strike", "strong", "sub", "summary", "sup", "td", "th", "time", "tt", "u",
+		"var", "video", "audio", "wbr")
+)
+
+func setOf(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// noteRenderer renders prose. Text that later steps must not touch (code,
+// finished links, URLs) is swapped for a placeholder \uE000<n>\uE001 and put
+// back at the end; sentinels already in the input are protected the same
+// way, so every sentinel in the working text is a placeholder.
+type noteRenderer struct {
+	project, origin string
+	saved           []string
+}
+
+func (r *noteRenderer) protect(s string) string {
+	r.saved = append(r.saved, r.expand(s))
+	return "\uE000" + strconv.Itoa(len(r.saved)-1) + "\uE001"
+}
+
+func (r *noteRenderer) expand(s string) string {
+	if !strings.Contains(s, "\uE000") {
+		return s
+	}
+	return noteSentinelRe.ReplaceAllStringFunc(s, func(m string) string {
+		i, err := strconv.Atoi(m[len("\uE000") : len(m)-len("\uE001")])
+		if err != nil || i >= len(r.saved) {
+			return m
+		}
+		return r.saved[i]
+	})
+}
+
+func (r *noteRenderer) prose(s string) string {
+	s = r.protectSpans(s)
+	s = r.html(s)
+	s = r.links(s)
+	s = noteReplace(noteRefDefRe, s, func(m []string) string {
+		return m[1] + r.protect(r.target(m[2]))
+	})
+	s = noteReplace(noteAutoRe, s, func(m []string) string {
+		return r.protect("<" + noteDecodeEntities(m[1]) + ">")
+	})
+	s = noteReplace(noteURLRe, s, func(m []string) string {
+		u, tail := noteTrimURL(m[0])
+		return r.protect(noteDecodeEntities(u)) + tail
+	})
+	if r.project != "" {
+		s = noteReplace(notePathRe, s, func(m []string) string {
+			p, tail := noteTrimURL(m[2])
+			return m[1] + r.protect(r.abs(p)) + tail
+		})
+	}
+	s = noteTOCRe.ReplaceAllString(s, "")
+	s = noteReplace(noteTaskRe, s, func(m []string) string {
+		box := "☑"
+		if m[2] == " " {
+			box = "☐"
+		}
+		return m[1] + box + m[3]
+	})
+	s = noteReplace(noteHeadingRe, s, func(m []string) string {
+		if strings.TrimSpace(m[2]) == "" {
+			return m[0]
+		}
+		return m[1] + "**" + m[2] + "**" + m[3]
+	})
+	s = noteReplace(noteMathRe, s, func(m []string) string {
+		return r.protect(noteCodeSpan(strings.TrimSpace(m[1])))
+	})
+	s = noteDollarRe.ReplaceAllString(s, "$1")
+	s = noteBlankRunRe.ReplaceAllString(s, "\n\n")
+	return r.expand(noteInline(s))
+}
+
+// noteSpan is a part of prose that markdown does not parse further: a code
+// span, an HTML comment, a <code> element or a sentinel rune.
+type noteSpan struct {
+	start, end           int
+	kind                 int
+	innerStart, innerEnd int
+}
+
+const (
+	spanCode = iota
+	spanComment
+	spanCodeElem
+	spanSentinel
+)
+
+func noteSpans(s string) []noteSpan {
+	var spans []noteSpan
+	// The searches for closers below never rescan text, so that hostile
+	// input (thousands of unclosed "<!--", "<code>" or backtick runs) stays
+	// linear.
+	lastComment := strings.LastIndex(s, "-->")
+	var codeEnds [][]int
+	if strings.Contains(s, "</") {
+		codeEnds = noteCodeEndRe.FindAllStringIndex(s, -1)
+	}
+	noCloser := map[int]int{} // run length -> where a failed search stopped
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s) && noteIsPunct(s[i+1]):
+			i += 2
+		case c == '`':
+			n := 1
+			for i+n < len(s) && s[i+n] == '`' {
+				n++
+			}
+			if stop, ok := noCloser[n]; ok && i+n < stop {
+				i += n
+				continue
+			}
+			end, stop := noteCodeSpanEnd(s, i+n, n)
+			if end < 0 {
+				noCloser[n] = stop
+				i += n
+				continue
+			}
+			spans = append(spans, noteSpan{start: i, end: end, kind: spanCode})
+			i = end
+		case c == '<' && strings.HasPrefix(s[i:], "<!--"):
+			if lastComment < i+4 {
+				i += 4
+				continue
+			}
+			j := i + 4 + strings.Index(s[i+4:], "-->") + 3
+			spans = append(spans, noteSpan{start: i, end: j, kind: spanComment})
+			i = j
+		case c == '<' && len(s)-i >= 5 && strings.EqualFold(s[i:i+5], "<code"):
+			open := noteCodeOpenRe.FindStringIndex(s[i:])
+			for len(codeEnds) > 0 && open != nil && codeEnds[0][0] < i+open[1] {
+				codeEnds = codeEnds[1:]
+			}
+			if open == nil || len(codeEnds) == 0 {
+				i++
+				continue
+			}
+			spans = append(spans, noteSpan{start: i, end: codeEnds[0][1], kind: spanCodeElem,
+				innerStart: i + open[1], innerEnd: codeEnds[0][0]})
+			i = codeEnds[0][1]
+		case c == 0xEE && (strings.HasPrefix(s[i:], "\uE000") || strings.HasPrefix(s[i:], "\uE001")):
+			spans = append(spans, noteSpan{start: i, end: i + 3, kind: spanSentinel})
+			i += 3
+		default:
+			i++
+		}
+	}
+	return spans
+}
+
+// noteCodeSpanEnd finds the end of the closing run of exactly n backticks
+// within the paragraph. When there is none it returns -1 and where the
+// search stopped: a search from any later run boundary before that fails too.
+func noteCodeSpanEnd(s string, from, n int) (end, stop int) {
+	for j := from; j < len(s); {
+		switch s[j] {
+		case '`':
+			k := j
+			for k < len(s) && s[k] == '`' {
+				k++
+			}
+			if k-j == n {
+				return k, 0
+			}
+			j = k
+		case '\n':
+			k := j + 1
+			for k < len(s) && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r') {
+				k++
+			}
+			if k == len(s) || s[k] == '\n' {
+				return -1, j
+			}
+			j++
+		default:
+			j++
+		}
+	}
+	return -1, len(s)
+}
+
+func noteIsPunct(c byte) bool {
+	return c < utf8.RuneSelf && unicode.IsPunct(rune(c)) || strings.IndexByte("$+<=>^`|~", c) >= 0
+}
+
+// noteMaskSpans blanks code spans, comments and <code> elements.
+func noteMaskSpans(s string) string {
+	spans := noteSpans(s)
+	if len(spans) == 0 {
+		return s
+	}
+	b := []byte(s)
+	for _, sp := range spans {
+		for i := sp.start; i < sp.end; i++ {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+func (r *noteRenderer) protectSpans(s string) string {
+	spans := noteSpans(s)
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, sp := range spans {
+		b.WriteString(s[last:sp.start])
+		switch sp.kind {
+		case spanComment:
+			// A comment alone on its line takes the line with it.
+			if sp.start == 0 || s[sp.start-1] == '\n' {
+				sp.end += noteNewlineAt(s, sp.end)
+			}
+		case spanCodeElem:
+			b.WriteString(r.protect(noteCodeElement(s[sp.innerStart:sp.innerEnd])))
+		default:
+			b.WriteString(r.protect(s[sp.start:sp.end]))
+		}
+		last = sp.end
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// noteCodeElement renders the content of an HTML <code> element.
+func noteCodeElement(inner string) string {
+	inner = noteDecodeEntities(noteStripTags(inner))
+	if strings.Contains(inner, "\n") {
+		inner = strings.Trim(inner, "\r\n")
+		f := noteFence(inner)
+		return f + "\n" + inner + "\n" + f
+	}
+	return noteCodeSpan(inner)
+}
+
+// noteCodeSpan wraps s in enough backticks to hold it.
+func noteCodeSpan(s string) string {
+	if s == "" {
+		return ""
+	}
+	n := noteLongestRun(s, '`') + 1
+	ticks := strings.Repeat("`", n)
+	if s[0] == '`' || s[len(s)-1] == '`' {
+		return ticks + " " + s + " " + ticks
+	}
+	return ticks + s + ticks
+}
+
+// noteFence returns ``` or, when content holds backtick runs that long, a
+// longer fence.
+func noteFence(content string) string {
+	n := 3
+	if l := noteLongestRun(content, '`'); l >= n {
+		n = l + 1
+	}
+	return strings.Repeat("`", n)
+}
+
+func noteLongestRun(s string, c byte) int {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			run++
+			if run > longest {
+				longest = run
+			}
+		} else {
+			run = 0
+		}
+	}
+	return longest
+}
+
+func noteStripTags(s string) string {
+	return noteReplace(noteTagRe, s, func(m []string) string {
+		if noteKnownTags[strings.ToLower(m[1])] || noteBlockTags[strings.ToLower(m[1])] {
+			return ""
+		}
+		return m[0]
+	})
+}
+
+func (r *noteRenderer) html(s string) string {
+	if !strings.Contains(s, "<") {
+		return s
+	}
+	s = noteReplace(noteAnchorRe, s, func(m []string) string {
+		text := r.htmlTags(r.media(m[2]))
+		href := strings.TrimSpace(noteAttr(m[1], "href"))
+		lower := strings.ToLower(href)
+		if href == "" || strings.HasPrefix(href, "#") || strings.HasPrefix(lower, "javascript:") {
+			return text
+		}
+		return r.link(text, href)
+	})
+	s = r.media(s)
+	s = noteReplace(noteSummaryRe, s, func(m []string) string {
+		t := strings.TrimSpace(r.htmlTags(m[1]))
+		if t == "" {
+			return ""
+		}
+		return "**" + t + "**\n"
+	})
+	return r.htmlTags(s)
+}
+
+func (r *noteRenderer) media(s string) string {
+	return noteReplace(noteMediaRe, s, func(m []string) string {
+		src, alt := noteAttr(m[1], "src"), noteAttr(m[1], "alt")
+		if strings.TrimSpace(src) == "" {
+			return alt
+		}
+		return r.link(alt, src)
+	})
+}
+
+// htmlTags replaces or strips the known HTML tags left in s.
+func (r *noteRenderer) htmlTags(s string) string {
+	locs := noteTagRe.FindAllStringSubmatchIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, loc := range locs {
+		name := strings.ToLower(s[loc[2]:loc[3]])
+		if !noteKnownTags[name] && !noteBlockTags[name] {
+			continue
+		}
+		b.WriteString(s[last:loc[0]])
+		last = loc[1]
+		closing := s[loc[0]+1] == '/'
+		out := b.String()
+		atLineStart := out == "" || strings.HasSuffix(out, "\n")
+		nextNL := loc[1] == len(s) || s[loc[1]] == '\n' || s[loc[1]] == '\r'
+		newline := "\n"
+		if nextNL {
+			newline = ""
+		}
+		before := b.Len()
+		switch name {
+		case "br", "hr":
+			// The line break that follows, if any, does the job; a <br>
+			// alone on its line leaves that line blank.
+			if !nextNL {
+				b.WriteString("\n")
+			}
+			before = -1
+		case "b", "strong":
+			b.WriteString("**")
+		case "i", "em":
+			b.WriteString("*")
+		case "s", "del", "strike":
+			b.WriteString("~~")
+		case "u", "ins":
+			b.WriteString("__")
+		case "h1", "h2", "h3", "h4", "h5", "h6":
+			if closing {
+				b.WriteString("**" + newline)
+			} else {
+				if !atLineStart {
+					b.WriteString("\n")
+				}
+				b.WriteString("**")
+			}
+		case "li":
+			if !closing {
+				if !atLineStart {
+					b.WriteString("\n")
+				}
+				b.WriteString("- ")
+			}
+		case "p":
+			if closing && !nextNL {
+				b.WriteString("\n\n")
+			} else if !closing && !atLineStart {
+				b.WriteString("\n")
+			}
+		case "td", "th":
+			if closing {
+				b.WriteString(" ")
+			}
+		default:
+			if noteBlockTags[name] {
+				if closing {
+					b.WriteString(newline)
+				} else if !atLineStart {
+					b.WriteString("\n")
+				}
+			}
+		}
+		// A tag alone on its line that leaves nothing takes the line with it.
+		if b.Len() == before && atLineStart && nextNL {
+			last += noteNewlineAt(s, last)
+		}
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// noteNewlineAt returns the length of the line break at s[i:], or 0.
+func noteNewlineAt(s string, i int) int {
+	switch {
+	case strings.HasPrefix(s[i:], "\n"):
+		return 1
+	case strings.HasPrefix(s[i:], "\r\n"):
+		return 2
+	}
+	return 0
+}
+
+// noteAttr returns the entity-decoded value of an HTML attribute.
+func noteAttr(attrs, name string) string {
+	for _, m := range noteAttrRe.FindAllStringSubmatch(attrs, -1) {
+		if strings.EqualFold(m[1], name) {
+			return noteDecodeEntities(m[2] + m[3] + m[4])
+		}
+	}
+	return ""
+}
+
+// links renders markdown links and images.
+func (r *noteRenderer) links(s string) string {
+	if !strings.Contains(s, "](") {
+		return s
+	}
+	return noteReplace(noteLinkRe, s, func(m []string) string {
+		if m[1] == "!" {
+			return r.link(m[2], m[3])
+		}
+		// Discord cannot nest links: an image or link in the text (a badge)
+		// leaves its text.
+		return r.link(noteLinkRe.ReplaceAllString(m[2], "$2"), m[3]) + m[4]
+	})
+}
+
+// link renders [text](target) with an absolute target, protected.
+func (r *noteRenderer) link(text, target string) string {
+	u := r.target(target)
+	t := strings.TrimSpace(text)
+	if t == "" {
+		t = noteFileName(u)
+	}
+	t = noteInline(t)
+	if strings.ContainsAny(u, " \t()") && !strings.HasPrefix(u, "<") {
+		u = "<" + u + ">"
+	}
+	return r.protect("[" + t + "](" + u + ")")
+}
+
+// target decodes and absolutizes a link target, keeping <...> around it.
+func (r *noteRenderer) target(t string) string {
+	t = strings.TrimSpace(t)
+	if len(t) >= 2 && t[0] == '<' && t[len(t)-1] == '>' {
+		return "<" + r.abs(noteDecodeEntities(t[1:len(t)-1])) + ">"
+	}
+	return r.abs(noteDecodeEntities(t))
+}
+
+func (r *noteRenderer) abs(u string) string {
+	if r.project == "" || !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
+		return u
+	}
+	if strings.HasPrefix(u, "/uploads/") {
+		return r.project + u
+	}
+	if r.origin == "" {
+		return u
+	}
+	return r.origin + u
+}
+
+// noteOrigin returns the scheme and host of a URL.
+func noteOrigin(p string) string {
+	i := strings.Index(p, "://")
+	if i < 0 {
+		return ""
+	}
+	if j := strings.IndexByte(p[i+3:], '/'); j >= 0 {
+		return p[:i+3+j]
+	}
+	return p
+}
+
+// noteFileName returns the decoded last path segment of u, or u.
+func noteFileName(u string) string {
+	p := strings.Trim(u, "<>")
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	name := p[strings.LastIndexByte(p, '/')+1:]
+	if d, err := url.PathUnescape(name); err == nil {
+		name = d
+	}
+	if strings.TrimSpace(name) == "" {
+		return u
+	}
+	return name
+}
+
+// noteLinkText reduces nested links and images in a link text to their text.
+func noteLinkText(s string) string {
+	for range 3 {
+		t := noteLinkRe.ReplaceAllString(s, "$2")
+		if t == s {
+			break
+		}
+		s = t
+	}
+	return strings.TrimSpace(noteDecodeEntities(s))
+}
+
+// noteTrimURL splits trailing punctuation (and an unbalanced ")") off a bare URL.
+func noteTrimURL(u string) (string, string) {
+	end := len(u)
+	for end > 0 {
+		c := u[end-1]
+		if strings.IndexByte(".,;:!?'*_~", c) >= 0 ||
+			c == ')' && strings.Count(u[:end], "(") < strings.Count(u[:end], ")") {
+			end--
+			continue
+		}
+		break
+	}
+	return u[:end], u[end:]
+}
+
+// noteInline renders label references, entities and @everyone/@here.
+func noteInline(s string) string {
+	if strings.Contains(s, "~") {
+		s = noteReplace(noteLabelRe, s, func(m []string) string {
+			if m[2] != "" {
+				return m[1] + noteCodeSpan(m[2])
+			}
+			name := strings.TrimRight(m[3], ".?&")
+			return m[1] + noteCodeSpan(name) + m[3][len(name):]
+		})
+	}
+	return noteDefuse(noteDecodeEntities(s))
+}
+
+func noteDecodeEntities(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	return noteReplace(noteEntityRe, s, func(m []string) string {
+		if m[1] != "" {
+			return noteEntities[m[1]]
+		}
+		var n int64
+		if m[2] != "" {
+			n, _ = strconv.ParseInt(m[2], 10, 32)
+		} else {
+			n, _ = strconv.ParseInt(m[3], 16, 32)
+		}
+		r := rune(n)
+		if n <= 0 || !utf8.ValidRune(r) || r == 0xE000 || r == 0xE001 {
+			return m[0]
+		}
+		return string(r)
+	})
+}
+
+// noteDefuse puts a zero-width space after the @ of @everyone and @here,
+// except in e-mail addresses.
+func noteDefuse(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	locs := noteMentionRe.FindAllStringIndex(s, -1)
+	var b strings.Builder
+	last := 0
+	for _, loc := range locs {
+		if loc[0] > 0 && noteEmailByte(s[loc[0]-1]) {
+			continue
+		}
+		b.WriteString(s[last : loc[0]+1])
+		b.WriteString("\u200b")
+		last = loc[0] + 1
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func noteEmailByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("._%+-", c) >= 0
+}
+
+// noteReplace is ReplaceAllStringFunc with submatches (unmatched groups "").
+func noteReplace(re *regexp.Regexp, s string, fn func(m []string) string) string {
+	locs := re.FindAllStringSubmatchIndex(s, -1)
+	if locs == nil {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, loc := range locs {
+		m := make([]string, len(loc)/2)
+		for g := range m {
+			if loc[2*g] >= 0 {
+				m[g] = s[loc[2*g]:loc[2*g+1]]
+			}
+		}
+		b.WriteString(s[last:loc[0]])
+		b.WriteString(fn(m))
+		last = loc[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// table renders a markdown table as a ``` block with aligned columns.
+func (r *noteRenderer) table(lines []string) string {
+	var rows [][]string
+	cols := 0
+	for k, l := range lines {
+		if k == 1 {
+			continue
+		}
+		cells := mdSplitRow(l)
+		for c := range cells {
+			cells[c] = strings.TrimSpace(strings.NewReplacer("\r", "", "\n", " ").Replace(r.prose(cells[c])))
+		}
+		rows = append(rows, cells)
+		cols = max(cols, len(cells))
+	}
+	widths := make([]int, cols)
+	for c := range widths {
+		widths[c] = 3
+	}
+	for _, row := range rows {
+		for c, cell := range row {
+			widths[c] = max(widths[c], noteWidth(cell))
+		}
+	}
+	var b strings.Builder
+	writeRow := func(row []string) {
+		var line strings.Builder
+		for c := range cols {
+			cell := ""
+			if c < len(row) {
+				cell = row[c]
+			}
+			line.WriteString(cell)
+			if c < cols-1 {
+				line.WriteString(strings.Repeat(" ", widths[c]-noteWidth(cell)) + " | ")
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	for k, row := range rows {
+		writeRow(row)
+		if k == 0 {
+			dashes := make([]string, cols)
+			for c := range dashes {
+				dashes[c] = strings.Repeat("-", widths[c])
+			}
+			b.WriteString(strings.Join(dashes, "-|-") + "\n")
+		}
+	}
+	content := b.String()
+	f := noteFence(content)
+	out := f + "\n" + content + f
+	if strings.HasSuffix(lines[len(lines)-1], "\n") {
+		out += "\n"
+	}
+	return out
+}
+
+// noteWidth approximates the monospace width of s: wide East Asian runes and
+// emoji count 2, combining marks 0.
+func noteWidth(s string) int {
+	w := 0
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || r == 0x200B || r == 0x200D || r == 0xFE0F:
+		case r >= 0x1100 && r <= 0x115F, r >= 0x2E80 && r <= 0xA4CF, r >= 0xAC00 && r <= 0xD7A3,
+			r >= 0xF900 && r <= 0xFAFF, r >= 0xFE30 && r <= 0xFE4F, r >= 0xFF00 && r <= 0xFF60,
+			r >= 0xFFE0 && r <= 0xFFE6, r >= 0x1F300 && r <= 0x1FAFF, r >= 0x20000 && r <= 0x3FFFD:
+			w += 2
+		default:
+			w++
+		}
+	}
+	return w
+}
+
+// ---------------------------------------------------------------------------
+// E-mail quotes
+
+var (
+	quoteAttributionRe = regexp.MustCompile(`^(?:On\s.+\swrote|Am\s.+\sschrieb(?:\s.+)?|Le\s.+\sa\s+écrit|El\s.+\sescribió|Il\s.+\sha\s+scritto|Op\s.+\sschreef(?:\s.+)?|Em\s.+\sescreveu|(?:W\s+dniu|Dnia)\s.+\s(?:napisał(?:\(a\)|a)?|pisze))[\s\x{00A0}\x{202F}]*:$`)
+	quoteIntroRe       = regexp.MustCompile(`^(?:On|Am|Le|El|Il|Op|Em|W\s+dniu|Dnia)\s`)
+	quoteZohoRe        = regexp.MustCompile(`-{2,}[ \t]*On\s.*\swrote[ \t]*-{2,}`)
+	quoteOriginalRe    = regexp.MustCompile(`(?i)^-{2,}[ \t]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Wiadomość oryginalna)[ \t]*-{2,}$`)
+	quoteFromRe        = regexp.MustCompile(`^[*_]*(?:From|Von|De|Van|Da|Od)[*_]*[ \t]*:[*_]*[ \t]*\S`)
+	quoteSentRe        = regexp.MustCompile(`^[*_]*(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Fecha|Inviato|Verzonden|Wysłano)[*_]*[ \t]*:`)
+	quoteForwardRe     = regexp.MustCompile(`(?i)forwarded message|weitergeleitete nachricht|message transféré`)
+	quoteRuleRe        = regexp.MustCompile(`^_{20,}$`)
+)
+
+type quoteLine struct {
+	start int    // byte offset in the body
+	raw   string // without "\n" and a final "\r"
+	text  string // trimmed
+}
+
+func quoteLines(s string) []quoteLine {
+	var lines []quoteLine
+	for start := 0; start < len(s); {
+		end := strings.IndexByte(s[start:], '\n')
+		next := len(s)
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+			next = end + 1
+		}
+		raw := strings.TrimSuffix(s[start:end], "\r")
+		lines = append(lines, quoteLine{start: start, raw: raw, text: strings.TrimSpace(raw)})
+		start = next
+	}
+	return lines
+}
+
+func (l quoteLine) quoted() bool { return strings.HasPrefix(l.text, ">") }
+
+// quoteCutOnce cuts s at the first quote marker, or else before a trailing
+// run of quoted lines, and trims trailing white space.
+func quoteCutOnce(s string) string {
+	lines := quoteLines(s)
+	inline := quoteInlineReplies(lines)
+	cut := len(s)
+	for i := range lines {
+		if off, ok := quoteMarker(lines, inline, i); ok {
+			cut = off
+			break
+		}
+	}
+	if cut == len(s) {
+		if i := quoteTrailing(lines); i >= 0 {
+			cut = lines[i].start
+		}
+	}
+	return strings.TrimRightFunc(s[:cut], unicode.IsSpace)
+}
+
+// quoteMarker reports whether the quoted tail starts on line i, and where.
+func quoteMarker(lines []quoteLine, inline []bool, i int) (int, bool) {
+	l := lines[i]
+	switch {
+	case l.raw == "-- ":
+		return l.start, true
+	case quoteOriginalRe.MatchString(l.text), quoteRuleRe.MatchString(l.text):
+		return l.start, true
+	}
+	if loc := quoteZohoRe.FindStringIndex(l.raw); loc != nil {
+		return l.start + loc[0], true
+	}
+	if quoteFromRe.MatchString(l.text) && !quoteForwarded(lines, i) {
+		for k := i + 1; k < len(lines) && k <= i+4; k++ {
+			if quoteSentRe.MatchString(lines[k].text) {
+				return l.start, true
+			}
+		}
+	}
+	if !quoteIntroRe.MatchString(l.text) {
+		return 0, false
+	}
+	after := -1
+	if strings.ContainsAny(l.text, "0123456789") && quoteAttributionRe.MatchString(l.text) {
+		after = i + 1
+	} else if i+1 < len(lines) && lines[i+1].text != "" {
+		joined := l.text + " " + lines[i+1].text
+		if strings.ContainsAny(joined, "0123456789") && quoteAttributionRe.MatchString(joined) {
+			after = i + 2
+		}
+	}
+	if after < 0 || inline[after] {
+		return 0, false
+	}
+	return l.start, true
+}
+
+func quoteForwarded(lines []quoteLine, i int) bool {
+	for k := i - 1; k >= 0 && k >= i-2; k-- {
+		if lines[k].text != "" {
+			return quoteForwardRe.MatchString(lines[k].text)
+		}
+	}
+	return false
+}
+
+// quoteInlineReplies reports for each line i (and len(lines)) whether a
+// quoted line from i on is followed by new, unquoted text before any "-- "
+// signature line: an inline reply.
+func quoteInlineReplies(lines []quoteLine) []bool {
+	inline := make([]bool, len(lines)+1)
+	textAfter := false // an unquoted line follows, before any signature
+	for k := len(lines) - 1; k >= 0; k-- {
+		l := lines[k]
+		switch {
+		case l.raw == "-- ":
+			textAfter = false
+		case l.text == "":
+			inline[k] = inline[k+1]
+		case l.quoted():
+			inline[k] = textAfter || inline[k+1]
+		default:
+			inline[k] = inline[k+1]
+			textAfter = true
+		}
+	}
+	return inline
+}
+
+// quoteTrailing returns the first line of the trailing run of quoted lines,
+// or -1.
+func quoteTrailing(lines []quoteLine) int {
+	i := len(lines) - 1
+	for i >= 0 && lines[i].text == "" {
+		i--
+	}
+	first := -1
+	for ; i >= 0 && (lines[i].text == "" || lines[i].quoted()); i-- {
+		if lines[i].quoted() {
+			first = i
+		}
+	}
+	return first
+}
+
+// ---------------------------------------------------------------------------
+// Splitting
+
+var splitLinkRe = regexp.MustCompile(`\[[^\[\]\n]*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)|<[^\s<>]+>`)
+
+// splitFence is a fenced block as SplitText sees it.
+type splitFence struct {
+	bodyStart, closerStart  int // a cut p is inside when bodyStart <= p <= closerStart
+	reopen, close           string
+	reopenRunes, closeRunes int
+}
+
+type textSplitter struct {
+	s      string
+	fences []splitFence // repaired blocks only
+	avoid  [][2]int     // [lo, hi): positions on fence lines or inside links
+}
+
+func newTextSplitter(s string, limit int) *textSplitter {
+	sp := &textSplitter{s: s}
+	var open *splitFence
+	var marker string
+	var openerStart int
+	for start := 0; start < len(s); {
+		end, next := len(s), len(s)
+		if i := strings.IndexByte(s[start:], '\n'); i >= 0 {
+			end, next = start+i, start+i+1
+		}
+		line := s[start:end]
+		if open == nil {
+			if m, ok := splitFenceOpen(line); ok && end < len(s) {
+				marker, openerStart = m, start
+				reopen := strings.TrimSpace(line) + "\n"
+				open = &splitFence{bodyStart: next, reopen: reopen, close: "\n" + m,
+					reopenRunes: utf8.RuneCountInString(reopen), closeRunes: 1 + len(m)}
+				sp.avoid = append(sp.avoid, [2]int{openerStart + 1, next + 1})
+			}
+		} else if splitFenceClose(line, marker) {
+			open.closerStart = start
+			sp.addFence(open, limit)
+			sp.avoid = append(sp.avoid, [2]int{start, next})
+			open = nil
+		}
+		start = next
+	}
+	if open != nil {
+		open.closerStart = len(s)
+		sp.addFence(open, limit)
+	}
+	for _, loc := range splitLinkRe.FindAllStringIndex(s, -1) {
+		sp.avoid = append(sp.avoid, [2]int{loc[0] + 1, loc[1]})
+	}
+	sort.Slice(sp.avoid, func(i, j int) bool { return sp.avoid[i][0] < sp.avoid[j][0] })
+	// Make the intervals disjoint so that a binary search finds them.
+	merged := sp.avoid[:0]
+	for _, a := range sp.avoid {
+		if n := len(merged); n > 0 && a[0] <= merged[n-1][1] {
+			merged[n-1][1] = max(merged[n-1][1], a[1])
+			continue
+		}
+		merged = append(merged, a)
+	}
+	sp.avoid = merged
+	return sp
+}
+
+func (sp *textSplitter) addFence(f *splitFence, limit int) {
+	if f.reopenRunes+f.closeRunes <= limit/2 {
+		sp.fences = append(sp.fences, *f)
+	}
+}
+
+func splitFenceOpen(line string) (string, bool) {
+	t := splitIndent(line)
+	if len(t) < 3 || (t[0] != '`' && t[0] != '~') {
+		return "", false
+	}
+	n := 0
+	for n < len(t) && t[n] == t[0] {
+		n++
+	}
+	if n < 3 || (t[0] == '`' && strings.IndexByte(t[n:], '`') >= 0) {
+		return "", false
+	}
+	return t[:n], true
+}
+
+func splitFenceClose(line, marker string) bool {
+	t := splitIndent(line)
+	n := 0
+	for n < len(t) && t[n] == marker[0] {
+		n++
+	}
+	return n >= len(marker) && strings.Trim(t[n:], " \t\r") == ""
+}
+
+// splitIndent drops up to three leading spaces.
+func splitIndent(line string) string {
+	for k := 0; k < 3 && strings.HasPrefix(line, " "); k++ {
+		line = line[1:]
+	}
+	return line
+}
+
+// fenceAt returns the repaired block that a cut at p is inside, or nil.
+func (sp *textSplitter) fenceAt(p int) *splitFence {
+	i := sort.Search(len(sp.fences), func(i int) bool { return sp.fences[i].closerStart >= p })
+	if i < len(sp.fences) && sp.fences[i].bodyStart <= p {
+		return &sp.fences[i]
+	}
+	return nil
+}
+
+func (sp *textSplitter) avoided(p int) bool {
+	i := sort.Search(len(sp.avoid), func(i int) bool { return sp.avoid[i][1] > p })
+	return i < len(sp.avoid) && sp.avoid[i][0] <= p
+}
+
+// graphemeCut reports whether a cut at p keeps grapheme sequences together.
+func (sp *textSplitter) graphemeCut(p int) bool {
+	s := sp.s
+	if s[p-1] == '\r' && s[p] == '\n' {
+		return false
+	}
+	prev, _ := utf8.DecodeLastRuneInString(s[:p])
+	next, _ := utf8.DecodeRuneInString(s[p:])
+	if prev == 0x200D {
+		return false
+	}
+	switch {
+	case next == 0x200D, next == 0xFE0E, next == 0xFE0F, next >= 0x1F3FB && next <= 0x1F3FF,
+		next >= 0xE0020 && next <= 0xE007F, unicode.Is(unicode.Mn, next), unicode.Is(unicode.Me, next):
+		return false
+	}
+	return true
+}
+
+// cut returns where the chunk that starts at start ends, given room runes.
+func (sp *textSplitter) cut(start, room int) int {
+	s := sp.s
+	type cand struct{ p, n int }
+	blank, nl, space, hard, anyCut := cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}
+	lineBlank := start == 0 || s[start-1] == '\n'
+	n := 0
+	for p := start; p < len(s); {
+		r, size := utf8.DecodeRuneInString(s[p:])
+		p += size
+		n++
+		if n > room {
+			break
+		}
+		if p == len(s) {
+			return p
+		}
+		wasBlank := lineBlank
+		switch r {
+		case '\n':
+			lineBlank = true
+		case ' ', '\t', '\r':
+		default:
+			lineBlank = false
+		}
+		cost := n
+		if f := sp.fenceAt(p); f != nil {
+			cost += f.closeRunes
+		}
+		if cost > room {
+			continue
+		}
+		c := cand{p, n}
+		anyCut = c
+		if sp.avoided(p) {
+			continue
+		}
+		switch next := s[p]; {
+		case r == '\n':
+			if wasBlank {
+				blank = c
+			}
+			nl = c
+		case (r == ' ' || r == '\t') && next != ' ' && next != '\t' && next != '\n' && next != '\r':
+			space = c
+		}
+		if sp.graphemeCut(p) {
+			hard = c
+		}
+	}
+	half := room / 2
+	for _, c := range []cand{blank, nl, space} {
+		if c.p >= 0 && c.n >= half {
+			return c.p
+		}
+	}
+	best := max(blank.p, nl.p, space.p)
+	if best < 0 {
+		best = hard.p
+	}
+	if best < 0 {
+		best = anyCut.p
+	}
+	if best < 0 {
+		// Unreachable with max >= 16: one rune always fits.
+		_, size := utf8.DecodeRuneInString(s[start:])
+		best = start + size
+	}
+	return best
+}
