@@ -12,16 +12,15 @@ ARTIFACTS_DIR ?= bin
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME ?= 5s
 
-.PHONY: events run test unit bench lint fmt vet staticcheck cfn-lint fuzz build build-Interactions build-Webhook dynamodb-local tools clean
+.PHONY: size events run test unit bench lint fmt vet staticcheck cfn-lint fuzz build build-Interactions build-Webhook dynamodb-local tools clean
 
 ## run: sdesk serve on the embedded bbolt store (reads .env)
 run:
 	SDESK_STORE=$${SDESK_STORE:-bolt} $(GO) run ./cmd/sdesk serve
 
 ## test: everything: lint, template, unit + integration tests on DynamoDB Local, fuzz briefly
-test: lint cfn-lint
+test: lint cfn-lint fuzz size
 	scripts/with-dynamodb.sh $(GO) test -race -count=1 ./...
-	$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run every fuzz target for FUZZTIME
 fuzz:
@@ -59,6 +58,13 @@ cfn-lint:
 	@command -v cfn-lint >/dev/null || pip install --quiet cfn-lint || { \
 	  echo "cfn-lint is missing and could not be installed (pip install cfn-lint)"; exit 1; }
 	cfn-lint template.yaml
+
+## size: both bootstraps build for linux/arm64 and stay under 12 MB
+size: build
+	@for f in $(ARTIFACTS_DIR)/interactions/bootstrap $(ARTIFACTS_DIR)/webhook/bootstrap; do \
+	  n=$$(stat -c %s $$f); echo "$$f: $$n bytes"; \
+	  [ $$n -lt 12000000 ] || { echo "$$f is over 12 MB"; exit 1; }; \
+	done
 
 ## build: both Lambda bootstraps for linux/arm64
 build: build-Interactions build-Webhook

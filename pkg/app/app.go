@@ -143,6 +143,10 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
 		a.Service.Queue = &awslambda.Queue{Client: lambda.NewFromConfig(awsCfg), Function: cfg.JobFunction}
+		// Lambda may deliver an async event twice: runs of one job must not
+		// overlap. The lease outlives the longest attempt (template.yaml:
+		// Timeout 120).
+		a.Service.LeaseTTL = 3 * time.Minute
 	}
 
 	hc := httpapi.Config{PublicKey: cfg.DiscordPublicKey, Logger: logger, Now: o.now,

@@ -164,7 +164,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.GitLabURL = absURL("GITLAB_URL")
 	c.GitLabToken = required("GITLAB_TOKEN")
 	if p := required("GITLAB_PROJECT"); p != "" {
-		if _, err := strconv.Atoi(p); err != nil && !projectPath.MatchString(p) {
+		if n, err := strconv.Atoi(p); (err != nil || n <= 0) && !projectPath.MatchString(p) {
 			problems = append(problems, "GITLAB_PROJECT must be a numeric ID or a full path like group/project")
 		}
 		c.GitLabProject = p

@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// ErrJobBusy: another run of the job holds its lease; try again later.
+var ErrJobBusy = errors.New("job is running elsewhere")
+
 // enqueue stores a new job, then hands it to the queue. The job is durable
 // before the caller answers Discord or GitLab.
 func (s *Service) enqueue(ctx context.Context, kind, id string, payload any) (Job, error) {
@@ -52,6 +55,24 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 	}
 	if j.Status != JobPending {
 		return nil
+	}
+	if s.LeaseTTL > 0 {
+		lease := "lease:" + j.ID
+		ok, err := s.Store.Claim(ctx, lease, s.LeaseTTL)
+		if err != nil {
+			return fmt.Errorf("lease job %s: %w", j.ID, err)
+		}
+		if !ok {
+			return fmt.Errorf("job %s: %w", j.ID, ErrJobBusy)
+		}
+		defer func() { _ = s.Store.Release(context.WithoutCancel(ctx), lease) }()
+		// Another run may have finished between the read and the lease.
+		if stored, err := s.Store.GetJob(ctx, j.ID); err == nil {
+			if stored.Status != JobPending {
+				return nil
+			}
+			j = stored
+		}
 	}
 	log := s.log().With(slog.String("job_id", j.ID), slog.String("job_kind", j.Kind))
 	j.Attempts++

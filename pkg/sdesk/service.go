@@ -39,6 +39,12 @@ type Service struct {
 	MaxAttempts int
 	EventBudget time.Duration
 	JobTTL      time.Duration
+	// LeaseTTL, when set, makes RunJob hold a lease (a Claim) on the job
+	// while it runs, so two deliveries of one job (Lambda may deliver an
+	// async event twice) never run at the same time. Set it to the longest
+	// an attempt can take (the function timeout). Zero: no lease, for a
+	// single process whose queue holds each job once.
+	LeaseTTL time.Duration
 }
 
 func (s *Service) now() time.Time {

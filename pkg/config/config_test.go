@@ -1,0 +1,647 @@
+package config_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sdesk/sdesk/pkg/config"
+)
+
+const (
+	appID     = "123456789012345678"
+	channelID = "234567890123456789"
+	guildID   = "345678901234567890"
+	roleID    = "456789012345678901"
+
+	botToken      = "bot-token-SECRET-d1sc0rd"
+	gitlabToken   = "glpat-SECRET-g1tl4b"
+	webhookSecret = "webhook-SECRET-h00k"
+	signingToken  = "whsec_SECRET-s1gn1ng"
+)
+
+// publicKey is a valid 32-byte key and publicKeyHex its hex form.
+var (
+	publicKey = func() []byte {
+		b := make([]byte, 32)
+		for i := range b {
+			b[i] = byte(i * 7)
+		}
+		return b
+	}()
+	publicKeyHex = hex.EncodeToString(publicKey)
+)
+
+// requiredVars are the variables without which Load must fail.
+var requiredVars = []string{
+	"DISCORD_APPLICATION_ID",
+	"DISCORD_PUBLIC_KEY",
+	"DISCORD_BOT_TOKEN",
+	"DISCORD_SUPPORT_CHANNEL_ID",
+	"GITLAB_TOKEN",
+	"GITLAB_PROJECT",
+	"GITLAB_WEBHOOK_SECRET",
+}
+
+// minimalEnv returns only the required variables, all valid.
+func minimalEnv() map[string]string {
+	return map[string]string{
+		"DISCORD_APPLICATION_ID":     appID,
+		"DISCORD_PUBLIC_KEY":         publicKeyHex,
+		"DISCORD_BOT_TOKEN":          botToken,
+		"DISCORD_SUPPORT_CHANNEL_ID": channelID,
+		"GITLAB_TOKEN":               gitlabToken,
+		"GITLAB_PROJECT":             "42",
+		"GITLAB_WEBHOOK_SECRET":      webhookSecret,
+	}
+}
+
+// with returns a copy of base with overrides applied.
+func with(base map[string]string, overrides map[string]string) map[string]string {
+	env := make(map[string]string, len(base)+len(overrides))
+	for k, v := range base {
+		env[k] = v
+	}
+	for k, v := range overrides {
+		env[k] = v
+	}
+	return env
+}
+
+func getenv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func TestLoadValid(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want config.Config
+	}{
+		{
+			name: "required only, defaults applied",
+			env:  minimalEnv(),
+			want: config.Config{
+				DiscordApplicationID:    appID,
+				DiscordPublicKey:        publicKey,
+				DiscordBotToken:         botToken,
+				DiscordSupportChannelID: channelID,
+				DiscordAPIURL:           "https://discord.com/api/v10",
+				GitLabURL:               "https://gitlab.com",
+				GitLabToken:             gitlabToken,
+				GitLabProject:           "42",
+				GitLabWebhookSecret:     webhookSecret,
+				GitLabIssueLabels:       []string{"discord"},
+				Store:                   config.StoreBolt,
+				BoltPath:                "sdesk.db",
+				Addr:                    ":8080",
+				LogLevel:                slog.LevelInfo,
+				LockOnClose:             false,
+			},
+		},
+		{
+			name: "every variable set",
+			env: map[string]string{
+				"DISCORD_APPLICATION_ID":       "  " + appID + "  ",
+				"DISCORD_PUBLIC_KEY":           strings.ToUpper(publicKeyHex),
+				"DISCORD_BOT_TOKEN":            botToken,
+				"DISCORD_SUPPORT_CHANNEL_ID":   channelID,
+				"DISCORD_GUILD_ID":             guildID,
+				"DISCORD_STAFF_ROLE_ID":        roleID,
+				"DISCORD_API_URL":              "http://127.0.0.1:9000/api/v10///",
+				"GITLAB_URL":                   "https://gitlab.example.com/",
+				"GITLAB_TOKEN":                 gitlabToken,
+				"GITLAB_PROJECT":               "group/sub/project",
+				"GITLAB_WEBHOOK_SECRET":        webhookSecret,
+				"GITLAB_WEBHOOK_SIGNING_TOKEN": signingToken,
+				"GITLAB_ISSUE_LABELS":          " support , ,discord,, needs triage ,",
+				"GITLAB_SUPPORT_BOT_ID":        "77",
+				"SDESK_STORE":                  "dynamodb",
+				"SDESK_BOLT_PATH":              "/var/lib/sdesk/state.db",
+				"SDESK_TABLE":                  "sdesk-state",
+				"DYNAMODB_ENDPOINT":            "http://127.0.0.1:8000",
+				"SDESK_ADDR":                   "127.0.0.1:9090",
+				"SDESK_LOG_LEVEL":              "debug",
+				"SDESK_LOCK_ON_CLOSE":          "true",
+				"SDESK_JOB_FUNCTION":           "sdesk-jobs",
+			},
+			want: config.Config{
+				DiscordApplicationID:      appID,
+				DiscordPublicKey:          publicKey,
+				DiscordBotToken:           botToken,
+				DiscordSupportChannelID:   channelID,
+				DiscordGuildID:            guildID,
+				DiscordStaffRoleID:        roleID,
+				DiscordAPIURL:             "http://127.0.0.1:9000/api/v10",
+				GitLabURL:                 "https://gitlab.example.com",
+				GitLabToken:               gitlabToken,
+				GitLabProject:             "group/sub/project",
+				GitLabWebhookSecret:       webhookSecret,
+				GitLabWebhookSigningToken: signingToken,
+				GitLabIssueLabels:         []string{"support", "discord", "needs triage"},
+				GitLabSupportBotID:        77,
+				Store:                     config.StoreDynamoDB,
+				BoltPath:                  "/var/lib/sdesk/state.db",
+				Table:                     "sdesk-state",
+				DynamoDB:                  "http://127.0.0.1:8000",
+				Addr:                      "127.0.0.1:9090",
+				LogLevel:                  slog.LevelDebug,
+				LockOnClose:               true,
+				JobFunction:               "sdesk-jobs",
+			},
+		},
+		{
+			name: "project path with dots and dashes, lock 1, warn level",
+			env: with(minimalEnv(), map[string]string{
+				"GITLAB_PROJECT":      "my-group/sub.group/my_project",
+				"SDESK_LOCK_ON_CLOSE": "1",
+				"SDESK_LOG_LEVEL":     "WARN",
+				"GITLAB_ISSUE_LABELS": "a",
+			}),
+			want: config.Config{
+				DiscordApplicationID:    appID,
+				DiscordPublicKey:        publicKey,
+				DiscordBotToken:         botToken,
+				DiscordSupportChannelID: channelID,
+				DiscordAPIURL:           "https://discord.com/api/v10",
+				GitLabURL:               "https://gitlab.com",
+				GitLabToken:             gitlabToken,
+				GitLabProject:           "my-group/sub.group/my_project",
+				GitLabWebhookSecret:     webhookSecret,
+				GitLabIssueLabels:       []string{"a"},
+				Store:                   config.StoreBolt,
+				BoltPath:                "sdesk.db",
+				Addr:                    ":8080",
+				LogLevel:                slog.LevelWarn,
+				LockOnClose:             true,
+			},
+		},
+		{
+			name: "lock 0, blank labels fall back to default, explicit bolt, error level",
+			env: with(minimalEnv(), map[string]string{
+				"GITLAB_PROJECT":      "group/project",
+				"SDESK_LOCK_ON_CLOSE": "0",
+				"SDESK_LOG_LEVEL":     "error",
+				"GITLAB_ISSUE_LABELS": "   ",
+				"SDESK_STORE":         "bolt",
+			}),
+			want: config.Config{
+				DiscordApplicationID:    appID,
+				DiscordPublicKey:        publicKey,
+				DiscordBotToken:         botToken,
+				DiscordSupportChannelID: channelID,
+				DiscordAPIURL:           "https://discord.com/api/v10",
+				GitLabURL:               "https://gitlab.com",
+				GitLabToken:             gitlabToken,
+				GitLabProject:           "group/project",
+				GitLabWebhookSecret:     webhookSecret,
+				GitLabIssueLabels:       []string{"discord"},
+				Store:                   config.StoreBolt,
+				BoltPath:                "sdesk.db",
+				Addr:                    ":8080",
+				LogLevel:                slog.LevelError,
+				LockOnClose:             false,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := config.Load(getenv(tt.env))
+			if err != nil {
+				t.Fatalf("Load: got error %v, want nil", err)
+			}
+			if len(got.DiscordPublicKey) != 32 {
+				t.Errorf("len(DiscordPublicKey): got %d, want 32", len(got.DiscordPublicKey))
+			}
+			gv, wv := reflect.ValueOf(got), reflect.ValueOf(tt.want)
+			for i := range gv.NumField() {
+				name := gv.Type().Field(i).Name
+				g, w := gv.Field(i).Interface(), wv.Field(i).Interface()
+				if !reflect.DeepEqual(g, w) {
+					t.Errorf("%s: got %#v, want %#v", name, g, w)
+				}
+			}
+		})
+	}
+}
+
+// loadError runs Load and returns its *config.Error, failing the test if
+// Load succeeded or returned another error type.
+func loadError(t *testing.T, env map[string]string) *config.Error {
+	t.Helper()
+	_, err := config.Load(getenv(env))
+	if err == nil {
+		t.Fatalf("Load: got nil error, want *config.Error")
+	}
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Load: got error of type %T (%v), want *config.Error", err, err)
+	}
+	return cerr
+}
+
+// problemFor returns the problem naming variable name, if any.
+func problemFor(cerr *config.Error, name string) (string, bool) {
+	for _, p := range cerr.Problems {
+		if strings.HasPrefix(p, name+" ") {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func TestLoadEmptyEnvironment(t *testing.T) {
+	envs := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"nothing set", map[string]string{}},
+		{"required set to blanks", map[string]string{
+			"DISCORD_APPLICATION_ID":     " ",
+			"DISCORD_PUBLIC_KEY":         "\t",
+			"DISCORD_BOT_TOKEN":          "",
+			"DISCORD_SUPPORT_CHANNEL_ID": "  ",
+			"GITLAB_TOKEN":               "\n",
+			"GITLAB_PROJECT":             " ",
+			"GITLAB_WEBHOOK_SECRET":      "",
+		}},
+	}
+	for _, tt := range envs {
+		t.Run(tt.name, func(t *testing.T) {
+			cerr := loadError(t, tt.env)
+			for _, name := range requiredVars {
+				p, ok := problemFor(cerr, name)
+				if !ok {
+					t.Errorf("problem for %s: got none in %q, want one", name, cerr.Problems)
+					continue
+				}
+				if want := name + " is required"; p != want {
+					t.Errorf("problem for %s: got %q, want %q", name, p, want)
+				}
+				if msg := cerr.Error(); !strings.Contains(msg, name) {
+					t.Errorf("Error(): got %q, want it to name %s", msg, name)
+				}
+			}
+			if got, want := len(cerr.Problems), len(requiredVars); got != want {
+				t.Errorf("len(Problems): got %d (%q), want %d", got, cerr.Problems, want)
+			}
+			if msg := cerr.Error(); !strings.HasPrefix(msg, "configuration: ") {
+				t.Errorf("Error(): got %q, want prefix %q", msg, "configuration: ")
+			}
+		})
+	}
+}
+
+func TestVarsRequiredMatchesLoad(t *testing.T) {
+	var got []string
+	for _, v := range config.Vars {
+		if v.Required {
+			got = append(got, v.Name)
+		}
+	}
+	if !slices.Equal(got, requiredVars) {
+		t.Errorf("required Vars: got %q, want %q", got, requiredVars)
+	}
+}
+
+func TestLoadMalformed(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides map[string]string
+		want      string // variable the single problem must name
+	}{
+		{"application ID not numeric", map[string]string{"DISCORD_APPLICATION_ID": "my-app"}, "DISCORD_APPLICATION_ID"},
+		{"application ID too short", map[string]string{"DISCORD_APPLICATION_ID": "1234"}, "DISCORD_APPLICATION_ID"},
+		{"channel ID not numeric", map[string]string{"DISCORD_SUPPORT_CHANNEL_ID": "#support"}, "DISCORD_SUPPORT_CHANNEL_ID"},
+		{"guild ID not numeric", map[string]string{"DISCORD_GUILD_ID": "guild"}, "DISCORD_GUILD_ID"},
+		{"staff role ID not numeric", map[string]string{"DISCORD_STAFF_ROLE_ID": "@staff"}, "DISCORD_STAFF_ROLE_ID"},
+		{"public key not hex", map[string]string{"DISCORD_PUBLIC_KEY": strings.Repeat("zz", 32)}, "DISCORD_PUBLIC_KEY"},
+		{"public key too short", map[string]string{"DISCORD_PUBLIC_KEY": publicKeyHex[:62]}, "DISCORD_PUBLIC_KEY"},
+		{"public key too long", map[string]string{"DISCORD_PUBLIC_KEY": publicKeyHex + "00"}, "DISCORD_PUBLIC_KEY"},
+		{"public key odd length", map[string]string{"DISCORD_PUBLIC_KEY": publicKeyHex[:63]}, "DISCORD_PUBLIC_KEY"},
+		{"Discord API URL ftp", map[string]string{"DISCORD_API_URL": "ftp://discord.com/api"}, "DISCORD_API_URL"},
+		{"Discord API URL no scheme", map[string]string{"DISCORD_API_URL": "discord.com/api/v10"}, "DISCORD_API_URL"},
+		{"GitLab URL no host", map[string]string{"GITLAB_URL": "https://"}, "GITLAB_URL"},
+		{"GitLab URL not a URL", map[string]string{"GITLAB_URL": "gitlab"}, "GITLAB_URL"},
+		{"project not a path", map[string]string{"GITLAB_PROJECT": "not a path"}, "GITLAB_PROJECT"},
+		{"project single segment", map[string]string{"GITLAB_PROJECT": "project"}, "GITLAB_PROJECT"},
+		{"project trailing slash", map[string]string{"GITLAB_PROJECT": "group/"}, "GITLAB_PROJECT"},
+		{"signing token without whsec_", map[string]string{"GITLAB_WEBHOOK_SIGNING_TOKEN": "secret"}, "GITLAB_WEBHOOK_SIGNING_TOKEN"},
+		{"signing token only whsec_", map[string]string{"GITLAB_WEBHOOK_SIGNING_TOKEN": "whsec_"}, "GITLAB_WEBHOOK_SIGNING_TOKEN"},
+		{"label too long", map[string]string{"GITLAB_ISSUE_LABELS": "ok," + strings.Repeat("x", 256)}, "GITLAB_ISSUE_LABELS"},
+		{"support bot ID negative", map[string]string{"GITLAB_SUPPORT_BOT_ID": "-3"}, "GITLAB_SUPPORT_BOT_ID"},
+		{"support bot ID zero", map[string]string{"GITLAB_SUPPORT_BOT_ID": "0"}, "GITLAB_SUPPORT_BOT_ID"},
+		{"support bot ID not numeric", map[string]string{"GITLAB_SUPPORT_BOT_ID": "support-bot"}, "GITLAB_SUPPORT_BOT_ID"},
+		{"store redis", map[string]string{"SDESK_STORE": "redis"}, "SDESK_STORE"},
+		{"dynamodb without table", map[string]string{"SDESK_STORE": "dynamodb"}, "SDESK_TABLE"},
+		{"dynamodb endpoint without scheme", map[string]string{
+			"SDESK_STORE": "dynamodb", "SDESK_TABLE": "t", "DYNAMODB_ENDPOINT": "127.0.0.1:8000",
+		}, "DYNAMODB_ENDPOINT"},
+		{"dynamodb endpoint without host", map[string]string{
+			"SDESK_STORE": "dynamodb", "SDESK_TABLE": "t", "DYNAMODB_ENDPOINT": "localhost:8000",
+		}, "DYNAMODB_ENDPOINT"},
+		{"log level loud", map[string]string{"SDESK_LOG_LEVEL": "loud"}, "SDESK_LOG_LEVEL"},
+		{"lock on close maybe", map[string]string{"SDESK_LOCK_ON_CLOSE": "maybe"}, "SDESK_LOCK_ON_CLOSE"},
+		{"lock on close yes", map[string]string{"SDESK_LOCK_ON_CLOSE": "yes"}, "SDESK_LOCK_ON_CLOSE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cerr := loadError(t, with(minimalEnv(), tt.overrides))
+			if _, ok := problemFor(cerr, tt.want); !ok {
+				t.Errorf("problems: got %q, want one naming %s", cerr.Problems, tt.want)
+			}
+			if got := len(cerr.Problems); got != 1 {
+				t.Errorf("len(Problems): got %d (%q), want 1", got, cerr.Problems)
+			}
+			if msg := cerr.Error(); !strings.Contains(msg, tt.want) {
+				t.Errorf("Error(): got %q, want it to name %s", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadSeveralProblemsInOneError(t *testing.T) {
+	env := with(minimalEnv(), map[string]string{
+		"DISCORD_APPLICATION_ID":       "app",
+		"DISCORD_PUBLIC_KEY":           "nothex",
+		"DISCORD_STAFF_ROLE_ID":        "role",
+		"GITLAB_URL":                   "gitlab.com",
+		"GITLAB_PROJECT":               "not a path",
+		"GITLAB_WEBHOOK_SIGNING_TOKEN": "plain",
+		"GITLAB_SUPPORT_BOT_ID":        "-3",
+		"SDESK_STORE":                  "dynamodb",
+		"DYNAMODB_ENDPOINT":            "127.0.0.1:8000",
+		"SDESK_LOG_LEVEL":              "loud",
+		"SDESK_LOCK_ON_CLOSE":          "maybe",
+	})
+	delete(env, "GITLAB_TOKEN")
+	want := []string{
+		"DISCORD_APPLICATION_ID",
+		"DISCORD_PUBLIC_KEY",
+		"DISCORD_STAFF_ROLE_ID",
+		"GITLAB_URL",
+		"GITLAB_TOKEN",
+		"GITLAB_PROJECT",
+		"GITLAB_WEBHOOK_SIGNING_TOKEN",
+		"GITLAB_SUPPORT_BOT_ID",
+		"SDESK_TABLE",
+		"DYNAMODB_ENDPOINT",
+		"SDESK_LOG_LEVEL",
+		"SDESK_LOCK_ON_CLOSE",
+	}
+	cerr := loadError(t, env)
+	msg := cerr.Error()
+	for _, name := range want {
+		if _, ok := problemFor(cerr, name); !ok {
+			t.Errorf("problems: got %q, want one naming %s", cerr.Problems, name)
+		}
+		if !strings.Contains(msg, name) {
+			t.Errorf("Error(): got %q, want it to name %s", msg, name)
+		}
+	}
+	if got := len(cerr.Problems); got != len(want) {
+		t.Errorf("len(Problems): got %d (%q), want %d", got, cerr.Problems, len(want))
+	}
+}
+
+func TestLogValueRedactsSecrets(t *testing.T) {
+	c, err := config.Load(getenv(with(minimalEnv(), map[string]string{
+		"GITLAB_WEBHOOK_SIGNING_TOKEN": signingToken,
+	})))
+	if err != nil {
+		t.Fatalf("Load: got error %v, want nil", err)
+	}
+	secrets := []struct{ name, value string }{
+		{"bot token", botToken},
+		{"GitLab token", gitlabToken},
+		{"webhook secret", webhookSecret},
+		{"signing token", signingToken},
+		{"secret marker", "SECRET"},
+	}
+	logs := []struct {
+		name string
+		log  func(*slog.Logger)
+	}{
+		{"value", func(l *slog.Logger) { l.Info("config", "config", c) }},
+		{"pointer", func(l *slog.Logger) { l.Info("config", "config", &c) }},
+		{"slog.Any", func(l *slog.Logger) { l.Info("config", slog.Any("config", c)) }},
+		{"With", func(l *slog.Logger) { l.With("config", c).Warn("started") }},
+	}
+	for _, lt := range logs {
+		t.Run(lt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			lt.log(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			out := buf.String()
+			if !strings.Contains(out, appID) {
+				t.Errorf("log: got %s, want it to contain the application ID %s", out, appID)
+			}
+			for _, s := range secrets {
+				if strings.Contains(out, s.value) {
+					t.Errorf("log: got %s, want no %s (%q)", out, s.name, s.value)
+				}
+			}
+		})
+	}
+}
+
+// unsetForTest unsets k for the duration of the test and restores its
+// previous state afterwards, so whatever ReadDotEnv sets is undone.
+func unsetForTest(t *testing.T, k string) {
+	t.Helper()
+	t.Setenv(k, "")
+	if err := os.Unsetenv(k); err != nil {
+		t.Fatalf("Unsetenv(%s): %v", k, err)
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReadDotEnv(t *testing.T) {
+	const file = `# sdesk settings
+
+SDESK_TEST_PLAIN=plain
+  SDESK_TEST_SPACED  =  spaced value  
+export SDESK_TEST_EXPORTED=exported
+SDESK_TEST_DOUBLE="double quoted # not a comment"
+SDESK_TEST_SINGLE='single quoted'
+SDESK_TEST_MISMATCHED="mismatched'
+SDESK_TEST_EQUALS=a=b=c
+SDESK_TEST_EMPTY=
+    # indented comment
+SDESK_TEST_PRESET=from file
+`
+	want := map[string]string{
+		"SDESK_TEST_PLAIN":      "plain",
+		"SDESK_TEST_SPACED":     "spaced value",
+		"SDESK_TEST_EXPORTED":   "exported",
+		"SDESK_TEST_DOUBLE":     "double quoted # not a comment",
+		"SDESK_TEST_SINGLE":     "single quoted",
+		"SDESK_TEST_MISMATCHED": `"mismatched'`,
+		"SDESK_TEST_EQUALS":     "a=b=c",
+		"SDESK_TEST_EMPTY":      "",
+		"SDESK_TEST_PRESET":     "from process",
+	}
+	for k := range want {
+		unsetForTest(t, k)
+	}
+	t.Setenv("SDESK_TEST_PRESET", "from process")
+
+	if err := config.ReadDotEnv(writeFile(t, file)); err != nil {
+		t.Fatalf("ReadDotEnv: got error %v, want nil", err)
+	}
+	for k, w := range want {
+		got, ok := os.LookupEnv(k)
+		if !ok {
+			t.Errorf("%s: got unset, want %q", k, w)
+			continue
+		}
+		if got != w {
+			t.Errorf("%s: got %q, want %q", k, got, w)
+		}
+	}
+}
+
+func TestReadDotEnvKeepsEmptyButSetVariable(t *testing.T) {
+	t.Setenv("SDESK_TEST_SET_EMPTY", "")
+	if err := config.ReadDotEnv(writeFile(t, "SDESK_TEST_SET_EMPTY=from file\n")); err != nil {
+		t.Fatalf("ReadDotEnv: got error %v, want nil", err)
+	}
+	if got := os.Getenv("SDESK_TEST_SET_EMPTY"); got != "" {
+		t.Errorf("SDESK_TEST_SET_EMPTY: got %q, want %q", got, "")
+	}
+}
+
+func TestReadDotEnvMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "does-not-exist.env")
+	if err := config.ReadDotEnv(path); err != nil {
+		t.Errorf("ReadDotEnv(missing): got error %v, want nil", err)
+	}
+}
+
+func TestReadDotEnvMalformed(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		line    int
+	}{
+		{"no equals sign", "SDESK_TEST_OK=1\nJUST_A_WORD\n", 2},
+		{"empty key", "# comment\n\n=value\n", 3},
+		{"blank key", "SDESK_TEST_OK=1\n   = value\n", 2},
+		{"export without assignment", "export SDESK_TEST_NOPE\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			unsetForTest(t, "SDESK_TEST_OK")
+			path := writeFile(t, tt.content)
+			err := config.ReadDotEnv(path)
+			if err == nil {
+				t.Fatalf("ReadDotEnv: got nil error, want one naming %s:%d", path, tt.line)
+			}
+			want := path + ":" + strconv.Itoa(tt.line) + ":"
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("ReadDotEnv: got error %q, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+// moduleRoot walks up from the working directory to the directory holding
+// go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// configTable returns the lines of the README table under "## Configuration".
+func configTable(t *testing.T, readme string) []string {
+	t.Helper()
+	var (
+		in, found bool
+		table     []string
+	)
+	for _, line := range strings.Split(readme, "\n") {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case strings.HasPrefix(line, "## "):
+			if in {
+				return table
+			}
+			in = strings.TrimSpace(strings.TrimPrefix(line, "## ")) == "Configuration"
+			found = found || in
+		case in && strings.HasPrefix(line, "|"):
+			table = append(table, line)
+		}
+	}
+	if !found {
+		t.Fatal(`README.md: got no "## Configuration" section, want one`)
+	}
+	return table
+}
+
+func TestREADMEListsEveryVar(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := configTable(t, string(b))
+	if len(table) == 0 {
+		t.Fatal("README.md configuration table: got no rows, want one per variable")
+	}
+	joined := strings.Join(table, "\n")
+
+	known := make(map[string]bool, len(config.Vars))
+	for _, v := range config.Vars {
+		known[v.Name] = true
+		if !strings.Contains(joined, "`"+v.Name+"`") {
+			t.Errorf("README configuration table: got no %q, want one", "`"+v.Name+"`")
+		}
+	}
+
+	rows := 0
+	for _, line := range table {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		rest := strings.TrimPrefix(line, "| `")
+		name, _, ok := strings.Cut(rest, "` |")
+		if !ok {
+			t.Errorf("README row %q: got no closing \"` |\", want | `NAME` | ...", line)
+			continue
+		}
+		rows++
+		if !known[name] {
+			t.Errorf("README row names %s: got a variable not in config.Vars, want only config.Vars", name)
+		}
+	}
+	if rows != len(config.Vars) {
+		t.Errorf("README configuration rows: got %d, want %d (one per config.Vars entry)", rows, len(config.Vars))
+	}
+}
