@@ -109,19 +109,22 @@ func projectURL(issueURL string) string {
 }
 
 func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEvent, log *slog.Logger) error {
-	internal, err := s.step(ctx, j, "internal", func() (string, error) {
-		if n.Internal != nil {
-			return strconv.FormatBool(*n.Internal), nil
-		}
+	internal := "false"
+	if n.Internal != nil {
+		internal = strconv.FormatBool(*n.Internal)
+	} else {
 		// Older GitLab does not say; ask, and when in doubt do not post.
-		note, err := s.GitLab.GetNote(ctx, n.IssueIID, n.NoteID)
+		var err error
+		internal, err = s.step(ctx, j, "internal", func() (string, error) {
+			note, err := s.GitLab.GetNote(ctx, n.IssueIID, n.NoteID)
+			if err != nil {
+				return "", fmt.Errorf("get note: %w", err)
+			}
+			return strconv.FormatBool(note.Internal || note.System), nil
+		})
 		if err != nil {
-			return "", fmt.Errorf("get note: %w", err)
+			return err
 		}
-		return strconv.FormatBool(note.Internal || note.System), nil
-	})
-	if err != nil {
-		return err
 	}
 	if internal != "false" {
 		log.Debug("internal note not posted", slog.Int("note_id", n.NoteID))
