@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sdesk/sdesk/pkg/app"
+	"github.com/sdesk/sdesk/pkg/bolt"
 	"github.com/sdesk/sdesk/pkg/config"
 	"github.com/sdesk/sdesk/pkg/discord"
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -114,7 +115,15 @@ func (m *Main) wire(ctx context.Context, role app.Role) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return app.New(ctx, cfg, role, app.NewLogger(m.Stderr, cfg.LogLevel))
+	opts := []app.Option{app.WithAWSConfig(awsConfig(m.Getenv))}
+	if cfg.Store == config.StoreBolt {
+		st, err := bolt.Open(cfg.BoltPath)
+		if err != nil {
+			return nil, fmt.Errorf("open SDESK_BOLT_PATH: %w", err)
+		}
+		opts = append(opts, app.WithStore(st))
+	}
+	return app.New(ctx, cfg, role, app.NewLogger(m.Stderr, cfg.LogLevel), opts...)
 }
 
 func (m *Main) serve(ctx context.Context, args []string) error {

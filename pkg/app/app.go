@@ -13,10 +13,10 @@ import (
 	"time"
 
 	awslambdago "github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/awslambda"
-	"github.com/sdesk/sdesk/pkg/bolt"
 	"github.com/sdesk/sdesk/pkg/config"
 	"github.com/sdesk/sdesk/pkg/discord"
 	"github.com/sdesk/sdesk/pkg/dynamo"
@@ -66,6 +66,19 @@ type options struct {
 	now        func() time.Time
 	httpClient *http.Client
 	tune       func(*App)
+	aws        func(context.Context) (aws.Config, error)
+	store      sdesk.Store
+}
+
+// WithStore uses st instead of opening the configured store; App.Close
+// closes it if it is an io.Closer.
+func WithStore(st sdesk.Store) Option { return func(o *options) { o.store = st } }
+
+// WithAWSConfig sets how the AWS configuration is loaded. The default reads
+// the environment alone (awsenv), as in Lambda; `sdesk serve` passes the
+// SDK's full default chain (profiles, SSO, instance roles).
+func WithAWSConfig(load func(context.Context) (aws.Config, error)) Option {
+	return func(o *options) { o.aws = load }
 }
 
 // WithTuning changes the wired App before New returns it, e.g. a test's
@@ -80,25 +93,30 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 
 // New wires an App for role.
 func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger, opts ...Option) (*App, error) {
-	o := options{httpClient: &http.Client{Timeout: 20 * time.Second}}
+	o := options{
+		httpClient: &http.Client{Timeout: 20 * time.Second},
+		aws:        func(context.Context) (aws.Config, error) { return awsenv.Config(), nil },
+	}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	a := &App{Config: cfg, Logger: logger}
-	switch cfg.Store {
-	case config.StoreBolt:
-		st, err := bolt.Open(cfg.BoltPath)
-		if err != nil {
-			return nil, fmt.Errorf("open store: %w", err)
+	switch {
+	case o.store != nil:
+		a.Store = o.store
+		if c, ok := o.store.(io.Closer); ok {
+			a.closers = append(a.closers, c)
 		}
-		a.Store = st
-		a.closers = append(a.closers, st)
-	case config.StoreDynamoDB:
-		client, err := dynamo.NewClient(ctx, cfg.DynamoDB)
+	case cfg.Store == config.StoreBolt:
+		// Lambda binaries do not link bbolt: `sdesk serve` opens the file
+		// and passes it with WithStore.
+		return nil, fmt.Errorf("the bolt store runs in sdesk serve only (SDESK_STORE=dynamodb in Lambda)")
+	case cfg.Store == config.StoreDynamoDB:
+		awsCfg, err := o.aws(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("dynamodb client: %w", err)
+			return nil, fmt.Errorf("aws config: %w", err)
 		}
-		a.Store = dynamo.New(client, cfg.Table)
+		a.Store = dynamo.New(dynamo.NewClient(awsCfg, cfg.DynamoDB), cfg.Table)
 	default:
 		return nil, fmt.Errorf("unknown store %q", cfg.Store)
 	}
@@ -137,12 +155,17 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 			a.Close()
 			return nil, fmt.Errorf("SDESK_JOB_FUNCTION is required in Lambda")
 		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+		awsCfg, err := o.aws(ctx)
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
-		a.Service.Queue = &awslambda.Queue{Client: lambda.NewFromConfig(awsCfg), Function: cfg.JobFunction}
+		client := lambda.NewFromConfig(awsCfg, func(lo *lambda.Options) {
+			if ep := awsenv.Endpoint("LAMBDA"); ep != "" {
+				lo.BaseEndpoint = &ep
+			}
+		})
+		a.Service.Queue = &awslambda.Queue{Client: client, Function: cfg.JobFunction}
 		// Lambda may deliver an async event twice: runs of one job must not
 		// overlap. The lease outlives the longest attempt (template.yaml:
 		// Timeout 120).

@@ -25,7 +25,7 @@ func BenchmarkModalSubmitAck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := app.New(context.Background(), cfg, app.Serve, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	a, err := app.New(context.Background(), cfg, app.Serve, slog.New(slog.NewJSONHandler(io.Discard, nil)), withStore(b, cfg))
 	if err != nil {
 		b.Fatal(err)
 	}

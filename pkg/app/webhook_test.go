@@ -16,6 +16,7 @@ import (
 
 	"github.com/sdesk/sdesk/internal/e2e"
 	"github.com/sdesk/sdesk/pkg/app"
+	"github.com/sdesk/sdesk/pkg/bolt"
 	"github.com/sdesk/sdesk/pkg/config"
 	"github.com/sdesk/sdesk/pkg/discord/discordfake"
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -48,7 +49,7 @@ func newHookEnv(t *testing.T, store string, vars map[string]string) *hookEnv {
 	}
 	logs := &logBuffer{}
 	a, err := app.New(context.Background(), cfg, app.Serve, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		app.WithTuning(func(a *app.App) {
+		withStore(t, cfg), app.WithTuning(func(a *app.App) {
 			a.Service.EventBudget = 3 * time.Second
 			a.Pool.Backoff = func(int) time.Duration { return 100 * time.Millisecond }
 		}))
@@ -430,4 +431,41 @@ func TestLockedThreadStillReceives(t *testing.T) {
 	if len(th.Messages) != 2 || !th.Archived || !th.Locked {
 		t.Errorf("after a note: got %d messages archived=%v locked=%v, want the note posted and the thread archived and locked again", len(th.Messages), th.Archived, th.Locked)
 	}
+}
+
+func TestNoteUploadsAttached(t *testing.T) {
+	h := newHookEnv(t, "bolt", nil)
+	const secret = "0123456789abcdef0123456789abcdef"
+	png := []byte("\x89PNG\r\n\x1a\nfake image bytes")
+	h.GitLab.AddUpload(secret, "screenshot.png", png)
+	hdr, body := fixture(t, "note_plain")
+	attrs(body)["note"] = "See ![screenshot](/uploads/" + secret + "/screenshot.png) and [the log](/uploads/ffffffffffffffffffffffffffffffff/missing.log)."
+	h.deliver(t, hdr, body)
+	th, _ := h.Discord.Thread(h.thread)
+	if len(th.Messages) != 1 {
+		t.Fatalf("messages: got %d, want 1", len(th.Messages))
+	}
+	m := th.Messages[0]
+	if len(m.Files) != 1 || m.Files[0].Name != "screenshot.png" || string(m.Files[0].Data) != string(png) {
+		t.Errorf("files: got %d, want screenshot.png with its bytes (the missing upload stays a link)", len(m.Files))
+	}
+	d := fmt.Sprint(m.Embeds[0]["description"])
+	for _, want := range []string{"https://gitlab.example.com/acme/support/uploads/" + secret + "/screenshot.png", "https://gitlab.example.com/acme/support/uploads/ffffffffffffffffffffffffffffffff/missing.log"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("description: got %q, want the absolute link %s", d, want)
+		}
+	}
+}
+
+// withStore opens the bbolt file for the bolt configurations, as `sdesk
+// serve` does; DynamoDB is opened by app.New itself.
+func withStore(t testing.TB, cfg config.Config) app.Option {
+	if cfg.Store != config.StoreBolt {
+		return app.WithTuning(func(*app.App) {})
+	}
+	st, err := bolt.Open(cfg.BoltPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app.WithStore(st)
 }

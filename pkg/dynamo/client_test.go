@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/dynamo"
 )
 
@@ -72,16 +73,22 @@ func TestNewClient(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			client, err := dynamo.NewClient(t.Context(), tt.endpoint)
-			if err != nil {
-				t.Fatalf("NewClient: got error %v, want nil", err)
-			}
+			client := dynamo.NewClient(awsenv.Config(), tt.endpoint)
 			o := client.Options()
 			if o.Region != tt.wantRegion {
 				t.Errorf("region: got %q, want %q", o.Region, tt.wantRegion)
 			}
 			if got := aws.ToString(o.BaseEndpoint); got != tt.wantBase {
 				t.Errorf("base endpoint: got %q, want %q", got, tt.wantBase)
+			}
+			if tt.wantKeyID == "" {
+				if o.Credentials != nil {
+					creds, err := o.Credentials.Retrieve(t.Context())
+					if err == nil {
+						t.Errorf("credentials: got %q, want none", creds.AccessKeyID)
+					}
+				}
+				return
 			}
 			creds, err := o.Credentials.Retrieve(t.Context())
 			if tt.wantKeyID == "" {

@@ -1,7 +1,6 @@
 package dynamo_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/dynamo"
 	"github.com/sdesk/sdesk/pkg/dynamo/dynamotest"
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -154,12 +154,9 @@ func TestPutMappingIsOneTransaction(t *testing.T) {
 // TestErrorsAreWrapped checks that backend errors carry the "dynamo:"
 // context (here: the table does not exist).
 func TestErrorsAreWrapped(t *testing.T) {
-	client, err := dynamo.NewClient(context.Background(), dynamotest.Endpoint(t))
-	if err != nil {
-		t.Fatalf("NewClient: got error %v, want nil", err)
-	}
+	client := dynamo.NewClient(awsenv.Config(), dynamotest.Endpoint(t))
 	s := dynamo.New(client, "sdesk-test-missing-table")
-	_, err = s.GetJob(t.Context(), "x")
+	_, err := s.GetJob(t.Context(), "x")
 	if err == nil || errors.Is(err, sdesk.ErrNotFound) || !strings.HasPrefix(err.Error(), `dynamo: get job "x": `) {
 		t.Errorf("GetJob on a missing table: got %v, want a dynamo: error that is not ErrNotFound", err)
 	}

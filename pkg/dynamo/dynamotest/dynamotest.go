@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/dynamo"
 )
 
@@ -59,10 +60,7 @@ func NewTable(t testing.TB) (*dynamodb.Client, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	client, err := dynamo.NewClient(ctx, endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := dynamo.NewClient(awsenv.Config(), endpoint)
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
