@@ -937,3 +937,44 @@ func TestConcurrentSends(t *testing.T) {
 		t.Errorf("%d messages, want 20", n)
 	}
 }
+
+// TestSendMessageNonce: a message sent twice with the same nonce (a retry
+// after a lost answer) is created once; the nonce and enforce_nonce are on
+// the wire, with and without files.
+func TestSendMessageNonce(t *testing.T) {
+	for _, files := range []bool{false, true} {
+		t.Run(fmt.Sprint("files=", files), func(t *testing.T) {
+			fake := discordfake.New(t)
+			c := newClient(t, fake)
+			thread := newThread(t, c)
+			msg := sdesk.Message{Content: "hello", Nonce: "job-1-msg-0"}
+			if files {
+				msg.Files = []sdesk.File{{Name: "a.txt", ContentType: "text/plain", Data: []byte("a")}}
+			}
+			first, err := c.SendMessage(context.Background(), thread, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := c.SendMessage(context.Background(), thread, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first != second {
+				t.Errorf("message IDs: got %s and %s, want the same message", first, second)
+			}
+			th, _ := fake.Thread(thread)
+			if len(th.Messages) != 1 {
+				t.Errorf("messages: got %d, want 1", len(th.Messages))
+			}
+			reqs := fake.Requests()
+			last := reqs[len(reqs)-1]
+			if !strings.Contains(string(last.JSON), `"nonce":"job-1-msg-0"`) || !strings.Contains(string(last.JSON), `"enforce_nonce":true`) {
+				t.Errorf("request: got %s, want nonce and enforce_nonce", last.JSON)
+			}
+			other, err := c.SendMessage(context.Background(), thread, sdesk.Message{Content: "hello", Nonce: "job-1-msg-1"})
+			if err != nil || other == first {
+				t.Errorf("another nonce: got %s, %v, want a new message", other, err)
+			}
+		})
+	}
+}
