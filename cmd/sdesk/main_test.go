@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,27 +32,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serve runs Main whole on a free port and returns its base URL and logs.
-func serve(t *testing.T, env *e2e.Env) (string, *syncBuffer) {
+func serve(t *testing.T, env *e2e.Env) (string, *e2e.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &e2e.LogBuffer{}
 	m := &Main{Stdout: io.Discard, Stderr: logs, Getenv: env.Getenv}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

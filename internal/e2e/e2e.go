@@ -12,14 +12,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sdesk/sdesk/internal/devkey"
+	"github.com/sdesk/sdesk/internal/repo"
 	"github.com/sdesk/sdesk/pkg/discord/discordfake"
 	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
 )
@@ -264,18 +265,28 @@ func ThreadOf(answer string) string {
 
 // RepoRoot finds the directory holding go.mod.
 func RepoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
+	t.Helper()
+	dir, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
+	return dir
+}
+
+// LogBuffer collects log lines written from several goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

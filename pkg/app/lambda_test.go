@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,23 +25,6 @@ import (
 )
 
 const jobFunction = "sdesk-test-interactions"
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // awsEnv points the AWS SDK at DynamoDB Local and the fake Lambda.
 func awsEnv(t *testing.T, vars map[string]string) (*lambdafake.Server, sdesk.Store) {
@@ -62,7 +43,7 @@ func awsEnv(t *testing.T, vars map[string]string) (*lambdafake.Server, sdesk.Sto
 	return fake, dynamo.New(client, table)
 }
 
-func newHandler(t *testing.T, getenv func(string) string, role app.Role, logs *logBuffer, opts ...app.Option) lambda.Handler {
+func newHandler(t *testing.T, getenv func(string) string, role app.Role, logs *e2e.LogBuffer, opts ...app.Option) lambda.Handler {
 	t.Helper()
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -134,7 +115,7 @@ type answer struct {
 func TestLambdaReportFlow(t *testing.T) {
 	env := e2e.New(t)
 	fake, store := awsEnv(t, env.Vars)
-	logs := &logBuffer{}
+	logs := &e2e.LogBuffer{}
 	h := newHandler(t, env.Getenv, app.LambdaInteractions, logs)
 	fake.SetHandler(h)
 
@@ -175,7 +156,7 @@ func TestLambdaJobFailsForGood(t *testing.T) {
 	env := e2e.New(t)
 	fake, store := awsEnv(t, env.Vars)
 	env.GitLab.FailNext("POST", "/projects/:id/issues", 500, 100)
-	logs := &logBuffer{}
+	logs := &e2e.LogBuffer{}
 	h := newHandler(t, env.Getenv, app.LambdaInteractions, logs)
 	fake.SetHandler(h)
 
@@ -246,7 +227,7 @@ func TestSamEvents(t *testing.T) {
 				sec, _ := strconv.ParseInt(ts, 10, 64)
 				opts = append(opts, app.WithClock(func() time.Time { return time.Unix(sec, 0) }))
 			}
-			h := newHandler(t, func(k string) string { return vars[k] }, tt.role, &logBuffer{}, opts...)
+			h := newHandler(t, func(k string) string { return vars[k] }, tt.role, &e2e.LogBuffer{}, opts...)
 			resp := invoke(t, h, payload)
 			if resp.StatusCode != tt.status || strings.TrimSpace(resp.Body) != tt.body {
 				t.Errorf("got %d %s, want %d %s", resp.StatusCode, resp.Body, tt.status, tt.body)

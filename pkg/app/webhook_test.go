@@ -31,7 +31,7 @@ type hookEnv struct {
 	app    *app.App
 	url    string
 	thread string
-	logs   *logBuffer
+	logs   *e2e.LogBuffer
 }
 
 func newHookEnv(t *testing.T, store string, vars map[string]string) *hookEnv {
@@ -47,7 +47,7 @@ func newHookEnv(t *testing.T, store string, vars map[string]string) *hookEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &e2e.LogBuffer{}
 	a, err := app.New(context.Background(), cfg, app.Serve, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		withStore(t, cfg), app.WithTuning(func(a *app.App) {
 			a.Service.EventBudget = 3 * time.Second

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"github.com/sdesk/sdesk/internal/e2e"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -560,26 +561,6 @@ func TestReadDotEnvMalformed(t *testing.T) {
 	}
 }
 
-// moduleRoot walks up from the working directory to the directory holding
-// go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // configTable returns the lines of the README table under "## Configuration".
 func configTable(t *testing.T, readme string) []string {
 	t.Helper()
@@ -607,7 +588,7 @@ func configTable(t *testing.T, readme string) []string {
 }
 
 func TestREADMEListsEveryVar(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "README.md"))
+	b, err := os.ReadFile(filepath.Join(e2e.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

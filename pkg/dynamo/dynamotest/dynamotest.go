@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sdesk/sdesk/internal/repo"
 	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/dynamo"
 )
@@ -61,7 +62,7 @@ func NewTable(t testing.TB) (*dynamodb.Client, string) {
 	defer cancel()
 
 	client := dynamo.NewClient(awsenv.Config(), endpoint)
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,25 +108,6 @@ func randomSuffix() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
-}
-
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("dynamotest: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // TableInputFromTemplate maps the Properties of the "Table" resource of a
