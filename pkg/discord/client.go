@@ -151,8 +151,9 @@ func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string
 	}
 	var id string
 	err = c.do(ctx, call{
-		op:  "create thread",
-		key: "POST /channels/" + channelID + "/threads",
+		op:     "create thread",
+		key:    "POST /channels/" + channelID + "/threads",
+		create: true,
 		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
 			ch, err := s.ThreadStartComplex(channelID, &discordgo.ThreadStart{
 				Name:                name,
@@ -171,6 +172,39 @@ func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string
 		},
 	})
 	return id, err
+}
+
+// FindThread returns the active thread under channelID whose name starts
+// with prefix (GET /guilds/{guild}/threads/active), or sdesk.ErrNotFound.
+func (c *Client) FindThread(ctx context.Context, guildID, channelID, prefix string) (string, error) {
+	if err := checkIDs("find thread", guildID, channelID); err != nil {
+		return "", err
+	}
+	var found string
+	err := c.do(ctx, call{
+		op:  "find thread",
+		key: "GET /guilds/" + guildID + "/threads/active",
+		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
+			list, err := s.GuildThreadsActive(guildID, opts...)
+			if err != nil {
+				return err
+			}
+			for _, th := range list.Threads {
+				if th != nil && th.ParentID == channelID && strings.HasPrefix(th.Name, prefix) {
+					found = th.ID
+					return nil
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	if found == "" {
+		return "", fmt.Errorf("discord: find thread %q: %w", prefix, sdesk.ErrNotFound)
+	}
+	return found, nil
 }
 
 // AddThreadMember adds a user to a thread.

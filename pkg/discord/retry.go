@@ -160,7 +160,11 @@ type call struct {
 	op     string // for errors and logs, e.g. "send message"
 	key    string // rate-limit bucket
 	secret string // removed from error texts (an interaction token)
+	// create marks a request that creates something without a way to make
+	// it idempotent (a thread): retried only on 429 and when the request was
+	// never sent, since a retry after that could create a second one.
 	fn     func(s *discordgo.Session, opts ...discordgo.RequestOption) error
+	create bool
 }
 
 // do runs c with Discord's rate limits and the client's retry policy:
@@ -196,6 +200,8 @@ func (cl *Client) do(ctx context.Context, c call) error {
 		switch {
 		case isRateLimit:
 			wait = retryAfter
+		case c.create && a.sent:
+			return cl.fail(c, err, n+1)
 		case a.status >= 500, a.sent && a.status == 0:
 			wait = backoff(n)
 		default:

@@ -158,10 +158,11 @@ const (
 	// create: POSTs that create something (issue, note). Retried only when
 	// the request certainly did not reach GitLab's handler, since a retry
 	// after that could create a duplicate: 429 (rejected by the rate
-	// limiter before the handler), 502 and 503 (the proxy found no backend
-	// to take it), and errors while dialing (connection refused, DNS, dial
-	// timeout). Not a timeout or reset once the request was sent, not 500
-	// or 504: the issue or note may exist. Callers make creation idempotent
+	// limiter before the handler), 503 (the proxy found no backend to take
+	// it), and errors while dialing (connection refused, DNS, dial
+	// timeout). Not a timeout or reset once the request was sent, not 500,
+	// 502 or 504 (a proxy also answers 502 when the backend died after it
+	// acted): the issue or note may exist. Callers make creation idempotent
 	// with FindIssueByMarker.
 	create
 )
@@ -223,7 +224,6 @@ func retryable(mode retryMode, status int, err error) bool {
 	if status != 0 {
 		switch {
 		case status == http.StatusTooManyRequests,
-			status == http.StatusBadGateway,
 			status == http.StatusServiceUnavailable:
 			return true
 		case mode == idempotent:
@@ -411,6 +411,31 @@ func (c *Client) CreateNote(ctx context.Context, iid int, body string) (int, err
 		return 0, err
 	}
 	return int(n.ID), nil
+}
+
+// FindNoteByMarker returns the newest of an issue's last 100 notes whose
+// body contains marker, or sdesk.ErrNotFound.
+func (c *Client) FindNoteByMarker(ctx context.Context, iid int, marker string) (int, error) {
+	var notes []*gl.Note
+	err := c.call(ctx, fmt.Sprintf("list notes of issue %d", iid), idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		notes, resp, err = c.api.Notes.ListIssueNotes(c.project, int64(iid), &gl.ListIssueNotesOptions{
+			ListOptions: gl.ListOptions{PerPage: 100},
+			OrderBy:     gl.Ptr("created_at"),
+			Sort:        gl.Ptr("desc"),
+		}, o...)
+		return resp, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, n := range notes {
+		if n != nil && strings.Contains(n.Body, marker) {
+			return int(n.ID), nil
+		}
+	}
+	return 0, fmt.Errorf("gitlab: find note %q on issue %d: %w", marker, iid, sdesk.ErrNotFound)
 }
 
 // GetNote returns one note of an issue. Internal is the note's `internal`

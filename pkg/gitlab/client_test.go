@@ -233,7 +233,7 @@ func TestCreateRetryPolicy(t *testing.T) {
 		wantCreated int
 	}{
 		{http.StatusTooManyRequests, true, 1},
-		{http.StatusBadGateway, true, 1},
+		{http.StatusBadGateway, false, 0},
 		{http.StatusServiceUnavailable, true, 1},
 		{http.StatusInternalServerError, false, 0},
 		{http.StatusGatewayTimeout, false, 0},

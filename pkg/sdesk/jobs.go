@@ -179,6 +179,28 @@ func nonce(j *Job, step string) string {
 	return hex.EncodeToString(sum[:])[:25]
 }
 
+// once runs a create that must not happen twice, as step name. A
+// "<name>:started" step is recorded before create runs; an attempt that
+// finds it without the result cannot know whether the create happened (an
+// answer lost, a process killed), so it asks find first.
+func (s *Service) once(ctx context.Context, j *Job, name string, find, create func() (string, error)) (string, error) {
+	if v, ok := j.Step(name); ok {
+		return v, nil
+	}
+	if _, started := j.Step(name + ":started"); started {
+		v, err := find()
+		switch {
+		case err == nil:
+			return s.step(ctx, j, name, func() (string, error) { return v, nil })
+		case !errors.Is(err, ErrNotFound):
+			return "", fmt.Errorf("%s: look for an earlier attempt's result: %w", name, err)
+		}
+	} else if _, err := s.step(ctx, j, name+":started", func() (string, error) { return "", nil }); err != nil {
+		return "", err
+	}
+	return s.step(ctx, j, name, create)
+}
+
 // step runs fn once per job: a completed step's result is recorded in the
 // job, so a retried job skips it.
 func (s *Service) step(ctx context.Context, j *Job, name string, fn func() (string, error)) (string, error) {

@@ -58,6 +58,10 @@ type Discord interface {
 	// CreatePrivateThread opens a private thread (type 12, not invitable) in
 	// a text channel and returns its ID.
 	CreatePrivateThread(ctx context.Context, channelID, name string) (string, error)
+	// FindThread returns the active thread under channelID in the guild
+	// whose name starts with prefix, or ErrNotFound. Used to make thread
+	// creation idempotent.
+	FindThread(ctx context.Context, guildID, channelID, prefix string) (string, error)
 	// AddThreadMember adds a user to a thread.
 	AddThreadMember(ctx context.Context, threadID, userID string) error
 	// SendMessage posts a message and returns its ID.
@@ -152,6 +156,10 @@ type GitLab interface {
 	SetState(ctx context.Context, iid int, close bool) error
 	// CreateNote adds a note to an issue and returns the note ID.
 	CreateNote(ctx context.Context, iid int, body string) (int, error)
+	// FindNoteByMarker returns the ID of the newest note on an issue whose
+	// body contains marker, or ErrNotFound. Used to make note creation
+	// idempotent.
+	FindNoteByMarker(ctx context.Context, iid int, marker string) (int, error)
 	// GetNote returns one note of an issue.
 	GetNote(ctx context.Context, iid, noteID int) (Note, error)
 	// CurrentUserID returns the ID of the token's user.

@@ -130,18 +130,10 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("decode report: %w", err)
 	}
-	issueStep, err := s.step(ctx, j, "issue", func() (string, error) {
-		if j.Attempts > 1 {
-			// An earlier attempt may have created the issue and died
-			// before recording it.
-			is, err := s.GitLab.FindIssueByMarker(ctx, markerSearch(r))
-			if err == nil {
-				return strconv.Itoa(is.IID) + " " + is.WebURL, nil
-			}
-			if !errors.Is(err, ErrNotFound) {
-				return "", fmt.Errorf("find issue: %w", err)
-			}
-		}
+	issueStep, err := s.once(ctx, j, "issue", func() (string, error) {
+		is, err := s.GitLab.FindIssueByMarker(ctx, markerSearch(r))
+		return strconv.Itoa(is.IID) + " " + is.WebURL, err
+	}, func() (string, error) {
 		is, err := s.GitLab.CreateIssue(ctx, NewIssue{
 			Title:        r.Title,
 			Description:  issueDescription(r, ""),
@@ -160,7 +152,9 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	iid, _ := strconv.Atoi(iidStr)
 	log = log.With(slog.Int("issue", iid))
 
-	threadID, err := s.step(ctx, j, "thread", func() (string, error) {
+	threadID, err := s.once(ctx, j, "thread", func() (string, error) {
+		return s.Discord.FindThread(ctx, r.GuildID, s.SupportChannelID, fmt.Sprintf("#%d ", iid))
+	}, func() (string, error) {
 		return s.Discord.CreatePrivateThread(ctx, s.SupportChannelID, ThreadName(iid, r.Title))
 	})
 	if err != nil {
@@ -324,8 +318,14 @@ func replyBody(r ThreadRequest) string {
 	for _, a := range r.Attachments {
 		fmt.Fprintf(&b, "\n\nAttachment: %s", a)
 	}
-	fmt.Fprintf(&b, "\n\n— **%s** on Discord", r.User.Username)
+	fmt.Fprintf(&b, "\n\n— **%s** on Discord\n\n%s", r.User.Username, replyMarker(r))
 	return strings.TrimSpace(b.String())
+}
+
+// replyMarker identifies the note a reply became, so a retried reply job
+// finds it instead of posting it again.
+func replyMarker(r ThreadRequest) string {
+	return "<!-- sdesk:v1 reply interaction=" + r.InteractionID + " -->"
 }
 
 func (s *Service) runReply(ctx context.Context, j *Job) error {
@@ -333,7 +333,10 @@ func (s *Service) runReply(ctx context.Context, j *Job) error {
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("decode reply: %w", err)
 	}
-	noteID, err := s.step(ctx, j, "note", func() (string, error) {
+	noteID, err := s.once(ctx, j, "note", func() (string, error) {
+		id, err := s.GitLab.FindNoteByMarker(ctx, r.IID, replyMarker(r))
+		return strconv.Itoa(id), err
+	}, func() (string, error) {
 		id, err := s.GitLab.CreateNote(ctx, r.IID, replyBody(r))
 		return strconv.Itoa(id), err
 	})

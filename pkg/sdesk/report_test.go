@@ -116,14 +116,20 @@ func TestReportRetries(t *testing.T) {
 	t.Run("GitLab 502 then success: one issue", func(t *testing.T) {
 		w := newWorld(t)
 		w.gitlab.FailNext("POST", "/projects/:id/issues", 502, 1)
-		if err := w.svc.RunJob(context.Background(), w.submit(t, "1300000000000000001")); err != nil {
+		j := w.submit(t, "1300000000000000001")
+		// A 502 may come after GitLab acted: the adapter does not repeat the
+		// create; the job's next attempt looks for the issue by its marker.
+		if err := w.svc.RunJob(context.Background(), j); err == nil {
+			t.Fatal("first attempt: got success, want the 502")
+		}
+		if err := w.svc.RunJob(context.Background(), j); err != nil {
 			t.Fatal(err)
 		}
 		if issues, threads := w.count(t); issues != 1 || threads != 1 {
 			t.Errorf("got %d issues and %d threads, want 1 and 1", issues, threads)
 		}
-		if got := w.gitlab.CountRequests("POST", "/projects/:id/issues"); got != 2 {
-			t.Errorf("create requests: got %d, want 2 (the 502 and the retry)", got)
+		if got := w.gitlab.CountRequests("GET", "/projects/:id/issues"); got != 1 {
+			t.Errorf("marker searches: got %d, want 1", got)
 		}
 	})
 	t.Run("Discord 429 honours retry_after", func(t *testing.T) {
@@ -187,6 +193,27 @@ func TestJobRunTwice(t *testing.T) {
 			t.Errorf("busy runs: got %d, want at most 1", busy)
 		}
 	})
+	t.Run("thread created but its answer lost", func(t *testing.T) {
+		w := newWorld(t)
+		j := w.submit(t, "1300000000000000007")
+		if err := w.svc.RunJob(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+		// Forget the recorded thread: the next run must find it, not make
+		// another.
+		got, _ := w.store.GetJob(context.Background(), j.ID)
+		delete(got.Steps, "thread")
+		got.Status = sdesk.JobPending
+		if err := w.store.PutJob(context.Background(), got); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.svc.RunJob(context.Background(), got); err != nil {
+			t.Fatal(err)
+		}
+		if issues, threads := w.count(t); issues != 1 || threads != 1 {
+			t.Errorf("got %d issues and %d threads, want 1 and 1", issues, threads)
+		}
+	})
 	t.Run("died after creating the issue, before recording it", func(t *testing.T) {
 		w := newWorld(t)
 		j := w.submit(t, "1300000000000000005")
@@ -227,5 +254,41 @@ func TestReportFailsForGood(t *testing.T) {
 	}
 	if !w.svc.Failed(context.Background(), j.ID) {
 		t.Error("Failed: got false, want true")
+	}
+}
+
+func TestReplyNoteOnce(t *testing.T) {
+	w := newWorld(t)
+	rep := w.submit(t, "1300000000000000008")
+	if err := w.svc.RunJob(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.store.MappingByIssue(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.SubmitReply(context.Background(), sdesk.ThreadRequest{
+		InteractionID: "1300000000000000009", Token: "tok-r", ChannelID: m.ThreadID, User: reporter, Text: "More detail.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.queue.mu.Lock()
+	j := w.queue.jobs[len(w.queue.jobs)-1]
+	w.queue.mu.Unlock()
+	// The note is created but the answer is lost (GitLab answers after the
+	// client gave up); the next attempt finds the note by its marker.
+	w.gitlab.SetDelay(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if err := w.svc.RunJob(ctx, j); err == nil {
+		t.Fatal("first attempt: got success, want a timeout")
+	}
+	cancel()
+	w.gitlab.SetDelay(0)
+	if err := w.svc.RunJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	is, _ := w.gitlab.Issue(1)
+	if len(is.Notes) != 1 || !strings.Contains(is.Notes[0].Body, "More detail.") {
+		t.Errorf("notes: got %d, want the reply once", len(is.Notes))
 	}
 }

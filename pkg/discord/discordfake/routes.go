@@ -36,6 +36,7 @@ var routes = []route{
 	{http.MethodPost, segs("/channels/{channel}/messages"), true, (*Server).createMessage},
 	{http.MethodPatch, segs("/channels/{channel}/messages/{message}"), true, (*Server).editMessage},
 	{http.MethodPatch, segs("/channels/{channel}"), true, (*Server).editChannel},
+	{http.MethodGet, segs("/guilds/{guild}/threads/active"), true, (*Server).activeThreads},
 	{http.MethodPatch, segs("/webhooks/{app}/{token}/messages/{message}"), false, (*Server).editWebhookMessage},
 	{http.MethodPost, segs("/webhooks/{app}/{token}"), false, (*Server).createFollowup},
 	{http.MethodPost, segs("/interactions/{id}/{token}/callback"), false, (*Server).interactionCallback},
@@ -175,6 +176,18 @@ func (s *Server) createThread(r *Request, p params) (int, any) {
 	t.archivedAt = t.created
 	s.channels[t.id] = t
 	return http.StatusCreated, s.channelJSON(t)
+}
+
+// activeThreads lists the threads that are not archived, as Discord's
+// List Active Guild Threads does.
+func (s *Server) activeThreads(_ *Request, _ params) (int, any) {
+	threads := []map[string]any{}
+	for _, c := range s.channels {
+		if isThread(c) && !c.archived {
+			threads = append(threads, s.channelJSON(c))
+		}
+	}
+	return http.StatusOK, map[string]any{"threads": threads, "members": []any{}}
 }
 
 func (s *Server) addThreadMember(_ *Request, p params) (int, any) {
