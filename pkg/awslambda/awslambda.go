@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +65,10 @@ func (q *Queue) Enqueue(ctx context.Context, j sdesk.Job) error {
 	return nil
 }
 
+// JobDeadlineMargin is how long before the function's deadline a job
+// attempt stops.
+const JobDeadlineMargin = 15 * time.Second
+
 // Jobs runs stored jobs.
 type Jobs interface {
 	RunJob(ctx context.Context, j sdesk.Job) error
@@ -86,7 +91,19 @@ func Handler(h http.Handler, jobs Jobs) func(ctx context.Context, payload json.R
 			if je.Job.ID == "" {
 				return nil, errors.New("job event without an id")
 			}
-			if err := jobs.RunJob(ctx, sdesk.Job{ID: je.Job.ID, Kind: je.Job.Kind}); err != nil {
+			// End the attempt before Lambda kills the function, so that
+			// its outcome is recorded and its lease released.
+			if dl, ok := ctx.Deadline(); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, dl.Add(-JobDeadlineMargin))
+				defer cancel()
+			}
+			err := jobs.RunJob(ctx, sdesk.Job{ID: je.Job.ID, Kind: je.Job.Kind})
+			if errors.Is(err, sdesk.ErrJobBusy) {
+				// Another delivery of this event runs the job now.
+				return map[string]string{"status": "running elsewhere"}, nil
+			}
+			if err != nil {
 				return nil, err
 			}
 			if jobs.Failed(ctx, je.Job.ID) {

@@ -31,6 +31,9 @@ import (
 const (
 	MaxInteractionBody = 1 << 20  // 1 MiB
 	MaxWebhookBody     = 25 << 20 // 25 MiB
+	// InteractionBudget bounds the work before an interaction's answer
+	// (Discord waits 3 s).
+	InteractionBudget = 2500 * time.Millisecond
 	// MaxClockSkew is how far an interaction timestamp may be from now.
 	MaxClockSkew = 5 * time.Minute
 )
@@ -100,7 +103,10 @@ func (s *server) interactions(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusUnauthorized, "stale timestamp")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.Router.Interact(r.Context(), body))
+	// Discord waits 3 s for the answer; past that the token is dead.
+	ctx, cancel := context.WithTimeout(r.Context(), InteractionBudget)
+	defer cancel()
+	writeJSON(w, http.StatusOK, s.Router.Interact(ctx, body))
 }
 
 func (s *server) gitlab(w http.ResponseWriter, r *http.Request) {

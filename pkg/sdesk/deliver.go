@@ -63,7 +63,13 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 		return nil
 	}
 	log.Warn("event deferred", slog.String("error", runErr.Error()))
-	if err := s.Queue.Enqueue(context.WithoutCancel(ctx), j); err != nil {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := s.Queue.Enqueue(qctx, j); err != nil {
+		// Not accepted after all: forget the event so that GitLab's resend
+		// (the delivery shows as failed) is not taken for a duplicate.
+		_ = s.Store.DeleteJob(qctx, j.ID)
+		_ = s.Store.Release(qctx, claim)
 		return fmt.Errorf("defer event: %w", err)
 	}
 	return nil
@@ -156,6 +162,7 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 			if n.Author.Username != "" && !s.isSupportBot(n.Author) {
 				e.AuthorName += " (@" + n.Author.Username + ")"
 			}
+			e.AuthorName = Truncate(e.AuthorName, 256)
 			e.AuthorIcon = n.Author.AvatarURL
 			e.AuthorURL = n.URL
 		}
@@ -282,7 +289,11 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	c := ev.Changes
 	if c.Title != nil && c.Title.Current != "" {
 		name := ThreadName(ev.IID, c.Title.Current)
-		if err := edit("rename", ThreadEdit{Name: &name}); err != nil {
+		if _, err := s.step(ctx, j, "rename", func() (string, error) {
+			return s.inThread(ctx, m.ThreadID, func() (string, error) {
+				return "", s.Discord.EditThread(ctx, m.ThreadID, ThreadEdit{Name: &name})
+			})
+		}); err != nil {
 			return err
 		}
 		m.Title = c.Title.Current
@@ -327,19 +338,21 @@ func changeLines(c IssueChanges, ev IssueEvent) []string {
 		lines = append(lines, "👤 Assignees: "+listChange(c.Assignees.Previous, c.Assignees.Current, "nobody"))
 	}
 	if c.MovedToID != nil && c.MovedToID.Current != 0 {
-		lines = append(lines, "➡️ This issue was moved to "+target(ev.MovedTo, c.MovedToID.Current)+". Updates from there do not reach this thread.")
+		lines = append(lines, "➡️ This issue was moved to "+target(ev.MovedTo, c.MovedToID.Current, ev.URL)+". Updates from there do not reach this thread.")
 	}
 	if c.DuplicatedTo != nil && c.DuplicatedTo.Current != 0 {
-		lines = append(lines, "🔁 This issue was marked as a duplicate of "+target(ev.DuplicatedTo, c.DuplicatedTo.Current)+".")
+		lines = append(lines, "🔁 This issue was marked as a duplicate of "+target(ev.DuplicatedTo, c.DuplicatedTo.Current, ev.URL)+".")
 	}
 	return lines
 }
 
-func target(url string, id int) string {
+// target names the issue an issue was moved to or closed as a duplicate
+// of. Hooks carry only its global ID; the old issue's page links to it.
+func target(url string, id int, from string) string {
 	if url != "" {
 		return url
 	}
-	return fmt.Sprintf("another issue (ID %d)", id)
+	return fmt.Sprintf("another issue (ID %d; %s links to it)", id, from)
 }
 
 func listChange(prev, cur []string, empty string) string {

@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// recordTimeout bounds the write of a job's outcome after its context
+// ended.
+const recordTimeout = 2 * time.Second
+
 // ErrJobBusy: another run of the job holds its lease; try again later.
 var ErrJobBusy = errors.New("job is running elsewhere")
 
@@ -84,7 +88,7 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 	runErr := s.runKind(ctx, &j, log)
 
 	// Record the outcome even when ctx is done (a spent webhook budget).
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	j.UpdatedAt = s.now()
 	if runErr == nil {
@@ -98,6 +102,16 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 		return nil
 	}
 	j.Error = runErr.Error()
+	if errors.Is(runErr, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
+		// Stopped from outside (a shutdown), not failed: this attempt does
+		// not count, and the job stays pending for the next start.
+		j.Attempts--
+		if err := s.Store.PutJob(sctx, j); err != nil {
+			log.Error("save interrupted job", slog.String("error", err.Error()))
+		}
+		log.Info("job interrupted", slog.Int("attempt", j.Attempts+1))
+		return fmt.Errorf("job %s interrupted: %w", j.ID, runErr)
+	}
 	if j.Attempts < s.maxAttempts() {
 		if err := s.Store.PutJob(sctx, j); err != nil {
 			log.Error("save failed attempt", slog.String("error", err.Error()))

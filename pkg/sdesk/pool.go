@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -11,7 +12,9 @@ import (
 // Pool runs deferred jobs in process (`sdesk serve`). Jobs are already
 // stored when they are enqueued, and Start resumes every pending job, so a
 // crash loses nothing. A failed attempt is retried after a backoff until
-// Service.RunJob records a final outcome.
+// Service.RunJob records a final outcome. Jobs of one issue's GitLab events
+// run one at a time, in the order they came, so a thread gets its messages
+// in order.
 type Pool struct {
 	Run     func(ctx context.Context, j Job) error // Service.RunJob
 	Store   Store
@@ -22,6 +25,7 @@ type Pool struct {
 
 	mu      sync.Mutex
 	queue   []Job
+	busy    map[string]bool // partitions with a running job
 	wake    chan struct{}
 	ctx     context.Context
 	wg      sync.WaitGroup
@@ -93,21 +97,51 @@ func (p *Pool) push(j Job) {
 	}
 }
 
+// partition groups jobs that must not run at the same time: the GitLab
+// events of one issue.
+func partition(j Job) string {
+	if j.Kind == JobGitLabEvent {
+		if iid := jobIssue(j); iid != 0 {
+			return "issue:" + strconv.Itoa(iid)
+		}
+	}
+	return "job:" + j.ID
+}
+
+// pop takes the oldest queued job whose partition is idle.
 func (p *Pool) pop() (Job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.queue) == 0 {
-		return Job{}, false
-	}
-	j := p.queue[0]
-	p.queue = p.queue[1:]
-	if len(p.queue) > 0 {
-		select {
-		case p.wake <- struct{}{}:
-		default:
+	for i, j := range p.queue {
+		key := partition(j)
+		if p.busy[key] {
+			continue
 		}
+		if p.busy == nil {
+			p.busy = map[string]bool{}
+		}
+		p.busy[key] = true
+		p.queue = append(p.queue[:i:i], p.queue[i+1:]...)
+		if len(p.queue) > 0 {
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
+		return j, true
 	}
-	return j, true
+	return Job{}, false
+}
+
+// done frees a job's partition and wakes a worker for what waited on it.
+func (p *Pool) done(j Job) {
+	p.mu.Lock()
+	delete(p.busy, partition(j))
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (p *Pool) log() *slog.Logger {
@@ -141,17 +175,26 @@ func (p *Pool) work() {
 			}
 		}
 		if p.ctx.Err() != nil {
+			p.done(j)
 			return // still pending in the store: resumed on the next start
 		}
 		if err := p.Run(p.ctx, j); err != nil {
-			p.retryLater(j)
+			p.retryLater(j) // keeps the partition until the retry is queued
+			continue
 		}
+		p.done(j)
 	}
 }
 
 func (p *Pool) retryLater(j Job) {
 	stored, err := p.Store.GetJob(context.WithoutCancel(p.ctx), j.ID)
-	if err != nil || stored.Status != JobPending {
+	switch {
+	case err != nil:
+		// The store may be what failed: retry the job as we have it.
+		p.log().Warn("job state unknown, retrying", slog.String("job_id", j.ID), slog.String("error", err.Error()))
+		stored = j
+	case stored.Status != JobPending:
+		p.done(j)
 		return
 	}
 	wait := p.backoff(stored.Attempts)
@@ -162,8 +205,14 @@ func (p *Pool) retryLater(j Job) {
 		defer t.Stop()
 		select {
 		case <-p.ctx.Done():
+			p.done(j)
 		case <-t.C:
-			p.push(stored)
+			// First in line again, ahead of later jobs of its partition.
+			p.mu.Lock()
+			delete(p.busy, partition(stored))
+			p.queue = append([]Job{stored}, p.queue...)
+			p.mu.Unlock()
+			p.done(stored)
 		}
 	}()
 }

@@ -13,7 +13,7 @@ import (
 // Defaults of Service's tunables.
 const (
 	DefaultMaxAttempts = 3               // first run + 2 retries (Lambda's async retries)
-	DefaultEventBudget = 8 * time.Second // GitLab waits 10 s for an answer
+	DefaultEventBudget = 6 * time.Second // GitLab waits 10 s: 6 s of work, at most 2 s to record, 2 s to defer
 	DefaultJobTTL      = 24 * time.Hour  // finished jobs are kept this long
 	DefaultClaimTTL    = 7 * 24 * time.Hour
 )
