@@ -141,7 +141,7 @@ func TestReportFlow(t *testing.T) {
 			t.Errorf("description line %q would run a quick action", line)
 		}
 	}
-	if strings.Contains(issue.Description, " @everyone") || strings.Contains(issue.Description, " @devs") {
+	if strings.Contains(issue.Description, "@everyone") || strings.Contains(issue.Description, "@devs") {
 		t.Errorf("description: got %q, want mentions neutralized", issue.Description)
 	}
 

@@ -43,7 +43,8 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	// Getenv reads configuration (os.Getenv by default).
 	Getenv func(string) string
-	// EnvFile is read by serve before the configuration ("" skips it).
+	// EnvFile is read by every command before the configuration ("" skips
+	// it); variables already set win.
 	EnvFile string
 
 	mu    sync.Mutex
@@ -88,6 +89,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage)
 		return errors.New("missing command")
 	}
+	if m.EnvFile != "" {
+		if err := config.ReadDotEnv(m.EnvFile); err != nil {
+			return err
+		}
+	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return m.serve(ctx, rest)
@@ -131,11 +137,6 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	fs.SetOutput(m.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
-	}
-	if m.EnvFile != "" {
-		if err := config.ReadDotEnv(m.EnvFile); err != nil {
-			return err
-		}
 	}
 	a, err := m.wire(ctx, app.Serve)
 	if err != nil {
@@ -196,17 +197,25 @@ func (m *Main) commands(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	a, err := m.wire(ctx, app.Serve)
+	// Only Discord is needed: the store stays closed, so this works while
+	// `sdesk serve` holds the bbolt file.
+	cfg, err := m.load()
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	if err := a.Discord.BulkOverwriteCommands(ctx, a.Config.DiscordGuildID, discord.Definitions()); err != nil {
+	dc, err := discord.NewClient(discord.ClientConfig{
+		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID, APIURL: cfg.DiscordAPIURL,
+		Logger: app.NewLogger(m.Stderr, cfg.LogLevel),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dc.BulkOverwriteCommands(ctx, cfg.DiscordGuildID, discord.Definitions()); err != nil {
 		return fmt.Errorf("sync commands: %w", err)
 	}
 	where := "globally (may take up to an hour to appear)"
-	if a.Config.DiscordGuildID != "" {
-		where = "in guild " + a.Config.DiscordGuildID
+	if cfg.DiscordGuildID != "" {
+		where = "in guild " + cfg.DiscordGuildID
 	}
 	fmt.Fprintf(m.Stdout, "registered %d commands %s\n", len(discord.Commands), where)
 	return nil

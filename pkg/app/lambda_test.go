@@ -235,3 +235,44 @@ func TestSamEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestLambdaWebhookDefers: the webhook function answers GitLab within its
+// budget although Discord is slow, and the event continues as a job of the
+// interactions function (async Invoke), delivered once.
+func TestLambdaWebhookDefers(t *testing.T) {
+	env := e2e.New(t)
+	fake, store := awsEnv(t, env.Vars)
+	const thread = "1400000000000000009"
+	if err := store.PutMapping(context.Background(), sdesk.Mapping{IssueIID: 7, IssueURL: issueURL, ThreadID: thread,
+		GuildID: e2e.GuildID, ChannelID: e2e.ChannelID, ReporterID: e2e.Reporter.ID, Title: "Printer on fire"}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &e2e.LogBuffer{}
+	fake.SetHandler(newHandler(t, env.Getenv, app.LambdaInteractions, logs))
+	webhook := newHandler(t, env.Getenv, app.LambdaWebhook, logs, app.WithTuning(func(a *app.App) { a.Service.EventBudget = time.Second }))
+	env.Discord.SetDelay(3 * time.Second)
+
+	hdr, body := fixture(t, "note_plain")
+	raw, _ := json.Marshal(body)
+	headers := map[string]string{"content-type": "application/json", "x-gitlab-token": e2e.WebhookSecret}
+	for k := range hdr {
+		headers[strings.ToLower(k)] = hdr.Get(k)
+	}
+	resp := invoke(t, webhook, httpEvent(t, "/gitlab", raw, headers, false))
+	if resp.StatusCode != 200 {
+		t.Fatalf("webhook: got %d %s, want 200", resp.StatusCode, resp.Body)
+	}
+	fake.Wait()
+	if got := fake.Functions(); len(got) != 1 || got[0] != jobFunction {
+		t.Errorf("invoked: got %v, want the interactions function once", got)
+	}
+	j, err := store.GetJob(context.Background(), "gitlab:"+hdr.Get("Idempotency-Key"))
+	if err != nil || j.Status != sdesk.JobDone {
+		t.Errorf("job: got %+v, %v, want done", j, err)
+	}
+	e2e.Eventually(t, "the delayed first post to land", func() bool { return len(env.Discord.Messages(thread)) > 0 })
+	time.Sleep(100 * time.Millisecond)
+	if got := len(env.Discord.Messages(thread)); got != 1 {
+		t.Errorf("messages: got %d, want 1", got)
+	}
+}

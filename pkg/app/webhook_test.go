@@ -469,3 +469,21 @@ func withStore(t testing.TB, cfg config.Config) app.Option {
 	}
 	return app.WithStore(st)
 }
+
+// TestRenameArchivedThread: a title change on a closed issue renames its
+// archived thread (Discord refuses to rename an archived thread unless it is
+// unarchived in the same or an earlier edit).
+func TestRenameArchivedThread(t *testing.T) {
+	h := newHookEnv(t, "bolt", nil)
+	hdr, body := fixture(t, "issue_close")
+	h.deliver(t, hdr, body)
+	hdr, body = fixture(t, "issue_title")
+	h.deliver(t, hdr, body)
+	th, _ := h.Discord.Thread(h.thread)
+	if th.Name != "#7 Printer on fire (LaserJet 4)" {
+		t.Errorf("thread: got %q, want it renamed", th.Name)
+	}
+	if len(th.Messages) != 2 {
+		t.Errorf("messages: got %d, want the close and the title line", len(th.Messages))
+	}
+}

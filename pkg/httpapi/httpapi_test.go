@@ -48,7 +48,7 @@ func newEnv(t *testing.T, signing string) env {
 	}
 	t.Cleanup(func() { st.Close() })
 	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := &sdesk.Service{Store: st, Logger: logger}
 	h := httpapi.New(httpapi.Config{
 		PublicKey: devkey.Key.Public().(ed25519.PublicKey),
@@ -200,7 +200,7 @@ func TestWebhook(t *testing.T) {
 		{"malformed JSON", gitlabRequest(`{"object_kind":`, secret, "Issue Hook"), 400, "malformed"},
 		{"push hook ignored", gitlabRequest(`{"object_kind":"push"}`, secret, "Push Hook"), 200, "ignored"},
 		{"other project ignored", gitlabRequest(issueHook(1), secret, "Confidential Issue Hook"), 200, "is not 4242"},
-		{"unmapped issue", gitlabRequest(issueHook(4242), secret, "Confidential Issue Hook"), 200, `"status":200`},
+		{"unmapped issue", gitlabRequest(issueHook(4242), secret, "Confidential Issue Hook"), 200, `"level":"DEBUG","msg":"event for an unmapped issue"`},
 		{"oversized", gitlabRequest(`{"pad":"`+strings.Repeat("x", httpapi.MaxWebhookBody)+`"}`, secret, "Issue Hook"), 413, "body over"},
 	}
 	for _, tt := range tests {

@@ -291,6 +291,15 @@ func (s *Server) editChannel(r *Request, p params) (int, any) {
 			}
 		}
 	}
+	// An archived thread can only be unarchived (archived:false, alone or
+	// with other fields), or have its archived/locked flags set.
+	if isThread(c) && c.archived {
+		unarchive := body["archived"] == false
+		_, rename := body["name"]
+		if rename && !unarchive {
+			return errAnswer(http.StatusBadRequest, codeThreadArchived, "Thread is archived")
+		}
+	}
 	if name, ok := body["name"].(string); ok {
 		c.name = name
 	}
