@@ -126,7 +126,9 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 	if err := s.Store.PutJob(sctx, j); err != nil {
 		log.Error("record failed job", slog.String("error", err.Error()))
 	}
-	s.apologize(sctx, j, log)
+	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer acancel()
+	s.apologize(actx, j, log)
 	return nil
 }
 
