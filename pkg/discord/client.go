@@ -224,16 +224,12 @@ func (c *Client) AddThreadMember(ctx context.Context, threadID, userID string) e
 // SendMessage posts a message and returns its ID. Buttons are laid out in
 // action rows of five. Every message carries allowed_mentions
 // {"parse":[],"roles":MentionRoles}. A message Discord would refuse (see
-// ErrLimit) is not sent; Ephemeral is refused too, as only interaction
-// answers can be ephemeral. In a locked archived thread the error matches
+// ErrLimit) is not sent. In a locked archived thread the error matches
 // sdesk.ErrThreadArchived.
 func (c *Client) SendMessage(ctx context.Context, channelID string, m sdesk.Message) (string, error) {
 	const op = "send message"
 	if err := checkIDs(op, channelID); err != nil {
 		return "", err
-	}
-	if m.Ephemeral {
-		return "", fmt.Errorf("discord: %s: only interaction answers can be ephemeral", op)
 	}
 	if m.Content == "" && len(m.Embeds) == 0 && len(m.Buttons) == 0 && len(m.Files) == 0 {
 		return "", fmt.Errorf("discord: %s: %w", op, limitErr("message is empty"))
@@ -302,14 +298,11 @@ func sendMessage(s *discordgo.Session, channelID string, data *discordgo.Message
 
 // EditMessage replaces a message's content, embeds and buttons (empty ones
 // remove what the message had) and its allowed_mentions. Files are added to
-// the attachments the message already has. Ephemeral is refused.
+// the attachments the message already has.
 func (c *Client) EditMessage(ctx context.Context, channelID, messageID string, m sdesk.Message) error {
 	const op = "edit message"
 	if err := checkIDs(op, channelID, messageID); err != nil {
 		return err
-	}
-	if m.Ephemeral {
-		return fmt.Errorf("discord: %s: only interaction answers can be ephemeral", op)
 	}
 	msg, err := convert(m)
 	if err != nil {
@@ -364,8 +357,8 @@ func (c *Client) EditThread(ctx context.Context, threadID string, e sdesk.Thread
 
 // EditResponse edits the original response of an interaction (PATCH
 // /webhooks/{app}/{token}/messages/@original), replacing its content,
-// embeds and buttons. Ephemeral is ignored: an answer's visibility is fixed
-// by the first (deferred) response and cannot be changed by an edit.
+// embeds and buttons. An answer's visibility (ephemeral or not) is fixed by
+// the first (deferred) response and cannot be changed by an edit.
 func (c *Client) EditResponse(ctx context.Context, token string, m sdesk.Message) error {
 	const op = "edit response"
 	if !validToken(token) {

@@ -244,10 +244,10 @@ func TestSendMessage(t *testing.T) {
 	}
 }
 
-func TestSendMessageRefusesEphemeralAndEmpty(t *testing.T) {
+func TestSendMessageRefusesEmpty(t *testing.T) {
 	fake := discordfake.New(t)
 	c := newClient(t, fake)
-	for _, m := range []sdesk.Message{{Content: "x", Ephemeral: true}, {}} {
+	for _, m := range []sdesk.Message{{}, {MentionRoles: []string{"3"}}} {
 		if _, err := c.SendMessage(context.Background(), "2", m); err == nil {
 			t.Errorf("SendMessage(%+v) succeeded, want an error", m)
 		}
@@ -441,7 +441,7 @@ func TestArchivedThreads(t *testing.T) {
 func TestEditResponse(t *testing.T) {
 	fake := discordfake.New(t)
 	c := newClient(t, fake)
-	msg := sdesk.Message{Content: "Issue #3 created.", Ephemeral: true, Buttons: []sdesk.Button{{Label: "Open", CustomID: "open/3"}}}
+	msg := sdesk.Message{Content: "Issue #3 created.", Buttons: []sdesk.Button{{Label: "Open", CustomID: "open/3"}}}
 	if err := c.EditResponse(context.Background(), "itoken", msg); err != nil {
 		t.Fatalf("EditResponse: %v", err)
 	}

@@ -84,8 +84,6 @@ type Message struct {
 	// is sent with an explicit allowed_mentions whose parse list is empty,
 	// so nothing else ever pings.
 	MentionRoles []string
-	// Ephemeral marks interaction answers visible only to the caller.
-	Ephemeral bool
 	// Nonce (at most 25 characters) makes SendMessage idempotent: Discord
 	// returns the message already created with the same nonce in the last
 	// few minutes instead of creating another (enforce_nonce).
