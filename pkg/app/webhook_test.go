@@ -487,3 +487,21 @@ func TestRenameArchivedThread(t *testing.T) {
 		t.Errorf("messages: got %d, want the close and the title line", len(th.Messages))
 	}
 }
+
+// TestMovedNamesTheNewIssue: a move names the new issue by reference and
+// link, looked up by the global ID the hook carries.
+func TestMovedNamesTheNewIssue(t *testing.T) {
+	h := newHookEnv(t, "bolt", nil)
+	target, err := h.app.GitLab.CreateIssue(context.Background(), sdesk.NewIssue{Title: "Printer on fire (moved)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, body := fixture(t, "issue_moved")
+	body["changes"].(map[string]any)["moved_to_id"] = map[string]any{"previous": nil, "current": target.ID}
+	h.deliver(t, hdr, body)
+	th, _ := h.Discord.Thread(h.thread)
+	want := "acme/support#" + fmt.Sprint(target.IID) + " (<" + target.WebURL + ">)"
+	if len(th.Messages) != 1 || !strings.Contains(th.Messages[0].Content, want) {
+		t.Errorf("messages: got %v, want one naming %s", th.Messages, want)
+	}
+}

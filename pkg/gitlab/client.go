@@ -413,6 +413,33 @@ func (c *Client) CreateNote(ctx context.Context, iid int, body string) (int, err
 	return int(n.ID), nil
 }
 
+// IssueByGlobalID looks an issue up by its global ID through GraphQL (the
+// REST endpoint for that is for administrators only).
+func (c *Client) IssueByGlobalID(ctx context.Context, id int) (string, string, error) {
+	var out struct {
+		Data struct {
+			Issue *struct {
+				WebURL    string `json:"webUrl"`
+				Reference string `json:"reference"`
+			} `json:"issue"`
+		} `json:"data"`
+	}
+	q := gl.GraphQLQuery{
+		Query:     `query($id: IssueID!) { issue(id: $id) { webUrl reference(full: true) } }`,
+		Variables: map[string]any{"id": "gid://gitlab/Issue/" + strconv.Itoa(id)},
+	}
+	err := c.call(ctx, fmt.Sprintf("look up issue %d", id), idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		return c.api.GraphQL.Do(q, &out, o...)
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if out.Data.Issue == nil {
+		return "", "", fmt.Errorf("gitlab: issue %d: %w", id, sdesk.ErrNotFound)
+	}
+	return out.Data.Issue.Reference, out.Data.Issue.WebURL, nil
+}
+
 // FindNoteByMarker returns the newest of an issue's last 100 notes whose
 // body contains marker, or sdesk.ErrNotFound.
 func (c *Client) FindNoteByMarker(ctx context.Context, iid int, marker string) (int, error) {

@@ -301,6 +301,8 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 			return fmt.Errorf("update mapping title: %w", err)
 		}
 	}
+	ev.MovedTo = s.issueName(ctx, ev.MovedTo, c.MovedToID)
+	ev.DuplicatedTo = s.issueName(ctx, ev.DuplicatedTo, c.DuplicatedTo)
 	lines := changeLines(c, ev)
 	switch ev.Action {
 	case "close":
@@ -344,6 +346,20 @@ func changeLines(c IssueChanges, ev IssueEvent) []string {
 		lines = append(lines, "🔁 This issue was marked as a duplicate of "+target(ev.DuplicatedTo, c.DuplicatedTo.Current, ev.URL)+".")
 	}
 	return lines
+}
+
+// issueName names the target of a move or a duplicate mark ("group/p#12
+// <url>"); "" when it cannot be looked up (changeLines then says its ID).
+func (s *Service) issueName(ctx context.Context, known string, c *Change[int]) string {
+	if known != "" || c == nil || c.Current == 0 {
+		return known
+	}
+	ref, url, err := s.GitLab.IssueByGlobalID(ctx, c.Current)
+	if err != nil {
+		s.log().Info("target issue not named", slog.Int("gitlab_issue_id", c.Current), slog.String("error", err.Error()))
+		return ""
+	}
+	return ref + " (<" + url + ">)"
 }
 
 // target names the issue an issue was moved to or closed as a duplicate

@@ -146,6 +146,10 @@ type GitLab interface {
 	// FindIssueByMarker returns the issue whose description contains
 	// marker, or ErrNotFound. Used to make issue creation idempotent.
 	FindIssueByMarker(ctx context.Context, marker string) (Issue, error)
+	// IssueByGlobalID returns the full reference ("group/project#12") and web
+	// URL of an issue by its global ID, as hooks name the targets of moves
+	// and duplicates; ErrNotFound when the token cannot see it.
+	IssueByGlobalID(ctx context.Context, id int) (ref, webURL string, err error)
 	// GetIssue returns an issue.
 	GetIssue(ctx context.Context, iid int) (Issue, error)
 	// SetDescription replaces an issue's description.

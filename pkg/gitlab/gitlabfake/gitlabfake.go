@@ -356,6 +356,9 @@ type route struct {
 // one so that an encoded project path (acme%2Fsupport) stays one segment.
 func (s *Server) route(r *http.Request) route {
 	esc := r.URL.EscapedPath()
+	if esc == "/api/graphql" {
+		return route{name: "/graphql"}
+	}
 	if !strings.HasPrefix(esc, "/api/v4/") {
 		return route{}
 	}
@@ -431,6 +434,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 	switch rt.name + " " + r.Method {
 	case "/user GET":
 		writeJSON(w, http.StatusOK, s.userJSON(s.userID, s.username))
+	case "/graphql POST":
+		s.graphql(w, body)
 	case "/projects/:id/issues POST":
 		s.createIssue(w, r, body)
 	case "/projects/:id/issues GET":
@@ -840,6 +845,28 @@ func (s *Server) usernameOf(id int) string {
 		return s.username
 	}
 	return "user" + strconv.Itoa(id)
+}
+
+// graphql answers the one query sdesk sends: an issue's webUrl and full
+// reference by its global ID ("gid://gitlab/Issue/<id>"); null when none.
+func (s *Server) graphql(w http.ResponseWriter, body []byte) {
+	var q struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	if err := json.Unmarshal(body, &q); err != nil || !strings.Contains(q.Query, "issue(id:") {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []map[string]string{{"message": "unsupported query"}}})
+		return
+	}
+	gid, _ := q.Variables["id"].(string)
+	id, _ := strconv.Atoi(strings.TrimPrefix(gid, "gid://gitlab/Issue/"))
+	var issue any
+	for _, is := range s.issues {
+		if is.ID == id {
+			issue = map[string]any{"webUrl": s.issueURL(is), "reference": s.projectPath + "#" + strconv.Itoa(is.IID)}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"issue": issue}})
 }
 
 func (s *Server) issueURL(is *Issue) string {
