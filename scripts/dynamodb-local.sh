@@ -35,8 +35,21 @@ die() {
 	exit 1
 }
 
+# need makes sure a command exists: as root on Debian it installs the
+# package that brings it (apt), otherwise it stops with a hint.
 need() {
-	command -v "$1" >/dev/null 2>&1 || die "$1 not found in PATH: $2"
+	command -v "$1" >/dev/null 2>&1 && return 0
+	local pkg
+	case "$1" in
+	java) pkg=openjdk-17-jre-headless ;;
+	npm) pkg=npm ;;
+	esac
+	if [[ -n "${pkg:-}" && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		echo "dynamodb-local: installing ${pkg} for $1" >&2
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg}"; } >&2 || true
+		command -v "$1" >/dev/null 2>&1 && return 0
+	fi
+	die "$1 not found in PATH: $2"
 }
 
 # fetch downloads and unpacks DynamoDB Local into $DIST unless it is cached.
