@@ -57,7 +57,7 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 		return fmt.Errorf("store event job: %w", err)
 	}
 	bctx, cancel := context.WithTimeout(ctx, s.eventBudget())
-	runErr := s.RunJob(bctx, j)
+	runErr := s.runJob(bctx, j, true)
 	cancel()
 	if runErr == nil {
 		return nil

@@ -44,7 +44,16 @@ func (s *Service) enqueue(ctx context.Context, kind, id string, payload any) (Jo
 // recorded and the user told), and an error when another attempt should
 // follow.
 func (s *Service) RunJob(ctx context.Context, j Job) error {
-	stored, err := s.Store.GetJob(ctx, j.ID)
+	return s.runJob(ctx, j, false)
+}
+
+// runJob is RunJob; fresh says j is the record just stored (HandleEvent), so
+// reading it back is skipped.
+func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
+	stored, err := j, error(nil)
+	if !fresh {
+		stored, err = s.Store.GetJob(ctx, j.ID)
+	}
 	switch {
 	case err == nil:
 		j = stored
