@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,7 @@ func TestReportFlow(t *testing.T) {
 	if th.Type != 12 || th.Invitable || th.ParentID != e2e.ChannelID || th.Name != "#1 Login button does nothing" {
 		t.Errorf("thread: got type %d invitable %v parent %s name %q, want a private thread #1 in the support channel", th.Type, th.Invitable, th.ParentID, th.Name)
 	}
-	if !contains(th.Members, e2e.Reporter.ID) {
+	if !slices.Contains(th.Members, e2e.Reporter.ID) {
 		t.Errorf("members: got %v, want the reporter", th.Members)
 	}
 	if len(th.Messages) != 1 {
@@ -351,13 +352,4 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: got %v, want an error containing %q", tt.args, err, tt.want)
 		}
 	}
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -301,9 +302,7 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 			return fmt.Errorf("update mapping title: %w", err)
 		}
 	}
-	ev.MovedTo = s.issueName(ctx, ev.MovedTo, c.MovedToID)
-	ev.DuplicatedTo = s.issueName(ctx, ev.DuplicatedTo, c.DuplicatedTo)
-	lines := changeLines(c, ev)
+	lines := s.changeLines(ctx, ev)
 	switch ev.Action {
 	case "close":
 		lines = append([]string{fmt.Sprintf("🔒 Issue #%d was closed by %s.", ev.IID, who)}, lines...)
@@ -328,7 +327,8 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 }
 
 // changeLines describes an issue hook's changes, one short line each.
-func changeLines(c IssueChanges, ev IssueEvent) []string {
+func (s *Service) changeLines(ctx context.Context, ev IssueEvent) []string {
+	c := ev.Changes
 	var lines []string
 	if c.Title != nil {
 		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", escapeMarkdown(c.Title.Current)))
@@ -340,54 +340,35 @@ func changeLines(c IssueChanges, ev IssueEvent) []string {
 		lines = append(lines, "👤 Assignees: "+listChange(c.Assignees.Previous, c.Assignees.Current, "nobody"))
 	}
 	if c.MovedToID != nil && c.MovedToID.Current != 0 {
-		lines = append(lines, "➡️ This issue was moved to "+target(ev.MovedTo, c.MovedToID.Current, ev.URL)+". Updates from there do not reach this thread.")
+		lines = append(lines, "➡️ This issue was moved to "+s.issueName(ctx, c.MovedToID.Current, ev.URL)+". Updates from there do not reach this thread.")
 	}
 	if c.DuplicatedTo != nil && c.DuplicatedTo.Current != 0 {
-		lines = append(lines, "🔁 This issue was marked as a duplicate of "+target(ev.DuplicatedTo, c.DuplicatedTo.Current, ev.URL)+".")
+		lines = append(lines, "🔁 This issue was marked as a duplicate of "+s.issueName(ctx, c.DuplicatedTo.Current, ev.URL)+".")
 	}
 	return lines
 }
 
-// issueName names the target of a move or a duplicate mark ("group/p#12
-// <url>"); "" when it cannot be looked up (changeLines then says its ID).
-func (s *Service) issueName(ctx context.Context, known string, c *Change[int]) string {
-	if known != "" || c == nil || c.Current == 0 {
-		return known
-	}
-	ref, url, err := s.GitLab.IssueByGlobalID(ctx, c.Current)
+// issueName names the target of a move or a duplicate mark: hooks carry
+// only its global ID, so its reference and URL are looked up; failing that,
+// the old issue's page (which links to it) is named.
+func (s *Service) issueName(ctx context.Context, id int, from string) string {
+	ref, url, err := s.GitLab.IssueByGlobalID(ctx, id)
 	if err != nil {
-		s.log().Info("target issue not named", slog.Int("gitlab_issue_id", c.Current), slog.String("error", err.Error()))
-		return ""
+		s.log().Info("target issue not named", slog.Int("gitlab_issue_id", id), slog.String("error", err.Error()))
+		return fmt.Sprintf("another issue (ID %d; %s links to it)", id, from)
 	}
 	return ref + " (<" + url + ">)"
 }
 
-// target names the issue an issue was moved to or closed as a duplicate
-// of. Hooks carry only its global ID; the old issue's page links to it.
-func target(url string, id int, from string) string {
-	if url != "" {
-		return url
-	}
-	return fmt.Sprintf("another issue (ID %d; %s links to it)", id, from)
-}
-
 func listChange(prev, cur []string, empty string) string {
-	has := func(list []string, v string) bool {
-		for _, x := range list {
-			if x == v {
-				return true
-			}
-		}
-		return false
-	}
 	var added, removed []string
 	for _, v := range cur {
-		if !has(prev, v) {
+		if !slices.Contains(prev, v) {
 			added = append(added, escapeMarkdown(v))
 		}
 	}
 	for _, v := range prev {
-		if !has(cur, v) {
+		if !slices.Contains(cur, v) {
 			removed = append(removed, escapeMarkdown(v))
 		}
 	}

@@ -78,8 +78,4 @@ type IssueEvent struct {
 	Author    Author       `json:"author"` // who made the change
 	Changes   IssueChanges `json:"changes"`
 	UpdatedAt time.Time    `json:"updated_at"`
-	// MovedTo and DuplicatedTo are the web URLs of the target issue when
-	// known (GitLab only sends IDs in changes).
-	MovedTo      string `json:"moved_to,omitempty"`
-	DuplicatedTo string `json:"duplicated_to,omitempty"`
 }

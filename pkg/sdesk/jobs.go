@@ -50,6 +50,19 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 // runJob is RunJob; fresh says j is the record just stored (HandleEvent), so
 // reading it back is skipped.
 func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
+	if s.LeaseTTL > 0 {
+		// Lease first, so that the read below sees what another run of
+		// this job finished.
+		lease := "lease:" + j.ID
+		ok, err := s.Store.Claim(ctx, lease, s.LeaseTTL)
+		if err != nil {
+			return fmt.Errorf("lease job %s: %w", j.ID, err)
+		}
+		if !ok {
+			return fmt.Errorf("job %s: %w", j.ID, ErrJobBusy)
+		}
+		defer func() { _ = s.Store.Release(context.WithoutCancel(ctx), lease) }()
+	}
 	stored, err := j, error(nil)
 	if !fresh {
 		stored, err = s.Store.GetJob(ctx, j.ID)
@@ -68,24 +81,6 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 	}
 	if j.Status != JobPending {
 		return nil
-	}
-	if s.LeaseTTL > 0 {
-		lease := "lease:" + j.ID
-		ok, err := s.Store.Claim(ctx, lease, s.LeaseTTL)
-		if err != nil {
-			return fmt.Errorf("lease job %s: %w", j.ID, err)
-		}
-		if !ok {
-			return fmt.Errorf("job %s: %w", j.ID, ErrJobBusy)
-		}
-		defer func() { _ = s.Store.Release(context.WithoutCancel(ctx), lease) }()
-		// Another run may have finished between the read and the lease.
-		if stored, err := s.Store.GetJob(ctx, j.ID); err == nil {
-			if stored.Status != JobPending {
-				return nil
-			}
-			j = stored
-		}
 	}
 	log := s.log().With(slog.String("job_id", j.ID), slog.String("job_kind", j.Kind))
 	j.Attempts++
@@ -161,7 +156,8 @@ func (s *Service) runKind(ctx context.Context, j *Job, log *slog.Logger) error {
 	return fmt.Errorf("unknown job kind %q", j.Kind)
 }
 
-// interactionPayload is the part every interaction job payload shares.
+// interactionPayload is the part every interaction job payload shares
+// (ReportRequest and ThreadRequest have these fields).
 type interactionPayload struct {
 	Token string `json:"token"`
 	IID   int    `json:"iid"`
@@ -179,20 +175,18 @@ func (s *Service) apologize(ctx context.Context, j Job, log *slog.Logger) {
 	}
 }
 
+// jobIssue is the issue a job is about: an event's, or a thread
+// request's; 0 for a report whose issue does not exist yet.
 func jobIssue(j Job) int {
 	var p struct {
-		interactionPayload
-		Note  *NoteEvent  `json:"note"`
-		Issue *IssueEvent `json:"issue"`
+		Event
+		IID int `json:"iid"`
 	}
 	if json.Unmarshal(j.Payload, &p) != nil {
 		return 0
 	}
-	switch {
-	case p.Note != nil:
-		return p.Note.IssueIID
-	case p.Issue != nil:
-		return p.Issue.IID
+	if iid := p.IssueIID(); iid != 0 {
+		return iid
 	}
 	return p.IID
 }

@@ -83,20 +83,8 @@ func (s *Service) SubmitReport(ctx context.Context, r ReportRequest) error {
 	}
 	r.Title = strings.TrimSpace(r.Title)
 	r.Description = strings.TrimSpace(r.Description)
-	_, err := s.enqueue(ctx, JobReport, r.InteractionID, withToken(r, r.Token, 0))
+	_, err := s.enqueue(ctx, JobReport, r.InteractionID, r)
 	return err
-}
-
-// withToken flattens a payload with the fields apologize reads.
-func withToken(v any, token string, iid int) map[string]any {
-	b, _ := json.Marshal(v)
-	m := map[string]any{}
-	_ = json.Unmarshal(b, &m)
-	m["token"] = token
-	if iid != 0 {
-		m["iid"] = iid
-	}
-	return m
 }
 
 // Marker is the machine-readable comment sdesk puts in an issue
