@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +36,7 @@ type hookEnv struct {
 	logs   *e2e.LogBuffer
 }
 
-func newHookEnv(t *testing.T, store string, vars map[string]string) *hookEnv {
+func newHookEnv(t *testing.T, store string, vars map[string]string, tune ...func(*app.App)) *hookEnv {
 	t.Helper()
 	env := e2e.New(t)
 	if store == "dynamodb" {
@@ -52,6 +54,9 @@ func newHookEnv(t *testing.T, store string, vars map[string]string) *hookEnv {
 		withStore(t, cfg), app.WithTuning(func(a *app.App) {
 			a.Service.EventBudget = 3 * time.Second
 			a.Pool.Backoff = func(int) time.Duration { return 100 * time.Millisecond }
+			for _, f := range tune {
+				f(a)
+			}
 		}))
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +281,61 @@ func TestDuplicateDeliveries(t *testing.T) {
 			h.deliver(t, hdr, body)
 			if got := h.calls(start); len(got) != 2 {
 				t.Errorf("Discord calls: got %v, want one message per distinct key (2)", got)
+			}
+		})
+	}
+}
+
+// crashAfterClaim stores an event's claim and job, then fails the first
+// time as though the process had died right after the write.
+type crashAfterClaim struct {
+	sdesk.Store
+	crashed atomic.Bool
+}
+
+func (c *crashAfterClaim) ClaimJob(ctx context.Context, key string, ttl time.Duration, j sdesk.Job) (bool, error) {
+	won, err := c.Store.ClaimJob(ctx, key, ttl, j)
+	if err == nil && won && c.crashed.CompareAndSwap(false, true) {
+		return false, errors.New("process died")
+	}
+	return won, err
+}
+
+// A delivery whose job was stored but never run (its process died) is not
+// lost: GitLab shows it as failed, and once the job has stalled for
+// StallAfter, a resend runs it. Earlier resends are duplicates.
+func TestResendResumesStalledEvent(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			var now atomic.Int64
+			now.Store(time.Now().UnixNano())
+			h := newHookEnv(t, store, nil, func(a *app.App) {
+				a.Service.Store = &crashAfterClaim{Store: a.Service.Store}
+				a.Service.Now = func() time.Time { return time.Unix(0, now.Load()) }
+			})
+			hdr, body := fixture(t, "note_thread_start")
+			b, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := len(h.Discord.Requests())
+			if status, resp := h.Webhook(h.url, hdr.Get("X-Gitlab-Event"), b, hdr); status != http.StatusServiceUnavailable {
+				t.Fatalf("first delivery: got %d %s, want 503", status, resp)
+			}
+			h.deliver(t, hdr, body) // resent at once: the job is not stalled yet
+			if got := h.calls(start); len(got) != 0 {
+				t.Fatalf("Discord calls before the job stalled: got %v, want none", got)
+			}
+			now.Add(int64(sdesk.DefaultStallAfter + time.Second))
+			h.deliver(t, hdr, body)
+			e2e.Eventually(t, "the resumed job's message", func() bool { return len(h.calls(start)) > 0 })
+			time.Sleep(200 * time.Millisecond) // a second message would come now
+			if got := h.calls(start); len(got) != 1 {
+				t.Errorf("Discord calls after the resend: got %v, want one message", got)
+			}
+			h.deliver(t, hdr, body) // the job is done: a plain duplicate
+			if got := h.calls(start); len(got) != 1 {
+				t.Errorf("Discord calls after another resend: got %v, want still one message", got)
 			}
 		})
 	}

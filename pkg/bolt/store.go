@@ -332,28 +332,61 @@ func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool,
 		return false, fmt.Errorf("bolt: claim: need a key and a positive ttl, got %q and %v", key, ttl)
 	}
 	won := false
-	err := s.update(ctx, func(tx *bbolt.Tx, now time.Time) error {
-		claims, idx := tx.Bucket(bucketClaims), tx.Bucket(bucketExpiry)
-		if v := claims.Get([]byte(key)); v != nil {
-			old := fromUnixNano(v)
-			if old.After(now) {
-				return nil
-			}
-			if err := idx.Delete(expiryKey(old, expiryClaim, key)); err != nil {
-				return err
-			}
-		}
-		exp := now.Add(ttl)
-		if err := claims.Put([]byte(key), unixNano(exp)); err != nil {
-			return err
-		}
-		won = true
-		return idx.Put(expiryKey(exp, expiryClaim, key), nil)
+	err := s.update(ctx, func(tx *bbolt.Tx, now time.Time) (err error) {
+		won, err = claim(tx, now, key, ttl)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("bolt: claim %q: %w", key, err)
 	}
 	return won, nil
+}
+
+// ClaimJob claims key and stores j in one transaction; j is stored only
+// when the claim is won.
+func (s *Store) ClaimJob(ctx context.Context, key string, ttl time.Duration, j sdesk.Job) (bool, error) {
+	if key == "" || ttl <= 0 || j.ID == "" {
+		return false, fmt.Errorf("bolt: claim job: need a key, a positive ttl and a job ID, got %q, %v and %q", key, ttl, j.ID)
+	}
+	rec, err := json.Marshal(j)
+	if err != nil {
+		return false, fmt.Errorf("bolt: claim job %q: %w", j.ID, err)
+	}
+	won := false
+	err = s.update(ctx, func(tx *bbolt.Tx, now time.Time) error {
+		ok, err := claim(tx, now, key, ttl)
+		if err != nil || !ok {
+			return err
+		}
+		if err := putJob(tx, j, rec); err != nil {
+			return err
+		}
+		won = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("bolt: claim job %q: %w", j.ID, err)
+	}
+	return won, nil
+}
+
+// claim writes a claim on key unless an unexpired one exists.
+func claim(tx *bbolt.Tx, now time.Time, key string, ttl time.Duration) (bool, error) {
+	claims, idx := tx.Bucket(bucketClaims), tx.Bucket(bucketExpiry)
+	if v := claims.Get([]byte(key)); v != nil {
+		old := fromUnixNano(v)
+		if old.After(now) {
+			return false, nil
+		}
+		if err := idx.Delete(expiryKey(old, expiryClaim, key)); err != nil {
+			return false, err
+		}
+	}
+	exp := now.Add(ttl)
+	if err := claims.Put([]byte(key), unixNano(exp)); err != nil {
+		return false, err
+	}
+	return true, idx.Put(expiryKey(exp, expiryClaim, key), nil)
 }
 
 // Release deletes a claim.
@@ -432,28 +465,33 @@ func (s *Store) PutJob(ctx context.Context, j sdesk.Job) error {
 		return fmt.Errorf("bolt: put job %q: %w", j.ID, err)
 	}
 	err = s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
-		if err := deleteJob(tx, j.ID); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketJobs).Put([]byte(j.ID), rec); err != nil {
-			return err
-		}
-		list, err := tx.Bucket(bucketJobsByStatus).CreateBucketIfNotExists(statusBucket(j.Status))
-		if err != nil {
-			return err
-		}
-		if err := list.Put(statusKey(j), []byte(j.ID)); err != nil {
-			return err
-		}
-		if j.ExpiresAt.IsZero() {
-			return nil
-		}
-		return tx.Bucket(bucketExpiry).Put(expiryKey(j.ExpiresAt, expiryJob, j.ID), nil)
+		return putJob(tx, j, rec)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: put job %q: %w", j.ID, err)
 	}
 	return nil
+}
+
+// putJob replaces the record of j (rec is j encoded) and its indexes.
+func putJob(tx *bbolt.Tx, j sdesk.Job, rec []byte) error {
+	if err := deleteJob(tx, j.ID); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketJobs).Put([]byte(j.ID), rec); err != nil {
+		return err
+	}
+	list, err := tx.Bucket(bucketJobsByStatus).CreateBucketIfNotExists(statusBucket(j.Status))
+	if err != nil {
+		return err
+	}
+	if err := list.Put(statusKey(j), []byte(j.ID)); err != nil {
+		return err
+	}
+	if j.ExpiresAt.IsZero() {
+		return nil
+	}
+	return tx.Bucket(bucketExpiry).Put(expiryKey(j.ExpiresAt, expiryJob, j.ID), nil)
 }
 
 // GetJob returns a job, or sdesk.ErrNotFound if it is missing or expired.

@@ -349,6 +349,59 @@ func (s *Store) Claim(ctx context.Context, claimKey string, ttl time.Duration) (
 	return true, nil
 }
 
+// ClaimJob claims key and stores j in one TransactWriteItems call: the job
+// is written only when the claim's condition holds, so a crash can never
+// leave a claim without its job.
+func (s *Store) ClaimJob(ctx context.Context, claimKey string, ttl time.Duration, j sdesk.Job) (bool, error) {
+	if claimKey == "" || ttl <= 0 || j.ID == "" {
+		return false, fmt.Errorf("dynamo: claim job: need a key, a positive ttl and a job ID, got %q, %v and %q", claimKey, ttl, j.ID)
+	}
+	job, err := attributevalue.MarshalMap(newJobItem(j))
+	if err != nil {
+		return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, err)
+	}
+	now := s.now()
+	claim := key(claimPK(claimKey), skClaim)
+	claim[attrExpiresAt] = num(expiresAt(now.Add(ttl)))
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName:                 aws.String(s.table),
+			Item:                      claim,
+			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp < :now"),
+			ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#exp": attrExpiresAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": epochNow(now)},
+		}},
+		{Put: &types.Put{TableName: aws.String(s.table), Item: job}},
+	}}
+	// Concurrent transactions on one claim cancel each other with
+	// TransactionConflict; once the winner commits, a retry sees its claim.
+	for attempt := 1; ; attempt++ {
+		_, err = s.client.TransactWriteItems(ctx, in)
+		if err == nil {
+			return true, nil
+		}
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) || len(tce.CancellationReasons) == 0 {
+			break
+		}
+		switch aws.ToString(tce.CancellationReasons[0].Code) {
+		case "ConditionalCheckFailed":
+			return false, nil
+		case "TransactionConflict":
+			if attempt < 5 {
+				select {
+				case <-ctx.Done():
+					return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, ctx.Err())
+				case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+				}
+				continue
+			}
+		}
+		break
+	}
+	return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, err)
+}
+
 // Release deletes a claim.
 func (s *Store) Release(ctx context.Context, claimKey string) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{

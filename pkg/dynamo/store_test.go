@@ -3,7 +3,12 @@ package dynamo_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,5 +168,58 @@ func TestErrorsAreWrapped(t *testing.T) {
 	var rnf *types.ResourceNotFoundException
 	if !errors.As(err, &rnf) {
 		t.Errorf("GetJob on a missing table: got %T in chain, want *types.ResourceNotFoundException", err)
+	}
+}
+
+// TestClaimJobRetriesTransactionConflict: DynamoDB cancels concurrent
+// transactions on one item with TransactionConflict (DynamoDB Local
+// serializes them instead, so a fake endpoint plays DynamoDB here). ClaimJob
+// tries again and then reports what the retry found.
+func TestClaimJobRetriesTransactionConflict(t *testing.T) {
+	cancelled := func(code string) string {
+		return `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",` +
+			`"Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [` + code + `, None]",` +
+			`"CancellationReasons":[{"Code":"` + code + `"},{"Code":"None"}]}`
+	}
+	tests := []struct {
+		name      string
+		answers   []string // "" is success
+		wantWon   bool
+		wantErr   bool
+		wantCalls int
+	}{
+		{"conflict then won", []string{cancelled("TransactionConflict"), ""}, true, false, 2},
+		{"conflict then claimed by the other", []string{cancelled("TransactionConflict"), cancelled("ConditionalCheckFailed")}, false, false, 2},
+		{"claimed", []string{cancelled("ConditionalCheckFailed")}, false, false, 1},
+		{"conflict every time", slices.Repeat([]string{cancelled("TransactionConflict")}, 5), false, true, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolate(t)
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if got := r.Header.Get("X-Amz-Target"); got != "DynamoDB_20120810.TransactWriteItems" {
+					t.Errorf("call: got %q, want DynamoDB_20120810.TransactWriteItems", got)
+				}
+				n := int(calls.Add(1))
+				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+				if n > len(tt.answers) || tt.answers[n-1] == "" {
+					_, _ = io.WriteString(w, `{}`)
+					return
+				}
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, tt.answers[n-1])
+			}))
+			defer srv.Close()
+			s := dynamo.New(dynamo.NewClient(awsenv.Config(), srv.URL), "sdesk")
+			j := sdesk.Job{ID: "gitlab:k", Kind: sdesk.JobGitLabEvent, Payload: []byte(`{}`), Status: sdesk.JobPending, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			won, err := s.ClaimJob(t.Context(), "event:k", time.Hour, j)
+			if won != tt.wantWon || (err != nil) != tt.wantErr {
+				t.Errorf("ClaimJob: got %v, %v, want %v and error %v", won, err, tt.wantWon, tt.wantErr)
+			}
+			if got := int(calls.Load()); got != tt.wantCalls {
+				t.Errorf("TransactWriteItems calls: got %d, want %d", got, tt.wantCalls)
+			}
+		})
 	}
 }

@@ -38,24 +38,21 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 	} else if err != nil {
 		return fmt.Errorf("look up issue: %w", err)
 	}
-	claim := "event:" + ev.Key
-	first, err := s.Store.Claim(ctx, claim, DefaultClaimTTL)
-	if err != nil {
-		return fmt.Errorf("claim event: %w", err)
-	}
-	if !first {
-		log.Info("duplicate delivery ignored")
-		return nil
-	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
 	now := s.now()
 	j := Job{ID: "gitlab:" + ev.Key, Kind: JobGitLabEvent, Payload: b, Status: JobPending, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.PutJob(ctx, j); err != nil {
-		_ = s.Store.Release(context.WithoutCancel(ctx), claim)
-		return fmt.Errorf("store event job: %w", err)
+	// The claim and the job are one write: an event is either new and
+	// stored, or a duplicate; a crash cannot leave a claim without its job.
+	claim := "event:" + ev.Key
+	first, err := s.Store.ClaimJob(ctx, claim, DefaultClaimTTL, j)
+	if err != nil {
+		return fmt.Errorf("claim event: %w", err)
+	}
+	if !first {
+		return s.resumeStalled(ctx, j.ID, log)
 	}
 	bctx, cancel := context.WithTimeout(ctx, s.eventBudget())
 	runErr := s.runJob(bctx, j, true)
@@ -73,6 +70,28 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 		_ = s.Store.Release(qctx, claim)
 		return fmt.Errorf("defer event: %w", err)
 	}
+	return nil
+}
+
+// resumeStalled answers a resent event. Usually it is a duplicate and is
+// ignored. But if its job is still pending and nothing has touched it for
+// StallAfter (the process that stored it died before handing it on, or
+// Lambda dropped its asynchronous event), the resend hands the job to the
+// queue again; runs are idempotent, so this cannot post twice.
+func (s *Service) resumeStalled(ctx context.Context, id string, log *slog.Logger) error {
+	j, err := s.Store.GetJob(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		log.Warn("duplicate delivery ignored; its job could not be read", slog.String("error", err.Error()))
+		return nil
+	}
+	if err != nil || j.Status != JobPending || s.now().Sub(j.UpdatedAt) < s.stallAfter() {
+		log.Info("duplicate delivery ignored")
+		return nil
+	}
+	if err := s.Queue.Enqueue(ctx, j); err != nil {
+		return fmt.Errorf("resume stalled event job: %w", err)
+	}
+	log.Warn("resent event resumed its stalled job", slog.String("job_id", id), slog.Int("attempt", j.Attempts))
 	return nil
 }
 

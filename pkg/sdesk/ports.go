@@ -28,6 +28,9 @@ type Store interface {
 	// caller and false while an unexpired claim exists (a conditional write:
 	// exactly one of many concurrent callers gets true).
 	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// ClaimJob is Claim and PutJob in one atomic write: j is stored only
+	// by the caller that gets true, and never without its claim.
+	ClaimJob(ctx context.Context, key string, ttl time.Duration, j Job) (bool, error)
 	// Release deletes a claim so the key can be claimed again.
 	Release(ctx context.Context, key string) error
 

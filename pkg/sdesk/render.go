@@ -1009,7 +1009,7 @@ func noteFileName(u string) string {
 		p = p[:i]
 	}
 	name := p[strings.LastIndexByte(p, '/')+1:]
-	if d, err := url.PathUnescape(name); err == nil {
+	if d, err := url.PathUnescape(name); err == nil && utf8.ValidString(d) {
 		name = d
 	}
 	if strings.TrimSpace(name) == "" {

@@ -16,6 +16,7 @@ const (
 	DefaultEventBudget = 6 * time.Second // GitLab waits 10 s: 6 s of work, at most 2 s to record, 2 s to defer
 	DefaultJobTTL      = 24 * time.Hour  // finished jobs are kept this long
 	DefaultClaimTTL    = 7 * 24 * time.Hour
+	DefaultStallAfter  = 15 * time.Minute
 )
 
 // Service holds sdesk's use cases. Adapters fill its ports; zero tunables
@@ -45,6 +46,10 @@ type Service struct {
 	// an attempt can take (the function timeout). Zero: no lease, for a
 	// single process whose queue holds each job once.
 	LeaseTTL time.Duration
+	// StallAfter is how long an event's job may stay pending, untouched,
+	// before a resend of the event runs it again (default 15 minutes: past
+	// Lambda's last asynchronous retry).
+	StallAfter time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -73,6 +78,13 @@ func (s *Service) eventBudget() time.Duration {
 		return s.EventBudget
 	}
 	return DefaultEventBudget
+}
+
+func (s *Service) stallAfter() time.Duration {
+	if s.StallAfter > 0 {
+		return s.StallAfter
+	}
+	return DefaultStallAfter
 }
 
 func (s *Service) jobTTL() time.Duration {

@@ -27,6 +27,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
 	t.Run("Mapping", func(t *testing.T) { testMapping(t, newStore) })
 	t.Run("Reporter", func(t *testing.T) { testReporter(t, newStore) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, newStore) })
+	t.Run("ClaimJob", func(t *testing.T) { testClaimJob(t, newStore) })
 	t.Run("Job", func(t *testing.T) { testJob(t, newStore) })
 	t.Run("NoteMessages", func(t *testing.T) { testNoteMessages(t, newStore) })
 }
@@ -347,6 +348,99 @@ func testClaim(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
 		claim(t, s, "k", time.Hour, false)
 		if err := s.Release(t.Context(), "never-claimed"); err != nil {
 			t.Errorf("Release(%q): got error %v, want nil", "never-claimed", err)
+		}
+	})
+}
+
+func testClaimJob(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	claimJob := func(t *testing.T, s sdesk.Store, key string, j sdesk.Job, want bool) {
+		t.Helper()
+		got, err := s.ClaimJob(t.Context(), key, time.Hour, j)
+		if err != nil {
+			t.Fatalf("ClaimJob(%q, %q): got error %v, want nil", key, j.ID, err)
+		}
+		if got != want {
+			t.Fatalf("ClaimJob(%q, %q): got %v, want %v", key, j.ID, got, want)
+		}
+	}
+
+	t.Run("FirstWinsAndStoresItsJob", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		first := job("gitlab:e1", sdesk.JobPending, base)
+		claimJob(t, s, "event:e1", first, true)
+		second := first
+		second.Payload = []byte(`{"second":true}`)
+		claimJob(t, s, "event:e1", second, false)
+		got, err := s.GetJob(t.Context(), first.ID)
+		if err != nil {
+			t.Fatalf("GetJob(%q): got error %v, want the first job", first.ID, err)
+		}
+		checkJob(t, "GetJob after two ClaimJob", got, first)
+		checkList(t, s, sdesk.JobPending, []string{first.ID})
+	})
+
+	t.Run("SharesClaimsWithClaim", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		if ok, err := s.Claim(t.Context(), "event:e2", time.Hour); err != nil || !ok {
+			t.Fatalf("Claim(%q): got %v, %v, want true, nil", "event:e2", ok, err)
+		}
+		j := job("gitlab:e2", sdesk.JobPending, base)
+		claimJob(t, s, "event:e2", j, false)
+		if _, err := s.GetJob(t.Context(), j.ID); !errors.Is(err, sdesk.ErrNotFound) {
+			t.Errorf("GetJob(%q) after a lost ClaimJob: got error %v, want ErrNotFound", j.ID, err)
+		}
+		if err := s.Release(t.Context(), "event:e2"); err != nil {
+			t.Fatal(err)
+		}
+		claimJob(t, s, "event:e2", j, true)
+		if ok, err := s.Claim(t.Context(), "event:e2", time.Hour); err != nil || ok {
+			t.Errorf("Claim(%q) after ClaimJob: got %v, %v, want false, nil", "event:e2", ok, err)
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const n = 8
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			won  []string
+			errs []error
+		)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				j := job("gitlab:race", sdesk.JobPending, base)
+				j.Payload = fmt.Appendf(nil, `{"writer":%d}`, i)
+				ok, err := s.ClaimJob(t.Context(), "event:race", time.Hour, j)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				}
+				if ok {
+					won = append(won, string(j.Payload))
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 {
+			t.Errorf("ClaimJob from %d goroutines: got errors %v, want none", n, errs)
+		}
+		if len(won) != 1 {
+			t.Fatalf("ClaimJob from %d goroutines: got %d winners, want 1", n, len(won))
+		}
+		got, err := s.GetJob(t.Context(), "gitlab:race")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Payload) != won[0] {
+			t.Errorf("stored job: got payload %s, want the winner's %s", got.Payload, won[0])
 		}
 	})
 }
