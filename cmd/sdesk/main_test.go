@@ -12,10 +12,12 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sdesk/sdesk/internal/e2e"
+	"github.com/sdesk/sdesk/pkg/dynamo/dynamotest"
 )
 
 // The test binary doubles as sdesk for the crash test: with
@@ -36,17 +38,29 @@ func TestMain(m *testing.M) {
 // serve runs Main whole on a free port and returns its base URL and logs.
 func serve(t *testing.T, env *e2e.Env) (string, *e2e.LogBuffer) {
 	t.Helper()
+	url, logs, _ := serveStoppable(t, env)
+	return url, logs
+}
+
+// serveStoppable is serve with a stop function (safe to call twice), e.g.
+// to free the bbolt file for an admin command.
+func serveStoppable(t *testing.T, env *e2e.Env) (string, *e2e.LogBuffer, func()) {
+	t.Helper()
 	logs := &e2e.LogBuffer{}
 	m := &Main{Stdout: io.Discard, Stderr: logs, Getenv: env.Getenv}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx, []string{"serve"}) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-m.Ready():
 	case err := <-done:
@@ -54,7 +68,15 @@ func serve(t *testing.T, env *e2e.Env) (string, *e2e.LogBuffer) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not start")
 	}
-	return "http://" + m.Addr(), logs
+	return "http://" + m.Addr(), logs, stop
+}
+
+// admin runs one admin command through Main and returns its output.
+func admin(env *e2e.Env, args ...string) (stdout, stderr string, err error) {
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut, Getenv: env.Getenv}
+	err = m.Run(context.Background(), args)
+	return out.String(), errOut.String(), err
 }
 
 func TestServeEndpoints(t *testing.T) {
@@ -309,6 +331,88 @@ func TestCrashBetweenAckAndJob(t *testing.T) {
 	answer := env.ReportDone(t, submit)
 	if !strings.HasPrefix(answer, "Issue #1 created") {
 		t.Errorf("answer after restart: got %q, want issue #1 created", answer)
+	}
+	if n := len(env.GitLab.Issues()); n != 1 {
+		t.Errorf("issues: got %d, want 1", n)
+	}
+}
+
+// A report whose job failed for good is listed by `sdesk jobs list` and
+// finished by `sdesk jobs retry` once GitLab is back; the user's answer is
+// edited from the apology to the result.
+func TestJobsListAndRetry(t *testing.T) {
+	env := e2e.New(t)
+	env.GitLab.FailNext("POST", "/projects/:id/issues", 500, 100)
+	url, _, stop := serveStoppable(t, env)
+	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{"title": "Retry me", "description": "GitLab is down."})
+	if got := env.Interact(url, submit); got.Type != 5 {
+		t.Fatalf("got %s, want a deferred answer", got.Raw)
+	}
+	e2e.Eventually(t, "the apology", func() bool {
+		m, ok := env.Discord.OriginalResponse(submit.Token)
+		return ok && strings.Contains(m.Content, "Sorry")
+	})
+	stop() // bbolt: one process at a time
+
+	out, _, err := admin(env, "jobs", "list")
+	if err != nil || !strings.Contains(out, submit.ID) || !strings.Contains(out, "report") {
+		t.Fatalf("jobs list: got %q, %v, want the failed report job %s", out, err, submit.ID)
+	}
+	if out, _, err := admin(env, "jobs", "list", "-status", "pending"); err != nil || strings.Contains(out, submit.ID) {
+		t.Errorf("jobs list -status pending: got %q, %v, want no %s", out, err, submit.ID)
+	}
+
+	env.GitLab.ClearFaults()
+	if out, _, err := admin(env, "jobs", "retry", submit.ID); err != nil || !strings.Contains(out, "job "+submit.ID+" done") {
+		t.Fatalf("jobs retry: got %q, %v, want done", out, err)
+	}
+	if m, _ := env.Discord.OriginalResponse(submit.Token); !strings.HasPrefix(m.Content, "Issue #1 created") {
+		t.Errorf("answer after the retry: got %q, want issue #1 created", m.Content)
+	}
+	if n := len(env.GitLab.Issues()); n != 1 {
+		t.Errorf("issues: got %d, want 1", n)
+	}
+
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"jobs", "retry", submit.ID}, "is done already"},
+		{[]string{"jobs", "retry", "1399999999999999999"}, `no job "1399999999999999999"`},
+		{[]string{"jobs", "retry"}, "usage: sdesk jobs retry ID"},
+	}
+	for _, tt := range tests {
+		if _, _, err := admin(env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// On DynamoDB, `sdesk jobs retry` of a job that `sdesk serve` is running
+// waits for that run (the job lease) instead of running it a second time.
+func TestJobsRetryWaitsForRunningJob(t *testing.T) {
+	env := e2e.New(t)
+	_, table := dynamotest.NewTable(t)
+	env.Vars["SDESK_STORE"] = "dynamodb"
+	env.Vars["SDESK_TABLE"] = table
+	env.Vars["DYNAMODB_ENDPOINT"] = dynamotest.Endpoint(t)
+	env.GitLab.SetDelay(3 * time.Second)
+	url, _ := serve(t, env)
+	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{"title": "Twice", "description": "Run me once."})
+	if got := env.Interact(url, submit); got.Type != 5 {
+		t.Fatalf("got %s, want a deferred answer", got.Raw)
+	}
+	e2e.Eventually(t, "serve's run to reach GitLab", func() bool { return env.GitLab.CountRequests("POST", "/projects/:id/issues") > 0 })
+
+	out, errOut, err := admin(env, "jobs", "retry", submit.ID)
+	if err != nil || !strings.Contains(out, "job "+submit.ID+" done") {
+		t.Fatalf("jobs retry: got %q, %v, want done", out, err)
+	}
+	if !strings.Contains(errOut, "running elsewhere") {
+		t.Errorf("jobs retry stderr: got %q, want it to wait for the running job", errOut)
+	}
+	if n := env.GitLab.CountRequests("POST", "/projects/:id/issues"); n != 1 {
+		t.Errorf("issue creations: got %d, want 1", n)
 	}
 	if n := len(env.GitLab.Issues()); n != 1 {
 		t.Errorf("issues: got %d, want 1", n)

@@ -272,16 +272,24 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 		if j.Status == sdesk.JobDone {
 			return fmt.Errorf("job %s is done already", j.ID)
 		}
-		j.Status, j.Attempts, j.Error, j.ErrorRef = sdesk.JobPending, 0, "", ""
-		if err := a.Store.PutJob(ctx, j); err != nil {
-			return fmt.Errorf("reset job: %w", err)
+		if j.Status == sdesk.JobFailed {
+			// A pending job keeps its record: it may be running elsewhere
+			// (Lambda, `sdesk serve` on DynamoDB), and its lease decides.
+			j.Status, j.Attempts, j.Error, j.ErrorRef = sdesk.JobPending, 0, "", ""
+			if err := a.Store.PutJob(ctx, j); err != nil {
+				return fmt.Errorf("reset job: %w", err)
+			}
 		}
 		for {
 			err := a.Service.RunJob(ctx, j)
 			if err == nil {
 				break
 			}
-			fmt.Fprintln(m.Stderr, "attempt failed; retrying in 2s")
+			if errors.Is(err, sdesk.ErrJobBusy) {
+				fmt.Fprintln(m.Stderr, "the job is running elsewhere; checking again in 2s")
+			} else {
+				fmt.Fprintln(m.Stderr, "attempt failed; retrying in 2s")
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()

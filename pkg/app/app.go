@@ -166,9 +166,13 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 			}
 		})
 		a.Service.Queue = &awslambda.Queue{Client: client, Function: cfg.JobFunction}
-		// Lambda may deliver an async event twice: runs of one job must not
-		// overlap. The lease outlives the longest attempt (template.yaml:
-		// Timeout 120).
+	}
+	if cfg.Store == config.StoreDynamoDB {
+		// A table is shared: Lambda may deliver an async event twice, and
+		// `sdesk serve` or `sdesk jobs retry` may run beside Lambda or each
+		// other. Runs of one job must not overlap. The lease outlives the
+		// longest attempt (template.yaml: Timeout 120). A bbolt file has one
+		// process at a time (its file lock), so it needs none.
 		a.Service.LeaseTTL = 3 * time.Minute
 	}
 

@@ -242,6 +242,13 @@ func (s *Server) FailNext(method, pattern string, status, n int) {
 	s.faults = append(s.faults, &fault{method: method, pattern: pattern, status: status, left: n})
 }
 
+// ClearFaults drops every fault FailNext injected and has not used up.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // SetRetryAfter adds Retry-After (whole seconds) to injected 429 and 503
 // answers; 0 removes it.
 func (s *Server) SetRetryAfter(d time.Duration) {
