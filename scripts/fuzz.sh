@@ -17,22 +17,22 @@ FUZZTIME=${FUZZTIME:-5s}
 cd "$(dirname "$0")/.."
 
 status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for spec in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
   dir=$(dirname "$spec")
   for f in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$spec" | cut -d' ' -f2); do
     echo "fuzz $dir $f"
     corpus="$dir/testdata/fuzz/$f"
     before=$(ls "$corpus" 2>/dev/null | sort || true)
-    log=$(mktemp)
     if "$GO" test "$dir" -run '^$' -fuzz "^$f\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 1s >"$log" 2>&1; then
-      rm -f "$log"
       continue
     fi
     after=$(ls "$corpus" 2>/dev/null | sort || true)
     written=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
     real=""
     for name in $written; do
-      if ! "$GO" test "$dir" -run "^$f/$name\$" -timeout 10s >/dev/null 2>&1; then
+      if ! "$GO" test "$dir" -run "^$f\$/^$name\$" -timeout 10s >/dev/null 2>&1; then
         real="$real $name"
       fi
     done
@@ -41,14 +41,13 @@ for spec in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
       echo "  the fuzzing engine stopped on its own deadline, with no failing input (golang/go#51484): not a finding"
       for name in $written; do rm -f "$corpus/$name"; done
       rmdir "$corpus" 2>/dev/null || true
-      rm -f "$log"
       continue
     fi
-    grep -v '^fuzz: elapsed' "$log" | tail -n 60
+    { grep -v '^fuzz: elapsed' "$log" || true; } | tail -n 60
     for name in $real; do
-      echo "failing input: $corpus/$name (re-run: $GO test $dir -run '^$f/$name\$')"
+      echo "failing input: $corpus/$name (re-run: $GO test $dir -run '^$f\$/^$name\$')"
     done
-    rm -f "$log"
+    echo "fuzz $dir $f failed"
     status=1
   done
 done

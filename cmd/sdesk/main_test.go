@@ -71,11 +71,15 @@ func serveStoppable(t *testing.T, env *e2e.Env) (string, *e2e.LogBuffer, func())
 	return "http://" + m.Addr(), logs, stop
 }
 
-// admin runs one admin command through Main and returns its output.
-func admin(env *e2e.Env, args ...string) (stdout, stderr string, err error) {
+// admin runs one admin command through Main, for at most a minute, and
+// returns its output.
+func admin(t *testing.T, env *e2e.Env, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	var out, errOut bytes.Buffer
 	m := &Main{Stdout: &out, Stderr: &errOut, Getenv: env.Getenv}
-	err = m.Run(context.Background(), args)
+	err = m.Run(ctx, args)
 	return out.String(), errOut.String(), err
 }
 
@@ -354,16 +358,16 @@ func TestJobsListAndRetry(t *testing.T) {
 	})
 	stop() // bbolt: one process at a time
 
-	out, _, err := admin(env, "jobs", "list")
+	out, _, err := admin(t, env, "jobs", "list")
 	if err != nil || !strings.Contains(out, submit.ID) || !strings.Contains(out, "report") {
 		t.Fatalf("jobs list: got %q, %v, want the failed report job %s", out, err, submit.ID)
 	}
-	if out, _, err := admin(env, "jobs", "list", "-status", "pending"); err != nil || strings.Contains(out, submit.ID) {
+	if out, _, err := admin(t, env, "jobs", "list", "-status", "pending"); err != nil || strings.Contains(out, submit.ID) {
 		t.Errorf("jobs list -status pending: got %q, %v, want no %s", out, err, submit.ID)
 	}
 
 	env.GitLab.ClearFaults()
-	if out, _, err := admin(env, "jobs", "retry", submit.ID); err != nil || !strings.Contains(out, "job "+submit.ID+" done") {
+	if out, _, err := admin(t, env, "jobs", "retry", submit.ID); err != nil || !strings.Contains(out, "job "+submit.ID+" done") {
 		t.Fatalf("jobs retry: got %q, %v, want done", out, err)
 	}
 	if m, _ := env.Discord.OriginalResponse(submit.Token); !strings.HasPrefix(m.Content, "Issue #1 created") {
@@ -382,7 +386,7 @@ func TestJobsListAndRetry(t *testing.T) {
 		{[]string{"jobs", "retry"}, "usage: sdesk jobs retry ID"},
 	}
 	for _, tt := range tests {
-		if _, _, err := admin(env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, _, err := admin(t, env, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want an error containing %q", tt.args, err, tt.want)
 		}
 	}
@@ -404,7 +408,7 @@ func TestJobsRetryWaitsForRunningJob(t *testing.T) {
 	}
 	e2e.Eventually(t, "serve's run to reach GitLab", func() bool { return env.GitLab.CountRequests("POST", "/projects/:id/issues") > 0 })
 
-	out, errOut, err := admin(env, "jobs", "retry", submit.ID)
+	out, errOut, err := admin(t, env, "jobs", "retry", submit.ID)
 	if err != nil || !strings.Contains(out, "job "+submit.ID+" done") {
 		t.Fatalf("jobs retry: got %q, %v, want done", out, err)
 	}

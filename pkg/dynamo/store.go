@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -373,9 +374,12 @@ func (s *Store) ClaimJob(ctx context.Context, claimKey string, ttl time.Duration
 		}},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: job}},
 	}}
-	// Concurrent transactions on one claim cancel each other with
-	// TransactionConflict; once the winner commits, a retry sees its claim.
-	for attempt := 1; ; attempt++ {
+	// Concurrent transactions on one claim (or on the job: a resend racing
+	// a running job's update) cancel each other with TransactionConflict;
+	// once the other commits, a retry sees its result.
+	const tries = 5
+	for try := 1; ; try++ {
+		in.ClientRequestToken = nil // a fresh token: a retry must run again, not replay
 		_, err = s.client.TransactWriteItems(ctx, in)
 		if err == nil {
 			return true, nil
@@ -384,20 +388,20 @@ func (s *Store) ClaimJob(ctx context.Context, claimKey string, ttl time.Duration
 		if !errors.As(err, &tce) || len(tce.CancellationReasons) == 0 {
 			break
 		}
-		switch aws.ToString(tce.CancellationReasons[0].Code) {
-		case "ConditionalCheckFailed":
+		if aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
 			return false, nil
-		case "TransactionConflict":
-			if attempt < 5 {
-				select {
-				case <-ctx.Done():
-					return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, ctx.Err())
-				case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
-				}
-				continue
-			}
 		}
-		break
+		conflict := slices.ContainsFunc(tce.CancellationReasons, func(r types.CancellationReason) bool {
+			return aws.ToString(r.Code) == "TransactionConflict"
+		})
+		if !conflict || try == tries {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, ctx.Err())
+		case <-time.After(time.Duration(try*try) * 10 * time.Millisecond):
+		}
 	}
 	return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, err)
 }
@@ -433,6 +437,7 @@ type jobItem struct {
 	UpdatedAt string            `dynamodbav:"updated_at"`
 	Expiry    string            `dynamodbav:"expiry,omitempty"`
 	ExpiresAt int64             `dynamodbav:"expires_at,omitempty"`
+	Orphaned  bool              `dynamodbav:"orphaned,omitempty"`
 }
 
 func newJobItem(j sdesk.Job) jobItem {
@@ -451,6 +456,7 @@ func newJobItem(j sdesk.Job) jobItem {
 		ErrorRef:  j.ErrorRef,
 		CreatedAt: formatTime(j.CreatedAt),
 		UpdatedAt: formatTime(j.UpdatedAt),
+		Orphaned:  j.Orphaned,
 	}
 	if !j.ExpiresAt.IsZero() {
 		it.Expiry = formatTime(j.ExpiresAt)
@@ -469,6 +475,7 @@ func (it jobItem) job() (sdesk.Job, error) {
 		Attempts: it.Attempts,
 		Error:    it.Error,
 		ErrorRef: it.ErrorRef,
+		Orphaned: it.Orphaned,
 	}
 	var err error
 	if j.CreatedAt, err = parseTime(it.CreatedAt); err != nil {

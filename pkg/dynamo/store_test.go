@@ -1,6 +1,7 @@
 package dynamo_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,6 +183,11 @@ func TestClaimJobRetriesTransactionConflict(t *testing.T) {
 			`"Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [` + code + `, None]",` +
 			`"CancellationReasons":[{"Code":"` + code + `"},{"Code":"None"}]}`
 	}
+	cancelledJob := func(code string) string {
+		return `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",` +
+			`"Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, ` + code + `]",` +
+			`"CancellationReasons":[{"Code":"None"},{"Code":"` + code + `"}]}`
+	}
 	tests := []struct {
 		name      string
 		answers   []string // "" is success
@@ -192,15 +199,23 @@ func TestClaimJobRetriesTransactionConflict(t *testing.T) {
 		{"conflict then claimed by the other", []string{cancelled("TransactionConflict"), cancelled("ConditionalCheckFailed")}, false, false, 2},
 		{"claimed", []string{cancelled("ConditionalCheckFailed")}, false, false, 1},
 		{"conflict every time", slices.Repeat([]string{cancelled("TransactionConflict")}, 5), false, true, 5},
+		{"conflict on the job item", []string{cancelledJob("TransactionConflict"), ""}, true, false, 2},
+		{"other cancellation", []string{cancelled("ValidationError")}, false, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			isolate(t)
-			var calls atomic.Int32
+			var (
+				calls  atomic.Int32
+				tokens sync.Map
+			)
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if got := r.Header.Get("X-Amz-Target"); got != "DynamoDB_20120810.TransactWriteItems" {
 					t.Errorf("call: got %q, want DynamoDB_20120810.TransactWriteItems", got)
 				}
+				var body struct{ ClientRequestToken string }
+				_ = json.NewDecoder(r.Body).Decode(&body)
+				tokens.Store(body.ClientRequestToken, true)
 				n := int(calls.Add(1))
 				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 				if n > len(tt.answers) || tt.answers[n-1] == "" {
@@ -219,6 +234,16 @@ func TestClaimJobRetriesTransactionConflict(t *testing.T) {
 			}
 			if got := int(calls.Load()); got != tt.wantCalls {
 				t.Errorf("TransactWriteItems calls: got %d, want %d", got, tt.wantCalls)
+			}
+			distinct := 0
+			tokens.Range(func(k, _ any) bool {
+				if k != "" {
+					distinct++
+				}
+				return true
+			})
+			if distinct != tt.wantCalls {
+				t.Errorf("distinct ClientRequestTokens: got %d, want one per call (%d)", distinct, tt.wantCalls)
 			}
 		})
 	}

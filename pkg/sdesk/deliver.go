@@ -64,31 +64,59 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := s.Queue.Enqueue(qctx, j); err != nil {
-		// Not accepted after all: forget the event so that GitLab's resend
-		// (the delivery shows as failed) is not taken for a duplicate.
-		_ = s.Store.DeleteJob(qctx, j.ID)
-		_ = s.Store.Release(qctx, claim)
+		// GitLab gets a 503 and shows the delivery as failed. The claim
+		// and the job stay, with the steps done so far; marked orphaned,
+		// the job is queued again by the resend.
+		s.orphan(j.ID, log)
 		return fmt.Errorf("defer event: %w", err)
 	}
 	return nil
 }
 
+// orphan marks a stored job as held by no queue.
+func (s *Service) orphan(id string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	j, err := s.Store.GetJob(ctx, id)
+	if err == nil {
+		j.Orphaned = true
+		err = s.Store.PutJob(ctx, j)
+	}
+	if err != nil {
+		log.Error("job not marked orphaned; a resend queues it after StallAfter", slog.String("job_id", id), slog.String("error", err.Error()))
+	}
+}
+
 // resumeStalled answers a resent event. Usually it is a duplicate and is
-// ignored. But if its job is still pending and nothing has touched it for
-// StallAfter (the process that stored it died before handing it on, or
-// Lambda dropped its asynchronous event), the resend hands the job to the
-// queue again; runs are idempotent, so this cannot post twice.
+// ignored. But its job, still pending, may be held by no one:
+//   - orphaned: handing it to the queue failed (GitLab got a 503);
+//   - never run, NeverRunAfter after it was stored: the process that stored
+//     it died, or the store failed after writing (GitLab got a 503 or no
+//     answer);
+//   - untouched for StallAfter: Lambda dropped its asynchronous event.
+//
+// Then the resend queues the job again; runs are idempotent and leased, so
+// this cannot post twice.
 func (s *Service) resumeStalled(ctx context.Context, id string, log *slog.Logger) error {
 	j, err := s.Store.GetJob(ctx, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		log.Warn("duplicate delivery ignored; its job could not be read", slog.String("error", err.Error()))
 		return nil
 	}
-	if err != nil || j.Status != JobPending || s.now().Sub(j.UpdatedAt) < s.stallAfter() {
+	age := s.now().Sub(j.UpdatedAt)
+	stalled := err == nil && j.Status == JobPending &&
+		(j.Orphaned || (j.Attempts == 0 && age >= NeverRunAfter) || age >= s.stallAfter())
+	if !stalled {
 		log.Info("duplicate delivery ignored")
 		return nil
 	}
+	j.Orphaned = false
+	j.UpdatedAt = s.now() // further resends wait again
+	if err := s.Store.PutJob(ctx, j); err != nil {
+		return fmt.Errorf("resume stalled event job: %w", err)
+	}
 	if err := s.Queue.Enqueue(ctx, j); err != nil {
+		s.orphan(j.ID, log)
 		return fmt.Errorf("resume stalled event job: %w", err)
 	}
 	log.Warn("resent event resumed its stalled job", slog.String("job_id", id), slog.Int("attempt", j.Attempts))

@@ -15,6 +15,10 @@ import (
 // ended.
 const recordTimeout = 2 * time.Second
 
+// leaseMargin is the part of a job lease kept for after the attempt: the
+// outcome's record (recordTimeout), the apology (10 s) and slack.
+const leaseMargin = 30 * time.Second
+
 // ErrJobBusy: another run of the job holds its lease; try again later.
 var ErrJobBusy = errors.New("job is running elsewhere")
 
@@ -62,6 +66,13 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 			return fmt.Errorf("job %s: %w", j.ID, ErrJobBusy)
 		}
 		defer func() { _ = s.Store.Release(context.WithoutCancel(ctx), lease) }()
+		// The attempt ends while the lease still holds, with time left to
+		// record its outcome and apologize: no other run can start while
+		// this one still works.
+		limit := max(s.LeaseTTL-leaseMargin, s.LeaseTTL/2)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
 	}
 	stored, err := j, error(nil)
 	if !fresh {
@@ -84,6 +95,7 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 	}
 	log := s.log().With(slog.String("job_id", j.ID), slog.String("job_kind", j.Kind))
 	j.Attempts++
+	j.Orphaned = false // a run holds it now
 	j.UpdatedAt = s.now()
 	if err := s.Store.PutJob(ctx, j); err != nil {
 		return fmt.Errorf("save job %s: %w", j.ID, err)

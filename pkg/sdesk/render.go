@@ -1009,7 +1009,9 @@ func noteFileName(u string) string {
 		p = p[:i]
 	}
 	name := p[strings.LastIndexByte(p, '/')+1:]
-	if d, err := url.PathUnescape(name); err == nil && utf8.ValidString(d) {
+	// The decoded name becomes link text: it must be valid UTF-8 and must
+	// not bring placeholder runes or link syntax of its own.
+	if d, err := url.PathUnescape(name); err == nil && utf8.ValidString(d) && !strings.ContainsAny(d, "\uE000\uE001[]()") {
 		name = d
 	}
 	if strings.TrimSpace(name) == "" {

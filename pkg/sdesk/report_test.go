@@ -193,6 +193,20 @@ func TestJobRunTwice(t *testing.T) {
 			t.Errorf("busy runs: got %d, want at most 1", busy)
 		}
 	})
+	t.Run("an attempt ends before its lease does", func(t *testing.T) {
+		w := newWorld(t)
+		w.svc.LeaseTTL = 2 * time.Second // the attempt gets 1 s
+		w.gitlab.SetDelay(3 * time.Second)
+		j := w.submit(t, "1300000000000000008")
+		err := w.svc.RunJob(context.Background(), j)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("RunJob with GitLab slower than the lease: got %v, want the attempt cut at its deadline", err)
+		}
+		got, err := w.store.GetJob(context.Background(), j.ID)
+		if err != nil || got.Status != sdesk.JobPending || got.Attempts != 1 {
+			t.Errorf("job: got %+v, %v, want pending after 1 attempt", got, err)
+		}
+	})
 	t.Run("thread created but its answer lost", func(t *testing.T) {
 		w := newWorld(t)
 		j := w.submit(t, "1300000000000000007")

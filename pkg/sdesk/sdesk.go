@@ -62,6 +62,9 @@ type Job struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	ExpiresAt time.Time         `json:"expires_at,omitzero"` // zero: never
+	// Orphaned: no queue holds the job (handing it on failed), so a
+	// resend of its event queues it again at once.
+	Orphaned bool `json:"orphaned,omitempty"`
 }
 
 // Step returns the recorded result of a completed step.

@@ -17,6 +17,9 @@ const (
 	DefaultJobTTL      = 24 * time.Hour  // finished jobs are kept this long
 	DefaultClaimTTL    = 7 * 24 * time.Hour
 	DefaultStallAfter  = 15 * time.Minute
+	// NeverRunAfter: an event's job still without an attempt this long
+	// after it was stored has lost the process that stored it.
+	NeverRunAfter = 30 * time.Second
 )
 
 // Service holds sdesk's use cases. Adapters fill its ports; zero tunables
@@ -44,7 +47,8 @@ type Service struct {
 	// while it runs, so two deliveries of one job (Lambda may deliver an
 	// async event twice) never run at the same time. Set it to the longest
 	// an attempt can take (the function timeout). Zero: no lease, for a
-	// single process whose queue holds each job once.
+	// single process whose queue holds each job once. An attempt under a
+	// lease ends 30 s before the lease does.
 	LeaseTTL time.Duration
 	// StallAfter is how long an event's job may stay pending, untouched,
 	// before a resend of the event runs it again (default 15 minutes: past

@@ -44,8 +44,8 @@ func New(t testing.TB) *Server {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
 		s.cancel()
-		s.wg.Wait()
-		s.srv.Close()
+		s.srv.Close() // no new invocation after this
+		s.Wait()
 	})
 	return s
 }

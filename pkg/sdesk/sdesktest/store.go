@@ -458,7 +458,7 @@ func job(id string, status sdesk.JobStatus, created time.Time) sdesk.Job {
 
 func checkJob(t *testing.T, what string, got, want sdesk.Job) {
 	t.Helper()
-	if got.ID != want.ID || got.Kind != want.Kind || got.Status != want.Status ||
+	if got.ID != want.ID || got.Kind != want.Kind || got.Status != want.Status || got.Orphaned != want.Orphaned ||
 		got.Attempts != want.Attempts || got.Error != want.Error || got.ErrorRef != want.ErrorRef {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
@@ -535,6 +535,7 @@ func testJob(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
 				CreatedAt: base,
 				UpdatedAt: base.Add(90*time.Second + 987654321),
 				ExpiresAt: time.Now().Add(24 * time.Hour),
+				Orphaned:  true,
 			}},
 		}
 		for _, tt := range tests {
