@@ -301,16 +301,16 @@ func (c *crashAfterClaim) ClaimJob(ctx context.Context, key string, ttl time.Dur
 	return won, err
 }
 
-// flakyQueue fails its first Enqueue or, with drop, loses that job
+// flakyQueue fails its first n Enqueues or, with drop, loses those jobs
 // silently (as Lambda drops an async event past its maximum age).
 type flakyQueue struct {
 	sdesk.Queue
 	drop bool
-	used atomic.Bool
+	n    atomic.Int32
 }
 
 func (q *flakyQueue) Enqueue(ctx context.Context, j sdesk.Job) error {
-	if q.used.CompareAndSwap(false, true) {
+	if q.n.Add(-1) >= 0 {
 		if q.drop {
 			return nil
 		}
@@ -324,8 +324,9 @@ func (q *flakyQueue) Enqueue(ctx context.Context, j sdesk.Job) error {
 // when no one else can still run it.
 func TestResendResumesStalledEvent(t *testing.T) {
 	type resend struct {
-		after    time.Duration // since the first delivery
-		wantPost bool
+		after      time.Duration // since the first delivery
+		wantStatus int
+		wantPost   bool
 	}
 	tests := []struct {
 		name       string
@@ -335,11 +336,13 @@ func TestResendResumesStalledEvent(t *testing.T) {
 		resends    []resend
 	}{
 		{"stored, then the process died", true, "", http.StatusServiceUnavailable,
-			[]resend{{0, false}, {sdesk.NeverRunAfter + time.Second, true}, {time.Hour, false}}},
+			[]resend{{0, 200, false}, {sdesk.NeverRunAfter + time.Second, 200, true}, {time.Hour, 200, false}}},
+		// Refused twice: the resend's own hand-over fails too, and the job
+		// stays orphaned for the next resend.
 		{"the queue refused it", false, "refuse", http.StatusServiceUnavailable,
-			[]resend{{0, true}, {time.Hour, false}}},
+			[]resend{{0, http.StatusServiceUnavailable, false}, {0, 200, true}, {time.Hour, 200, false}}},
 		{"the queue lost it", false, "drop", http.StatusOK,
-			[]resend{{time.Minute, false}, {sdesk.DefaultStallAfter + time.Second, true}, {time.Hour, false}}},
+			[]resend{{time.Minute, 200, false}, {sdesk.DefaultStallAfter + time.Second, 200, true}, {time.Hour, 200, false}}},
 	}
 	for _, tt := range tests {
 		for _, store := range stores {
@@ -351,7 +354,12 @@ func TestResendResumesStalledEvent(t *testing.T) {
 						a.Service.Store = &crashAfterClaim{Store: a.Service.Store}
 					}
 					if tt.queue != "" {
-						a.Service.Queue = &flakyQueue{Queue: a.Service.Queue, drop: tt.queue == "drop"}
+						q := &flakyQueue{Queue: a.Service.Queue, drop: tt.queue == "drop"}
+						q.n.Store(1)
+						if tt.queue == "refuse" {
+							q.n.Store(2)
+						}
+						a.Service.Queue = q
 					}
 					a.Service.Now = func() time.Time { return start.Add(time.Duration(offset.Load())) }
 				})
@@ -374,7 +382,9 @@ func TestResendResumesStalledEvent(t *testing.T) {
 				want := 0
 				for _, r := range tt.resends {
 					offset.Store(int64(r.after))
-					h.deliver(t, hdr, body)
+					if status, resp := h.Webhook(h.url, hdr.Get("X-Gitlab-Event"), b, hdr); status != r.wantStatus {
+						t.Fatalf("resend at +%v: got %d %s, want %d", r.after, status, resp, r.wantStatus)
+					}
 					if r.wantPost {
 						want++
 						e2e.Eventually(t, "the resumed job's message", func() bool { return posts() >= want })

@@ -330,15 +330,10 @@ func (s *Store) Claim(ctx context.Context, claimKey string, ttl time.Duration) (
 	if claimKey == "" || ttl <= 0 {
 		return false, fmt.Errorf("dynamo: claim: need a key and a positive ttl, got %q and %v", claimKey, ttl)
 	}
-	now := s.now()
-	item := key(claimPK(claimKey), skClaim)
-	item[attrExpiresAt] = num(expiresAt(now.Add(ttl)))
+	p := s.claimPut(claimKey, ttl)
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.table),
-		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp < :now"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#exp": attrExpiresAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": epochNow(now)},
+		TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+		ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
 	})
 	if err != nil {
 		var ccf *types.ConditionalCheckFailedException
@@ -348,6 +343,21 @@ func (s *Store) Claim(ctx context.Context, claimKey string, ttl time.Duration) (
 		return false, fmt.Errorf("dynamo: claim %q: %w", claimKey, err)
 	}
 	return true, nil
+}
+
+// claimPut is the conditional write of a claim item: it succeeds only if
+// no unexpired claim on the key exists.
+func (s *Store) claimPut(claimKey string, ttl time.Duration) *types.Put {
+	now := s.now()
+	item := key(claimPK(claimKey), skClaim)
+	item[attrExpiresAt] = num(expiresAt(now.Add(ttl)))
+	return &types.Put{
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp < :now"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#exp": attrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": epochNow(now)},
+	}
 }
 
 // ClaimJob claims key and stores j in one TransactWriteItems call: the job
@@ -361,17 +371,8 @@ func (s *Store) ClaimJob(ctx context.Context, claimKey string, ttl time.Duration
 	if err != nil {
 		return false, fmt.Errorf("dynamo: claim job %q: %w", j.ID, err)
 	}
-	now := s.now()
-	claim := key(claimPK(claimKey), skClaim)
-	claim[attrExpiresAt] = num(expiresAt(now.Add(ttl)))
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName:                 aws.String(s.table),
-			Item:                      claim,
-			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp < :now"),
-			ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#exp": attrExpiresAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": epochNow(now)},
-		}},
+		{Put: s.claimPut(claimKey, ttl)},
 		{Put: &types.Put{TableName: aws.String(s.table), Item: job}},
 	}}
 	// Concurrent transactions on one claim (or on the job: a resend racing
