@@ -45,6 +45,8 @@ var (
 type User struct {
 	ID, Username string
 	Roles        []string
+	// TimedOutUntil, when set, is sent as communication_disabled_until.
+	TimedOutUntil time.Time
 }
 
 // Env is one test's world.
@@ -98,7 +100,11 @@ func member(u User) map[string]any {
 	if roles == nil {
 		roles = []string{}
 	}
-	return map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username, "discriminator": "0"}, "roles": roles}
+	m := map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username, "discriminator": "0"}, "roles": roles}
+	if !u.TimedOutUntil.IsZero() {
+		m["communication_disabled_until"] = u.TimedOutUntil.UTC().Format(time.RFC3339)
+	}
+	return m
 }
 
 // Interaction is a signed interaction body and its identity.

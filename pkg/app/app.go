@@ -177,7 +177,8 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 	}
 
 	hc := httpapi.Config{PublicKey: cfg.DiscordPublicKey, Logger: logger, Now: o.now,
-		WebhookSecret: cfg.GitLabWebhookSecret, SigningToken: cfg.GitLabWebhookSigningToken, Project: cfg.GitLabProject}
+		WebhookSecret: cfg.GitLabWebhookSecret, SigningToken: cfg.GitLabWebhookSigningToken, Project: cfg.GitLabProject,
+		ProjectID: a.GitLab.ProjectID}
 	if role != LambdaWebhook {
 		a.Router = &discord.Router{Service: a.Service, Logger: logger}
 		hc.Router = a.Router

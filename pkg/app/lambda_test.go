@@ -266,7 +266,7 @@ func TestLambdaWebhookDefers(t *testing.T) {
 	if got := fake.Functions(); len(got) != 1 || got[0] != jobFunction {
 		t.Errorf("invoked: got %v, want the interactions function once", got)
 	}
-	j, err := store.GetJob(context.Background(), "gitlab:"+hdr.Get("Idempotency-Key"))
+	j, err := store.GetJob(context.Background(), jobID(t, hdr, body))
 	if err != nil || j.Status != sdesk.JobDone {
 		t.Errorf("job: got %+v, %v, want done", j, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sdesk/sdesk/pkg/bolt"
 	"github.com/sdesk/sdesk/pkg/config"
 	"github.com/sdesk/sdesk/pkg/discord/discordfake"
+	"github.com/sdesk/sdesk/pkg/gitlab"
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
@@ -89,6 +90,21 @@ func newHookEnv(t *testing.T, store string, vars map[string]string, tune ...func
 }
 
 // fixture reads one of the project's own webhook fixtures.
+// jobID is the ID of the job a delivery becomes: "gitlab:" and the
+// event's identity, which ParseWebhook computes from the body.
+func jobID(t *testing.T, hdr http.Header, body map[string]any) string {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := gitlab.ParseWebhook(hdr, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "gitlab:" + ev.Key
+}
+
 func fixture(t *testing.T, name string) (http.Header, map[string]any) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(e2e.RepoRoot(t), "pkg", "gitlab", "testdata", "hooks", name+".json"))
@@ -276,11 +292,12 @@ func TestDuplicateDeliveries(t *testing.T) {
 			start := len(h.Discord.Requests())
 			h.deliver(t, hdr, body)
 			h.deliver(t, hdr, body) // resent with the same Idempotency-Key
+			hdr.Set("Idempotency-Key", "0b7a4a4e-6b2f-4c55-9a57-2d3f1c0e9d11")
+			h.deliver(t, hdr, body) // executed again: a fresh key (or a group hook beside the project hook)
 			hdr.Del("Idempotency-Key")
-			h.deliver(t, hdr, body) // older GitLab: no header, same note and updated_at
-			h.deliver(t, hdr, body)
-			if got := h.calls(start); len(got) != 2 {
-				t.Errorf("Discord calls: got %v, want one message per distinct key (2)", got)
+			h.deliver(t, hdr, body) // older GitLab: no header
+			if got := h.calls(start); len(got) != 1 {
+				t.Errorf("Discord calls: got %v, want the note posted once, whatever the delivery key", got)
 			}
 		})
 	}
@@ -364,8 +381,9 @@ func TestResendResumesStalledEvent(t *testing.T) {
 					a.Service.Now = func() time.Time { return start.Add(time.Duration(offset.Load())) }
 				})
 				if tt.queue != "" {
-					// The inline attempt fails at once (a 403 is not retried).
-					h.Discord.FailNext("POST", "/channels/*/messages", 403, `{"message":"Missing Access","code":50001}`, 1)
+					// The inline attempt fails at once (a 400 is not retried,
+					// and, unlike a 403, is not permanent).
+					h.Discord.FailNext("POST", "/channels/*/messages", 400, `{"message":"Invalid Form Body","code":50035}`, 1)
 				}
 				hdr, body := fixture(t, "note_thread_start")
 				b, err := json.Marshal(body)
@@ -521,9 +539,10 @@ func TestDiscordFailures(t *testing.T) {
 					th, _ := h.Discord.Thread(h.thread)
 					return len(th.Messages) >= 1
 				})
-				j, err := h.app.Store.GetJob(context.Background(), "gitlab:"+hdr.Get("Idempotency-Key"))
+				id := jobID(t, hdr, body)
+				j, err := h.app.Store.GetJob(context.Background(), id)
 				e2e.Eventually(t, "the job to finish", func() bool {
-					j, err = h.app.Store.GetJob(context.Background(), "gitlab:"+hdr.Get("Idempotency-Key"))
+					j, err = h.app.Store.GetJob(context.Background(), id)
 					return err == nil && j.Status == sdesk.JobDone
 				})
 				th, _ := h.Discord.Thread(h.thread)
@@ -621,5 +640,170 @@ func TestMovedNamesTheNewIssue(t *testing.T) {
 	want := "acme/support#" + fmt.Sprint(target.IID) + " (<" + target.WebURL + ">)"
 	if len(th.Messages) != 1 || !strings.Contains(th.Messages[0].Content, want) {
 		t.Errorf("messages: got %v, want one naming %s", th.Messages, want)
+	}
+}
+
+// TestHostileGitLabTextIntoDiscord: names, titles, labels and notes from
+// GitLab reach the thread as text that shows what it is: no mention, link,
+// header, quote, spoiler or emphasis of their own, and every link target
+// visible (issue 7, item 6). Driven through the real handler into the
+// Discord fake.
+func TestHostileGitLabTextIntoDiscord(t *testing.T) {
+	const (
+		zwsp   = "\u200b"
+		secret = "0123456789abcdef0123456789abcdef"
+		name   = "@everyone [x](https://example.test) <@&1200000000000000004> # Staff_\u202Eevil"
+		title  = "`@here` ||spoiler|| <t:0:R> [login](https://evil.example)"
+	)
+	// name as DiscordText shows it in content: escaped, one line, the
+	// bidirectional override removed.
+	nameText := "@" + zwsp + `everyone \[x\](https://example.test) \<@&1200000000000000004\> # Staff\_evil`
+	titleText := "\\`@" + zwsp + `here\` + "`" + ` \|\|spoiler\|\| \<t:0:R\> \[login\](https://evil.example)`
+	h := newHookEnv(t, "bolt", nil)
+	h.GitLab.AddUpload(secret, "screenshot.png", []byte("\x89PNG\r\n\x1a\nimage"))
+	user := map[string]any{"id": 501, "name": name, "username": "ada", "avatar_url": "https://gitlab.example.com/a.png"}
+	delivery := 0
+	send := func(fixtureName string, edit func(body map[string]any)) discordfake.Message {
+		t.Helper()
+		hdr, body := fixture(t, fixtureName)
+		delivery++
+		hdr.Set("Idempotency-Key", fmt.Sprintf("hostile-%d", delivery))
+		body["user"] = user
+		attrs(body)["updated_at"] = fmt.Sprintf("2024-06-01T10:%02d:00Z", delivery)
+		edit(body)
+		before := len(h.Discord.Messages(h.thread))
+		start := len(h.Discord.Requests())
+		h.deliver(t, hdr, body)
+		for _, r := range h.Discord.Requests()[start:] {
+			if r.Method == "POST" && !strings.Contains(string(r.JSON), `"parse":[]`) {
+				t.Errorf("%s: message without an empty allowed_mentions parse list: %s", fixtureName, r.JSON)
+			}
+		}
+		msgs := h.Discord.Messages(h.thread)
+		if len(msgs) != before+1 {
+			t.Fatalf("%s: got %d new messages, want 1", fixtureName, len(msgs)-before)
+		}
+		return msgs[len(msgs)-1]
+	}
+	label := func(title string) map[string]any { return map[string]any{"id": len(title), "title": title} }
+	labelList := func(titles ...string) []any {
+		out := make([]any, len(titles))
+		for i, l := range titles {
+			out[i] = label(l)
+		}
+		return out
+	}
+
+	t.Run("title", func(t *testing.T) {
+		m := send("issue_title", func(body map[string]any) {
+			body["changes"].(map[string]any)["title"] = map[string]any{"previous": "Printer on fire", "current": title}
+			attrs(body)["title"] = title
+		})
+		if want := "✏️ Title changed to **" + titleText + "**."; m.Content != want {
+			t.Errorf("content\ngot  %q,\nwant %q", m.Content, want)
+		}
+		// A thread name shows no markdown: it carries the title as is.
+		if th, _ := h.Discord.Thread(h.thread); th.Name != "#7 "+title {
+			t.Errorf("thread name: got %q, want %q", th.Name, "#7 "+title)
+		}
+	})
+	t.Run("labels", func(t *testing.T) {
+		m := send("issue_labels", func(body map[string]any) {
+			body["changes"].(map[string]any)["labels"] = map[string]any{
+				"previous": labelList("discord", "||old||"),
+				"current":  labelList("discord", "-# small", "> quote"),
+			}
+		})
+		if want := `🏷️ Labels: discord, \-# small, \> quote (added \-# small, \> quote; removed \|\|old\|\|)`; m.Content != want {
+			t.Errorf("content\ngot  %q,\nwant %q", m.Content, want)
+		}
+	})
+	t.Run("assignees", func(t *testing.T) {
+		m := send("issue_assignees", func(body map[string]any) {
+			body["changes"].(map[string]any)["assignees"] = map[string]any{
+				"previous": []any{map[string]any{"id": 502, "name": "Grace Hopper", "username": "grace"}},
+				"current":  []any{map[string]any{"id": 502, "name": "Grace Hopper", "username": "grace"}, user},
+			}
+		})
+		if want := "👤 Assignees: Grace Hopper, " + nameText + " (added " + nameText + ")"; m.Content != want {
+			t.Errorf("content\ngot  %q,\nwant %q", m.Content, want)
+		}
+	})
+	t.Run("note", func(t *testing.T) {
+		m := send("note_plain", func(body map[string]any) {
+			attrs(body)["note"] = "Please log in [here](https://evil.example/login) or <a href=\"https://evil.example/a\">at your bank</a>.\n" +
+				"[https://bank.example](https://evil.example/b) <@&1200000000000000004> ||hidden||\n" +
+				"-# small print\n" +
+				"![screenshot](/uploads/" + secret + "/screenshot.png)"
+		})
+		if len(m.Embeds) != 1 {
+			t.Fatalf("embeds: got %d, want 1", len(m.Embeds))
+		}
+		e := m.Embeds[0]
+		wantDesc := "Please log in here (<https://evil.example/login>) or at your bank (<https://evil.example/a>).\n" +
+			`https://bank.example (<https://evil.example/b>) \<@&1200000000000000004> \|\|hidden\|\|` + "\n" +
+			`\-# small print` + "\n" +
+			"[screenshot.png](https://gitlab.example.com/acme/support/uploads/" + secret + "/screenshot.png)"
+		if got := fmt.Sprint(e["description"]); got != wantDesc {
+			t.Errorf("description\ngot  %q,\nwant %q", got, wantDesc)
+		}
+		// Discord shows an author name as plain text: it stays as GitLab
+		// has it, on one line, without the override that would flip
+		// " (@ada)".
+		author, _ := e["author"].(map[string]any)
+		if want := strings.ReplaceAll(name, "\u202E", "") + " (@ada)"; author["name"] != want {
+			t.Errorf("author name: got %q, want %q", author["name"], want)
+		}
+		if len(m.Files) != 1 || m.Files[0].Name != "screenshot.png" {
+			t.Errorf("files: got %d, want screenshot.png attached", len(m.Files))
+		}
+	})
+	t.Run("close", func(t *testing.T) {
+		m := send("issue_close", func(map[string]any) {})
+		if want := "🔒 Issue #7 was closed by " + nameText + "."; m.Content != want {
+			t.Errorf("content\ngot  %q,\nwant %q", m.Content, want)
+		}
+	})
+}
+
+// TestProjectMatchedByID: events are matched to GITLAB_PROJECT by the
+// project's numeric ID, resolved once on the first webhook, so a project
+// renamed or moved to another group keeps working; another project's
+// events stay ignored, logged with both IDs (issue 13).
+func TestProjectMatchedByID(t *testing.T) {
+	h := newHookEnv(t, "bolt", nil)
+	if n := h.GitLab.CountRequests("GET", "/projects/:id"); n != 0 {
+		t.Errorf("project look-ups before any webhook: got %d, want 0", n)
+	}
+	for _, tt := range []struct {
+		name      string
+		id        float64
+		path      string
+		wantPosts int
+	}{
+		{"renamed", 4242, "acme/support-desk", 1},
+		{"moved to another group", 4242, "acme-support/app", 1},
+		{"another project with the old path", 999, "acme/support", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr, body := fixture(t, "note_plain")
+			attrs := body["object_attributes"].(map[string]any)
+			attrs["id"] = float64(7000 + len(tt.name)) // a new note each time
+			attrs["project_id"] = tt.id
+			body["project_id"] = tt.id
+			body["project"].(map[string]any)["id"] = tt.id
+			body["project"].(map[string]any)["path_with_namespace"] = tt.path
+			before := len(h.Discord.Messages(h.thread))
+			h.deliver(t, hdr, body)
+			if got := len(h.Discord.Messages(h.thread)) - before; got != tt.wantPosts {
+				t.Errorf("messages: got %d, want %d", got, tt.wantPosts)
+			}
+		})
+	}
+	if n := h.GitLab.CountRequests("GET", "/projects/:id"); n != 1 {
+		t.Errorf("project look-ups: got %d, want 1 (kept after the first)", n)
+	}
+	if !strings.Contains(h.logs.String(), "project 999 (acme/support) is not GITLAB_PROJECT acme/support (ID 4242)") {
+		t.Errorf("logs: want the ignored event named with both IDs")
 	}
 }

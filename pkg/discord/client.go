@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -42,6 +43,11 @@ type ClientConfig struct {
 	// MaxRetries is the number of retries after a 429, a 5xx or a network
 	// error; 0 means DefaultMaxRetries, a negative value no retries.
 	MaxRetries int
+	// MaxWait is the longest one call waits for a rate limit (Discord's
+	// retry_after, or a bucket it announced as spent); a longer wait fails
+	// the call at once with an sdesk.RateLimitedError. 0 means
+	// DefaultMaxWait. No wait ever passes the context's deadline either.
+	MaxWait time.Duration
 	// Logger receives a warning for every retry; nil discards them.
 	Logger *slog.Logger
 }
@@ -52,8 +58,13 @@ type Client struct {
 	httpClient *http.Client
 	appID      string
 	maxRetries int
+	maxWait    time.Duration
 	log        *slog.Logger
 	limits     limiter
+
+	// The bot's own user ID (BotUserID): fetched on first use, then kept.
+	selfFetch chan struct{}          // held by the one goroutine fetching it
+	selfID    atomic.Pointer[string] // nil until fetched
 }
 
 var _ sdesk.Discord = (*Client)(nil)
@@ -97,7 +108,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{token: token, httpClient: hc, appID: cfg.ApplicationID, maxRetries: retries, log: log}, nil
+	maxWait := cfg.MaxWait
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	return &Client{token: token, httpClient: hc, appID: cfg.ApplicationID, maxRetries: retries, maxWait: maxWait, log: log,
+		selfFetch: make(chan struct{}, 1)}, nil
 }
 
 // session returns a discordgo session for one call (REST only). Each call
@@ -138,9 +154,57 @@ func validToken(t string) bool {
 	return true
 }
 
+// BotUserID returns the user ID of the bot whose token the Client holds
+// (GET /users/@me). It is fetched on the first call, never before (not in
+// NewClient, so not during a Lambda function's init), and kept for the
+// Client's life; concurrent first calls make one request, and a failed
+// fetch is not kept: the next call tries again. Errors wrap the API error
+// or ctx's.
+func (c *Client) BotUserID(ctx context.Context) (string, error) {
+	const op = "get current user"
+	if id := c.selfID.Load(); id != nil {
+		return *id, nil
+	}
+	select {
+	case c.selfFetch <- struct{}{}:
+		defer func() { <-c.selfFetch }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("discord: %s: %w", op, ctx.Err())
+	}
+	if id := c.selfID.Load(); id != nil { // fetched while this call waited
+		return *id, nil
+	}
+	var id string
+	err := c.do(ctx, call{
+		op:  op,
+		key: "GET /users/@me",
+		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
+			u, err := s.User("@me", opts...)
+			if err != nil {
+				return err
+			}
+			if u == nil {
+				return errors.New("answer has no user")
+			}
+			id = u.ID
+			return nil
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := checkIDs(op, id); err != nil {
+		return "", err
+	}
+	c.selfID.Store(&id)
+	return id, nil
+}
+
 // CreatePrivateThread opens a private thread (type 12, not invitable,
 // archived after 7 days without activity) in a text channel and returns its
-// ID. The name is cut to 100 runes.
+// ID. The name is cut to 100 runes. An answer that is not a private thread
+// under channelID is an error: sdesk posts reports only into private
+// threads of its support channel.
 func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string) (string, error) {
 	if err := checkIDs("create thread", channelID); err != nil {
 		return "", err
@@ -167,6 +231,10 @@ func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string
 			if ch == nil || ch.ID == "" {
 				return errors.New("answer has no channel ID")
 			}
+			if ch.Type != discordgo.ChannelTypeGuildPrivateThread || ch.ParentID != channelID {
+				return fmt.Errorf("answer is channel %s of type %d under %q, not a private thread (type 12) under %s",
+					ch.ID, ch.Type, ch.ParentID, channelID)
+			}
 			id = ch.ID
 			return nil
 		},
@@ -174,25 +242,43 @@ func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string
 	return id, err
 }
 
-// FindThread returns the active thread under channelID whose name starts
-// with prefix (GET /guilds/{guild}/threads/active), or sdesk.ErrNotFound.
+// FindThread returns the thread that sdesk itself opened under channelID
+// with a name starting with prefix, when an earlier attempt created it but
+// lost the answer; sdesk.ErrNotFound when there is none. Only a thread
+// that CreatePrivateThread could have made qualifies: among the guild's
+// active threads (GET /guilds/{guild}/threads/active), one that is private
+// (type 12), whose parent_id is channelID and whose owner_id (its creator)
+// is this bot (BotUserID, fetched once per Client). Public threads,
+// threads under other channels and threads any member opened are ignored,
+// whatever their name, so a member cannot have a report adopt a thread
+// they made (issue 7). When several qualify, the oldest (lowest ID) is
+// returned. prefix must not be empty. Errors other than ErrNotFound
+// (Discord or /users/@me unreachable) mean nothing was decided.
 func (c *Client) FindThread(ctx context.Context, guildID, channelID, prefix string) (string, error) {
-	if err := checkIDs("find thread", guildID, channelID); err != nil {
+	const op = "find thread"
+	if err := checkIDs(op, guildID, channelID); err != nil {
 		return "", err
 	}
+	if prefix == "" {
+		return "", fmt.Errorf("discord: %s: empty name prefix", op)
+	}
+	self, err := c.BotUserID(ctx)
+	if err != nil {
+		return "", fmt.Errorf("discord: %s: the bot's user ID: %w", op, err)
+	}
 	var found string
-	err := c.do(ctx, call{
-		op:  "find thread",
+	err = c.do(ctx, call{
+		op:  op,
 		key: "GET /guilds/" + guildID + "/threads/active",
 		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
 			list, err := s.GuildThreadsActive(guildID, opts...)
 			if err != nil {
 				return err
 			}
+			found = ""
 			for _, th := range list.Threads {
-				if th != nil && th.ParentID == channelID && strings.HasPrefix(th.Name, prefix) {
+				if ownThread(th, self, channelID, prefix) && (found == "" || olderID(th.ID, found)) {
 					found = th.ID
-					return nil
 				}
 			}
 			return nil
@@ -202,9 +288,27 @@ func (c *Client) FindThread(ctx context.Context, guildID, channelID, prefix stri
 		return "", err
 	}
 	if found == "" {
-		return "", fmt.Errorf("discord: find thread %q: %w", prefix, sdesk.ErrNotFound)
+		return "", fmt.Errorf("discord: %s %q: %w", op, prefix, sdesk.ErrNotFound)
 	}
 	return found, nil
+}
+
+// ownThread tells whether th is a thread sdesk's CreatePrivateThread made
+// under channelID (private, created by the bot self) named with prefix.
+func ownThread(th *discordgo.Channel, self, channelID, prefix string) bool {
+	return th != nil && th.ID != "" &&
+		th.Type == discordgo.ChannelTypeGuildPrivateThread &&
+		th.ParentID == channelID &&
+		th.OwnerID == self &&
+		strings.HasPrefix(th.Name, prefix)
+}
+
+// olderID orders snowflakes (decimal, no leading zeros) numerically.
+func olderID(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }
 
 // AddThreadMember adds a user to a thread.

@@ -503,7 +503,6 @@ func TestLimitsRefused(t *testing.T) {
 		{"11 embeds", sdesk.Message{Embeds: embeds(11, "a")}},
 		{"embeds 6001 runes in all", sdesk.Message{Embeds: append(embeds(1, strings.Repeat("a", 4096)), sdesk.Embed{Description: strings.Repeat("b", 1905)})}},
 		{"empty embed", sdesk.Message{Embeds: []sdesk.Embed{{Color: 1}}}},
-		{"embed URL not http", sdesk.Message{Embeds: []sdesk.Embed{{Title: "t", URL: "javascript:alert(1)"}}}},
 		{"26 buttons", sdesk.Message{Content: "x", Buttons: make([]sdesk.Button, 26)}},
 		{"button without label", sdesk.Message{Content: "x", Buttons: []sdesk.Button{{CustomID: "a"}}}},
 		{"button custom_id 101 runes", sdesk.Message{Content: "x", Buttons: []sdesk.Button{{Label: "a", CustomID: strings.Repeat("a", 101)}}}},
@@ -976,5 +975,351 @@ func TestSendMessageNonce(t *testing.T) {
 				t.Errorf("another nonce: got %s, %v, want a new message", other, err)
 			}
 		})
+	}
+}
+
+// Thread ownership (issue 7, item 1): FindThread adopts only a thread that
+// CreatePrivateThread could have made: private, under the support
+// channel, created by the bot itself. A member's thread is never adopted,
+// whatever its name.
+
+const (
+	supportChannel = "200000000000000002"
+	otherChannel   = "200000000000000003"
+	memberID       = "300000000000000001"
+)
+
+// threadSpec is a thread that exists before FindThread runs.
+type threadSpec struct {
+	parent string
+	bot    bool // created by the bot; else by memberID
+	typ    int  // 11 public, 12 private
+	name   string
+}
+
+func addThreads(fake *discordfake.Server, specs []threadSpec) []string {
+	ids := make([]string, len(specs))
+	for i, s := range specs {
+		owner := memberID
+		if s.bot {
+			owner = fake.BotUserID()
+		}
+		ids[i] = fake.AddThread(s.parent, owner, s.name, s.typ)
+	}
+	return ids
+}
+
+func TestFindThread(t *testing.T) {
+	tests := []struct {
+		name    string
+		threads []threadSpec
+		want    int // index in threads; -1: sdesk.ErrNotFound
+	}{
+		{"the bot's own private thread", []threadSpec{{supportChannel, true, 12, "#41 Printer on fire"}}, 0},
+		{"a member's public thread with the name", []threadSpec{{supportChannel, false, 11, "#41 help pls"}}, -1},
+		{"a member's private thread with the name", []threadSpec{{supportChannel, false, 12, "#41 help pls"}}, -1},
+		{"a public thread of the bot's", []threadSpec{{supportChannel, true, 11, "#41 Printer on fire"}}, -1},
+		{"the bot's private thread under another channel", []threadSpec{{otherChannel, true, 12, "#41 Printer on fire"}}, -1},
+		{"the bot's threads of other issues", []threadSpec{{supportChannel, true, 12, "#410 Printer"}, {supportChannel, true, 12, "#4 Printer"}, {supportChannel, true, 12, "41 Printer"}}, -1},
+		{"members' threads before and after the bot's", []threadSpec{
+			{supportChannel, false, 11, "#41 help pls"},
+			{supportChannel, false, 12, "#41 me too"},
+			{supportChannel, true, 12, "#41 Printer on fire"},
+			{supportChannel, false, 11, "#41 still broken"},
+			{supportChannel, false, 12, "#41 Printer on fire"},
+		}, 2},
+		{"two of the bot's own: the oldest", []threadSpec{{supportChannel, true, 12, "#41 first"}, {supportChannel, true, 12, "#41 second"}}, 0},
+		{"no threads", nil, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := discordfake.New(t)
+			c := newClient(t, fake)
+			ids := addThreads(fake, tt.threads)
+			got, err := c.FindThread(context.Background(), fake.GuildID(), supportChannel, "#41 ")
+			if tt.want < 0 {
+				if !errors.Is(err, sdesk.ErrNotFound) {
+					t.Errorf("FindThread = %q, %v; want sdesk.ErrNotFound", got, err)
+				}
+				return
+			}
+			if err != nil || got != ids[tt.want] {
+				t.Errorf("FindThread = %q, %v; want %s (%+v)", got, err, ids[tt.want], tt.threads[tt.want])
+			}
+		})
+	}
+}
+
+func TestFindThreadRefusesEmptyPrefix(t *testing.T) {
+	fake := discordfake.New(t)
+	c := newClient(t, fake)
+	addThreads(fake, []threadSpec{{supportChannel, true, 12, "#41 x"}})
+	if got, err := c.FindThread(context.Background(), fake.GuildID(), supportChannel, ""); err == nil || errors.Is(err, sdesk.ErrNotFound) {
+		t.Errorf("FindThread with an empty prefix = %q, %v; want an error other than ErrNotFound", got, err)
+	}
+	if n := len(fake.Requests()); n != 0 {
+		t.Errorf("%d requests sent, want 0", n)
+	}
+}
+
+// The bot's user ID comes from GET /users/@me on first use, never at
+// construction, once per Client however many calls and goroutines ask.
+func TestBotUserIDFetchedOnce(t *testing.T) {
+	fake := discordfake.New(t)
+	c := newClient(t, fake)
+	if n := len(fake.Requests()); n != 0 {
+		t.Fatalf("NewClient sent %d requests, want 0", n)
+	}
+	newThread(t, c)
+	if n := countRequests(fake, "GET", "/users/@me"); n != 0 {
+		t.Errorf("CreatePrivateThread fetched /users/@me %d times, want 0", n)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if id, err := c.BotUserID(context.Background()); err != nil || id != fake.BotUserID() {
+				t.Errorf("BotUserID = %q, %v; want %s", id, err, fake.BotUserID())
+			}
+		})
+	}
+	wg.Wait()
+	for range 3 {
+		if _, err := c.FindThread(context.Background(), fake.GuildID(), supportChannel, "#1 "); !errors.Is(err, sdesk.ErrNotFound) {
+			t.Errorf("FindThread: %v, want ErrNotFound", err)
+		}
+	}
+	if n := countRequests(fake, "GET", "/users/@me"); n != 1 {
+		t.Errorf("GET /users/@me sent %d times, want 1", n)
+	}
+}
+
+// A failed /users/@me decides nothing: FindThread returns an error that
+// is not ErrNotFound (the caller must not create a second thread), lists
+// no threads, and the next call fetches the ID again.
+func TestFindThreadWhenUsersMeFails(t *testing.T) {
+	fake := discordfake.New(t)
+	c := newClient(t, fake, retries(-1))
+	ids := addThreads(fake, []threadSpec{{supportChannel, true, 12, "#41 Printer on fire"}})
+	fake.FailNext("GET", "/users/@me", http.StatusInternalServerError, "", 1)
+	if got, err := c.FindThread(context.Background(), fake.GuildID(), supportChannel, "#41 "); err == nil || errors.Is(err, sdesk.ErrNotFound) || discord.StatusCode(err) != 500 {
+		t.Errorf("FindThread = %q, %v; want the 500, not ErrNotFound", got, err)
+	}
+	if n := countRequests(fake, "GET", "/guilds/"+fake.GuildID()+"/threads/active"); n != 0 {
+		t.Errorf("threads listed %d times without knowing the bot, want 0", n)
+	}
+	if got, err := c.FindThread(context.Background(), fake.GuildID(), supportChannel, "#41 "); err != nil || got != ids[0] {
+		t.Errorf("FindThread after /users/@me recovered = %q, %v; want %s", got, err, ids[0])
+	}
+	if n := countRequests(fake, "GET", "/users/@me"); n != 2 {
+		t.Errorf("GET /users/@me sent %d times, want 2 (a failure is not kept)", n)
+	}
+}
+
+func countRequests(fake *discordfake.Server, method, path string) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// CreatePrivateThread refuses an answer that is not a private thread
+// under the channel asked for.
+func TestCreatePrivateThreadChecksTheAnswer(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string
+		ok     bool
+	}{
+		{"private thread under the channel", `{"id":"5","type":12,"parent_id":"` + supportChannel + `"}`, true},
+		{"public thread", `{"id":"5","type":11,"parent_id":"` + supportChannel + `"}`, false},
+		{"under another channel", `{"id":"5","type":12,"parent_id":"` + otherChannel + `"}`, false},
+		{"no parent", `{"id":"5","type":12}`, false},
+		{"text channel", `{"id":"5","type":0}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				_, _ = w.Write([]byte(tt.answer))
+			}))
+			t.Cleanup(srv.Close)
+			c, err := discord.NewClient(discord.ClientConfig{BotToken: "t", ApplicationID: appID, APIURL: srv.URL + "/api/v10"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := c.CreatePrivateThread(context.Background(), supportChannel, "#41 x")
+			if got := err == nil; got != tt.ok || (tt.ok && id != "5") {
+				t.Errorf("CreatePrivateThread = %q, %v; want ok %v", id, err, tt.ok)
+			}
+		})
+	}
+}
+
+// FuzzFindThread: whatever threads members and the bot have opened, with
+// any names, FindThread returns exactly the oldest thread that is private
+// (type 12), under the support channel, owned by the bot and named with
+// the prefix, and sdesk.ErrNotFound when there is none. spec gives each
+// thread (one per line of names) its kind: bit 0 private, bit 1 under the
+// support channel, bit 2 the bot's own.
+func FuzzFindThread(f *testing.F) {
+	f.Add([]byte{7}, "#41 Printer on fire")
+	f.Add([]byte{3, 2, 7, 6, 5, 3}, "#41 help pls\n#41 help\n#41 Printer\n#41 Printer\n#41 Printer\n#41 Printer on fire")
+	f.Add([]byte{7, 7, 7}, "#410 x\n#4 x\n#41 x")
+	f.Add([]byte{3, 7}, "#41\u200b x\n#41 ")
+	f.Add([]byte{7, 7}, "#41 second\n#41 first")
+	f.Fuzz(func(t *testing.T, spec []byte, names string) {
+		fake := discordfake.New(t)
+		c := newClient(t, fake, retries(-1))
+		var specs []threadSpec
+		for i, name := range strings.Split(names, "\n") {
+			if n := len([]rune(name)); n < 1 || n > 100 || len(specs) == 16 {
+				continue
+			}
+			var k byte
+			if i < len(spec) {
+				k = spec[i]
+			}
+			s := threadSpec{parent: otherChannel, bot: k&4 != 0, typ: 11, name: name}
+			if k&1 != 0 {
+				s.typ = 12
+			}
+			if k&2 != 0 {
+				s.parent = supportChannel
+			}
+			specs = append(specs, s)
+		}
+		ids := addThreads(fake, specs)
+		want := ""
+		for i, s := range specs { // ids ascend: the first match is the oldest
+			if st, _ := fake.Thread(ids[i]); want == "" && s.bot && s.typ == 12 && s.parent == supportChannel && strings.HasPrefix(st.Name, "#41 ") {
+				want = ids[i]
+			}
+		}
+		got, err := c.FindThread(context.Background(), fake.GuildID(), supportChannel, "#41 ")
+		switch {
+		case want == "" && !errors.Is(err, sdesk.ErrNotFound):
+			t.Fatalf("FindThread = %q, %v; want ErrNotFound for %+v", got, err, specs)
+		case want != "" && (err != nil || got != want):
+			t.Fatalf("FindThread = %q, %v; want %s for %+v", got, err, want, specs)
+		}
+	})
+}
+
+// TestRefusedDecorationsLeftOut: an embed link or icon Discord would refuse
+// (relative, not http(s), malformed, an icon or link without an author
+// name) is left out; the text is sent (issue 13: a comment was lost for a
+// relative avatar URL).
+func TestRefusedDecorationsLeftOut(t *testing.T) {
+	tests := []struct {
+		name     string
+		embed    sdesk.Embed
+		wantURL  string
+		wantIcon string
+		wantLink string
+		wantName string
+	}{
+		{"relative avatar", sdesk.Embed{Description: "text", AuthorName: "Ann", AuthorIcon: "/uploads/-/system/user/avatar/12/avatar.png", AuthorURL: "https://gitlab.example/n"}, "", "", "https://gitlab.example/n", "Ann"},
+		{"javascript link", sdesk.Embed{Description: "text", Title: "t", URL: "javascript:alert(1)"}, "", "", "", ""},
+		{"malformed icon", sdesk.Embed{Description: "text", AuthorName: "Ann", AuthorIcon: "http://exa mple/%zz"}, "", "", "", "Ann"},
+		{"icon without a name", sdesk.Embed{Description: "text", AuthorIcon: "https://gitlab.example/a.png", AuthorURL: "https://gitlab.example/n"}, "", "", "", ""},
+		{"valid kept", sdesk.Embed{Description: "text", Title: "t", URL: "https://gitlab.example/i/1", AuthorName: "Ann", AuthorIcon: "https://gitlab.example/a.png"}, "https://gitlab.example/i/1", "https://gitlab.example/a.png", "", "Ann"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := discordfake.New(t)
+			c := newClient(t, fake)
+			ch := newThread(t, c)
+			id, err := c.SendMessage(context.Background(), ch, sdesk.Message{Embeds: []sdesk.Embed{tt.embed}})
+			if err != nil {
+				t.Fatalf("SendMessage: %v, want the text sent", err)
+			}
+			msgs := fake.Messages(ch)
+			if len(msgs) != 1 || msgs[0].ID != id || len(msgs[0].Embeds) != 1 {
+				t.Fatalf("messages: got %+v, want one embed", msgs)
+			}
+			e := msgs[0].Embeds[0]
+			if e["description"] != "text" {
+				t.Errorf("description: got %v, want text", e["description"])
+			}
+			gotURL, _ := e["url"].(string)
+			author, _ := e["author"].(map[string]any)
+			gotIcon, _ := author["icon_url"].(string)
+			gotLink, _ := author["url"].(string)
+			gotName, _ := author["name"].(string)
+			if gotURL != tt.wantURL || gotIcon != tt.wantIcon || gotLink != tt.wantLink || gotName != tt.wantName {
+				t.Errorf("got url %q icon %q link %q name %q, want %q %q %q %q", gotURL, gotIcon, gotLink, gotName, tt.wantURL, tt.wantIcon, tt.wantLink, tt.wantName)
+			}
+		})
+	}
+}
+
+// TestPermanentErrors: Discord's answers that no retry can change are
+// sdesk.PermanentError, sent once; outages are not.
+func TestPermanentErrors(t *testing.T) {
+	tests := []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{404, `{"message":"Unknown Channel","code":10003}`, true},
+		{404, `{"message":"Unknown Message","code":10008}`, true},
+		{404, `{"message":"Unknown Webhook","code":10015}`, true},
+		{403, `{"message":"Missing Access","code":50001}`, true},
+		{403, `{"message":"Missing Permissions","code":50013}`, true},
+		{401, `{"message":"Invalid Webhook Token","code":50027}`, true},
+		{400, `{"message":"Maximum number of active threads reached","code":160006}`, true},
+		{403, `{"message":"Forbidden","code":0}`, true},
+		{404, `{"message":"404: Not Found","code":0}`, true},
+		{500, `{"message":"500: Internal Server Error","code":0}`, false},
+		{400, `{"message":"Invalid Form Body","code":50035}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			fake := discordfake.New(t)
+			c := newClient(t, fake, retries(1))
+			ch := newThread(t, c)
+			fake.FailNext("POST", "/channels/*/messages", tt.status, tt.body, 2)
+			before := len(fake.Requests())
+			_, err := c.SendMessage(context.Background(), ch, sdesk.Message{Content: "x"})
+			if err == nil {
+				t.Fatal("SendMessage: got success, want an error")
+			}
+			if got := sdesk.IsPermanent(err); got != tt.want {
+				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.want)
+			}
+			if sent := len(fake.Requests()) - before; tt.want && sent != 1 {
+				t.Errorf("requests: got %d, want 1 (no retry of a permanent error)", sent)
+			}
+		})
+	}
+}
+
+// TestLongRateLimitNotAwaited: a retry_after past MaxWait (Discord's third
+// thread rename in 10 minutes) fails at once with sdesk.RateLimitedError,
+// and the spent bucket refuses the next call without sending it.
+func TestLongRateLimitNotAwaited(t *testing.T) {
+	fake := discordfake.New(t)
+	c := newClient(t, fake, func(cfg *discord.ClientConfig) { cfg.MaxWait = time.Second })
+	ch := newThread(t, c)
+	fake.FailNext("PATCH", "/channels/*", 429, `{"message":"You are being rate limited.","retry_after":598.2,"global":false}`, 1)
+	name := "renamed"
+	start, before := time.Now(), len(fake.Requests())
+	err := c.EditThread(context.Background(), ch, sdesk.ThreadEdit{Name: &name})
+	var rl *sdesk.RateLimitedError
+	if !errors.As(err, &rl) || rl.After < 590*time.Second {
+		t.Fatalf("EditThread: got %v, want a RateLimitedError of about 598 s", err)
+	}
+	if err := c.EditThread(context.Background(), ch, sdesk.ThreadEdit{Name: &name}); !sdesk.IsRateLimited(err) {
+		t.Errorf("second EditThread: got %v, want RateLimitedError from the spent bucket", err)
+	}
+	if sent := len(fake.Requests()) - before; sent != 1 {
+		t.Errorf("requests: got %d, want 1", sent)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v: the rate limit was awaited", d)
 	}
 }

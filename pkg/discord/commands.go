@@ -27,7 +27,10 @@ var Commands = []Command{
 			Type:        discordgo.ChatApplicationCommand,
 			Contexts:    guildOnly,
 		},
-		Handle: func(_ context.Context, _ *Router, _ *discordgo.Interaction) Response {
+		Handle: func(ctx context.Context, r *Router, i *discordgo.Interaction) Response {
+			if err := r.Service.CheckReport(user(i)); err != nil {
+				return r.answer(ctx, i, sdesk.Answer{}, err, true)
+			}
 			return Modal(sdesk.RouteReportModal, "Report a problem",
 				TextField{ID: "title", Label: "Title", Style: discordgo.TextInputShort, Max: sdesk.MaxTitle, Placeholder: "What went wrong, in a few words"},
 				TextField{ID: "description", Label: "Description", Style: discordgo.TextInputParagraph, Max: sdesk.MaxDescription, Placeholder: "What happened, what you expected, steps to reproduce"},
@@ -149,6 +152,9 @@ func user(i *discordgo.Interaction) sdesk.User {
 	switch {
 	case i.Member != nil && i.Member.User != nil:
 		u.ID, u.Username, u.RoleIDs = i.Member.User.ID, i.Member.User.Username, i.Member.Roles
+		if t := i.Member.CommunicationDisabledUntil; t != nil {
+			u.TimedOutUntil = t.UTC()
+		}
 	case i.User != nil:
 		u.ID, u.Username = i.User.ID, i.User.Username
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
@@ -35,8 +36,11 @@ const (
 // domain splits long text itself (see sdesk.SplitText).
 var ErrLimit = errors.New("exceeds Discord limits")
 
+// limitErr is permanent (sdesk.PermanentError): the same message would be
+// refused again, so no retry is made; it is sdesk's own fault.
 func limitErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, args...))
+	return sdesk.Permanent(fmt.Errorf("%w: %s", ErrLimit, fmt.Sprintf(format, args...)),
+		"sdesk built a message that Discord would refuse; please report this with the log line")
 }
 
 // message is a validated sdesk.Message in discordgo's shapes. files must be
@@ -133,15 +137,20 @@ func convertEmbeds(in []sdesk.Embed) ([]*discordgo.MessageEmbed, error) {
 			return nil, limitErr("embed %d: footer is %d runes, max %d", i, footer, limEmbedFooter)
 		case title+desc+author+footer == 0:
 			return nil, limitErr("embed %d is empty", i)
-		case author == 0 && (e.AuthorURL != "" || e.AuthorIcon != ""):
-			return nil, limitErr("embed %d: author URL or icon without an author name", i)
 		case e.Color < 0 || e.Color > 0xFFFFFF:
 			return nil, limitErr("embed %d: color %#x is not an RGB value", i, e.Color)
 		}
-		for _, u := range []struct{ what, url string }{{"URL", e.URL}, {"author URL", e.AuthorURL}, {"author icon", e.AuthorIcon}} {
-			if u.url != "" && !webURL(u.url) {
-				return nil, limitErr("embed %d: %s %q is not an http(s) URL", i, u.what, u.url)
+		// Decorations Discord would refuse are left out, never the text
+		// (https://discord.com/developers/docs/resources/message#embed-object:
+		// links and icons must be absolute http(s) URLs; an author's URL and
+		// icon need the author's name).
+		for _, u := range []*string{&e.URL, &e.AuthorURL, &e.AuthorIcon} {
+			if *u != "" && !webURL(*u) {
+				*u = ""
 			}
+		}
+		if author == 0 {
+			e.AuthorURL, e.AuthorIcon = "", ""
 		}
 		total += title + desc + author + footer
 		me := &discordgo.MessageEmbed{
@@ -165,7 +174,12 @@ func convertEmbeds(in []sdesk.Embed) ([]*discordgo.MessageEmbed, error) {
 	return out, nil
 }
 
+// webURL reports whether s is an absolute http(s) URL Discord accepts
+// (at most 2048 characters, no white space or control characters).
 func webURL(s string) bool {
+	if len(s) > 2048 || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return false
+	}
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

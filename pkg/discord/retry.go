@@ -28,10 +28,44 @@ const (
 	maxBackoff   = 10 * time.Second
 )
 
-// Discord JSON error codes the client maps.
+// DefaultMaxWait is used when ClientConfig.MaxWait is 0.
+const DefaultMaxWait = 30 * time.Second
+
+// Discord JSON error codes the client maps
+// (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json).
 const (
 	codeThreadArchived = 50083
 )
+
+// permanentFixes are Discord's error codes that no retry can change, with
+// what an operator can do about each. A call that gets one fails with an
+// sdesk.PermanentError.
+var permanentFixes = map[int]string{
+	10003:  "the channel or thread is gone (deleted in Discord); nothing to retry",
+	10008:  "the message is gone (deleted in Discord); nothing to retry",
+	10015:  "the interaction's webhook is gone; nothing to retry",
+	10062:  "the interaction is unknown or expired; nothing to retry",
+	50001:  "give the bot View Channel, Send Messages in Threads and Create Private Threads on the support channel (sdesk doctor checks them)",
+	50013:  "give the bot Send Messages in Threads, Create Private Threads, Manage Threads, Embed Links and Attach Files on the support channel",
+	50027:  "the interaction token expired (tokens live 15 minutes); the user's answer could not be updated, nothing to retry",
+	160006: "the server has reached Discord's limit of active threads; archive some threads",
+}
+
+// permanent wraps err as an sdesk.PermanentError when Discord's answer
+// cannot change on retry: a code of permanentFixes, or a 403/404 without
+// one.
+func permanent(err error) error {
+	if fix, ok := permanentFixes[APICode(err)]; ok {
+		return sdesk.Permanent(err, fix)
+	}
+	switch StatusCode(err) {
+	case http.StatusForbidden:
+		return sdesk.Permanent(err, "Discord refused access; check the bot's permissions on the support channel")
+	case http.StatusNotFound:
+		return sdesk.Permanent(err, "Discord no longer knows the channel, message or interaction; nothing to retry")
+	}
+	return err
+}
 
 // StatusCode returns the HTTP status of a Discord API error in err's chain,
 // or 0 when err carries none.
@@ -175,7 +209,13 @@ func (cl *Client) do(ctx context.Context, c call) error {
 	s := cl.session()
 	var lastErr error
 	for n := 0; ; n++ {
-		if err := cl.pause(ctx, c, cl.limits.wait(c.key, time.Now()), lastErr, n); err != nil {
+		ahead := cl.limits.wait(c.key, time.Now())
+		if ahead > 0 && !cl.mayWait(ctx, ahead) {
+			// The bucket is spent for longer than this call may wait
+			// (a third thread rename in 10 minutes): do not send it.
+			return cl.rateLimited(ctx, c, ahead, lastErr)
+		}
+		if err := cl.pause(ctx, c, ahead, lastErr, n); err != nil {
 			return err
 		}
 		a := &attempt{}
@@ -198,6 +238,8 @@ func (cl *Client) do(ctx context.Context, c call) error {
 		}
 		var wait time.Duration
 		switch {
+		case isRateLimit && !cl.mayWait(ctx, retryAfter):
+			return cl.rateLimited(ctx, c, retryAfter, err)
 		case isRateLimit:
 			wait = retryAfter
 		case c.create && a.sent:
@@ -217,6 +259,31 @@ func (cl *Client) do(ctx context.Context, c call) error {
 			return err
 		}
 	}
+}
+
+// mayWait reports whether a rate-limit wait of d fits: at most the
+// client's MaxWait, and not past ctx's deadline.
+func (cl *Client) mayWait(ctx context.Context, d time.Duration) bool {
+	if d > cl.maxWait {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || !time.Now().Add(d).After(dl)
+}
+
+// rateLimited is the error of a call whose rate-limit wait does not fit:
+// an sdesk.RateLimitedError, so the domain can defer the step.
+// When the wait would pass ctx's deadline, the error also matches
+// context.DeadlineExceeded.
+func (cl *Client) rateLimited(ctx context.Context, c call, d time.Duration, last error) error {
+	var err error = &sdesk.RateLimitedError{Op: "discord: " + c.op, After: d}
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
+	}
+	if last == nil {
+		return err
+	}
+	return redact(fmt.Errorf("%w (last error: %w)", err, last), c.secret)
 }
 
 // pause sleeps d unless that would pass ctx's deadline or ctx ends first.
@@ -252,6 +319,8 @@ func (cl *Client) wrapWait(c call, ctxErr, lastErr error, attempts int) error {
 func (cl *Client) fail(c call, err error, attempts int) error {
 	if APICode(err) == codeThreadArchived {
 		err = fmt.Errorf("%w: %w", sdesk.ErrThreadArchived, err)
+	} else {
+		err = permanent(err)
 	}
 	if attempts > 1 {
 		return redact(fmt.Errorf("discord: %s: %d attempts: %w", c.op, attempts, err), c.secret)

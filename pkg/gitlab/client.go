@@ -1,6 +1,8 @@
 // Package gitlab is sdesk's GitLab adapter: a REST client implementing
-// sdesk.GitLab on top of gitlab.com/gitlab-org/api/client-go, the webhook
-// decoder, and Neutralize for user text sent to GitLab.
+// sdesk.GitLab on top of gitlab.com/gitlab-org/api/client-go, and the
+// webhook decoder. The client sends no text that breaks the rules of
+// package gfm (quick actions, mentions, references): it refuses it with
+// ErrUnsafeText instead of rewriting it.
 package gitlab
 
 import (
@@ -15,11 +17,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/sdesk/sdesk/pkg/gfm"
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
@@ -28,6 +32,30 @@ const MaxUploadSize = 25 << 20
 
 // ErrTooLarge is wrapped by DownloadUpload when a file exceeds MaxUploadSize.
 var ErrTooLarge = errors.New("file larger than 25 MiB")
+
+// ErrUnsafeText is wrapped, together with gfm.Check's error, by
+// CreateIssue, SetDescription and CreateNote when a title, description or
+// note breaks rules 1 to 3 of package gfm: it could run a quick action,
+// notify someone or reference another issue. Nothing is sent then, and no
+// retry can help: the caller must build its text with gfm.
+var ErrUnsafeText = errors.New("text is not safe for GitLab")
+
+// checkText refuses text that gfm.Check refuses; op and field name the
+// call and the text in the error.
+func checkText(op, field, text string) error {
+	if err := gfm.Check(text); err != nil {
+		return sdesk.Permanent(fmt.Errorf("gitlab: %s: %s: %w: %w", op, field, ErrUnsafeText, err),
+			"sdesk built a text that breaks its own trust rules and did not send it; please report this with the log line")
+	}
+	return nil
+}
+
+// permanentStatus are GitLab's answers that no retry changes (besides 404
+// and 410, which also wrap sdesk.ErrNotFound), with the operator's fix.
+var permanentStatus = map[int]string{
+	http.StatusUnauthorized: "GITLAB_TOKEN is invalid, expired or revoked: set a new token with the api scope",
+	http.StatusForbidden:    "the GITLAB_TOKEN user may not do this in GITLAB_PROJECT: give it the Reporter role (Developer to close issues)",
+}
 
 const (
 	defaultMaxRetries = 3
@@ -67,6 +95,38 @@ type Client struct {
 	userSem chan struct{} // one CurrentUser request at a time
 	userID  int           // guarded by userSem
 	userOK  chan struct{} // closed once userID is known
+
+	projectMu sync.Mutex // one project look-up at a time
+	projectID int        // guarded by projectMu; 0 until known
+}
+
+// ProjectID returns the numeric ID of the configured project: the
+// configured value itself when it is numeric, else looked up once by path
+// (GET /projects/:path, https://docs.gitlab.com/api/projects/#get-a-single-project)
+// and kept for the client's life, so that a project renamed or moved to
+// another group later is still recognised by its ID. Nothing is fetched
+// before the first call.
+func (c *Client) ProjectID(ctx context.Context) (int, error) {
+	if id, err := strconv.Atoi(c.project); err == nil {
+		return id, nil
+	}
+	c.projectMu.Lock()
+	defer c.projectMu.Unlock()
+	if c.projectID != 0 {
+		return c.projectID, nil
+	}
+	var p *gl.Project
+	err := c.call(ctx, "get project "+c.project, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		p, resp, err = c.api.Projects.GetProject(c.project, nil, o...)
+		return resp, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	c.projectID = int(p.ID)
+	return c.projectID, nil
 }
 
 var _ sdesk.GitLab = (*Client)(nil)
@@ -182,8 +242,12 @@ func (c *Client) call(ctx context.Context, op string, mode retryMode, fn func(..
 		if resp != nil && resp.Response != nil {
 			status = resp.StatusCode
 		}
-		if status == http.StatusNotFound || errors.Is(err, gl.ErrNotFound) {
-			return fmt.Errorf("gitlab: %s: %w: %w", op, sdesk.ErrNotFound, err)
+		if status == http.StatusNotFound || status == http.StatusGone || errors.Is(err, gl.ErrNotFound) {
+			return sdesk.Permanent(fmt.Errorf("gitlab: %s: %w: %w", op, sdesk.ErrNotFound, err),
+				"the issue or note is gone from GITLAB_PROJECT (deleted or moved); nothing to retry")
+		}
+		if fix, ok := permanentStatus[status]; ok {
+			return sdesk.Permanent(fmt.Errorf("gitlab: %s: %w", op, err), fix)
 		}
 		if ctx.Err() != nil {
 			if errors.Is(err, ctx.Err()) {
@@ -294,11 +358,18 @@ func toIssue(is *gl.Issue) sdesk.Issue {
 }
 
 // CreateIssue creates an issue. It is retried only when GitLab certainly
-// did not receive it (see create).
+// did not receive it (see create). A title or description that gfm.Check
+// refuses is not sent: the error wraps ErrUnsafeText.
 func (c *Client) CreateIssue(ctx context.Context, in sdesk.NewIssue) (sdesk.Issue, error) {
+	if err := checkText("create issue", "title", in.Title); err != nil {
+		return sdesk.Issue{}, err
+	}
+	if err := checkText("create issue", "description", in.Description); err != nil {
+		return sdesk.Issue{}, err
+	}
 	opt := &gl.CreateIssueOptions{
-		Title:        gl.Ptr(Neutralize(in.Title)),
-		Description:  gl.Ptr(Neutralize(in.Description)),
+		Title:        gl.Ptr(in.Title),
+		Description:  gl.Ptr(in.Description),
 		Confidential: gl.Ptr(in.Confidential),
 	}
 	if len(in.Labels) > 0 {
@@ -318,12 +389,14 @@ func (c *Client) CreateIssue(ctx context.Context, in sdesk.NewIssue) (sdesk.Issu
 	return toIssue(is), nil
 }
 
-// FindIssueByMarker searches the project's issues (all states, oldest
-// first) for marker in the description, and returns the first whose
-// description really contains it: GitLab's search is fuzzy.
-func (c *Client) FindIssueByMarker(ctx context.Context, marker string) (sdesk.Issue, error) {
+// FindIssuesByMarker searches the project's issues (all states, oldest
+// first) for marker in the description, and returns every one whose
+// description really contains it (GitLab's search is fuzzy), oldest first,
+// or an error wrapping sdesk.ErrNotFound when there is none. It reads at
+// most markerPages pages of 100.
+func (c *Client) FindIssuesByMarker(ctx context.Context, marker string) ([]sdesk.Issue, error) {
 	if strings.TrimSpace(marker) == "" {
-		return sdesk.Issue{}, errors.New("gitlab: find issue by marker: empty marker")
+		return nil, errors.New("gitlab: find issues by marker: empty marker")
 	}
 	opt := &gl.ListProjectIssuesOptions{
 		ListOptions: gl.ListOptions{PerPage: 100, Page: 1},
@@ -332,10 +405,11 @@ func (c *Client) FindIssueByMarker(ctx context.Context, marker string) (sdesk.Is
 		OrderBy:     gl.Ptr("created_at"),
 		Sort:        gl.Ptr("asc"),
 	}
+	var found []sdesk.Issue
 	for range markerPages {
 		var issues []*gl.Issue
 		var next int64
-		err := c.call(ctx, "find issue by marker", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		err := c.call(ctx, "find issues by marker", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
 			var resp *gl.Response
 			var err error
 			issues, resp, err = c.api.Issues.ListProjectIssues(c.project, opt, o...)
@@ -345,11 +419,11 @@ func (c *Client) FindIssueByMarker(ctx context.Context, marker string) (sdesk.Is
 			return resp, err
 		})
 		if err != nil {
-			return sdesk.Issue{}, err
+			return nil, err
 		}
 		for _, is := range issues {
 			if is != nil && strings.Contains(is.Description, marker) {
-				return toIssue(is), nil
+				found = append(found, toIssue(is))
 			}
 		}
 		if next == 0 {
@@ -357,7 +431,10 @@ func (c *Client) FindIssueByMarker(ctx context.Context, marker string) (sdesk.Is
 		}
 		opt.Page = next
 	}
-	return sdesk.Issue{}, fmt.Errorf("gitlab: find issue by marker: %w", sdesk.ErrNotFound)
+	if len(found) == 0 {
+		return nil, fmt.Errorf("gitlab: find issues by marker: %w", sdesk.ErrNotFound)
+	}
+	return found, nil
 }
 
 // GetIssue returns an issue of the project.
@@ -382,9 +459,13 @@ func (c *Client) updateIssue(ctx context.Context, op string, iid int, opt *gl.Up
 	})
 }
 
-// SetDescription replaces an issue's description.
+// SetDescription replaces an issue's description. A description that
+// gfm.Check refuses is not sent: the error wraps ErrUnsafeText.
 func (c *Client) SetDescription(ctx context.Context, iid int, description string) error {
-	return c.updateIssue(ctx, "set description of issue", iid, &gl.UpdateIssueOptions{Description: gl.Ptr(Neutralize(description))})
+	if err := checkText("set description of issue "+strconv.Itoa(iid), "description", description); err != nil {
+		return err
+	}
+	return c.updateIssue(ctx, "set description of issue", iid, &gl.UpdateIssueOptions{Description: gl.Ptr(description)})
 }
 
 // SetState closes (close=true) or reopens an issue. Closing a closed issue
@@ -398,13 +479,17 @@ func (c *Client) SetState(ctx context.Context, iid int, close bool) error {
 }
 
 // CreateNote adds a (non-internal) note to an issue. It is retried only
-// when GitLab certainly did not receive it (see create).
+// when GitLab certainly did not receive it (see create). A body that
+// gfm.Check refuses is not sent: the error wraps ErrUnsafeText.
 func (c *Client) CreateNote(ctx context.Context, iid int, body string) (int, error) {
+	if err := checkText("create note on issue "+strconv.Itoa(iid), "body", body); err != nil {
+		return 0, err
+	}
 	var n *gl.Note
 	err := c.call(ctx, "create note on issue "+strconv.Itoa(iid), create, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
 		var resp *gl.Response
 		var err error
-		n, resp, err = c.api.Notes.CreateIssueNote(c.project, int64(iid), &gl.CreateIssueNoteOptions{Body: gl.Ptr(Neutralize(body))}, o...)
+		n, resp, err = c.api.Notes.CreateIssueNote(c.project, int64(iid), &gl.CreateIssueNoteOptions{Body: gl.Ptr(body)}, o...)
 		return resp, err
 	})
 	if err != nil {
@@ -486,7 +571,9 @@ func (c *Client) GetNote(ctx context.Context, iid, noteID int) (sdesk.Note, erro
 		Body:     n.Body,
 		Internal: internal,
 		System:   n.System,
-		AuthorID: int(n.Author.ID),
+		Author: sdesk.Author{
+			ID: int(n.Author.ID), Name: n.Author.Name, Username: n.Author.Username, AvatarURL: n.Author.AvatarURL,
+		},
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package gitlab_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdesk/sdesk/pkg/gfm"
 	"github.com/sdesk/sdesk/pkg/gitlab"
 	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -114,9 +116,13 @@ func TestClientMethods(t *testing.T) {
 			if err != nil || got != is {
 				t.Errorf("GetIssue: got %+v, %v; want %+v, nil", got, err, is)
 			}
-			found, err := c.FindIssueByMarker(ctx, "<!-- sdesk:abc123 -->")
+			all, err := c.FindIssuesByMarker(ctx, "<!-- sdesk:abc123 -->")
+			var found sdesk.Issue
+			if len(all) > 0 {
+				found = all[0]
+			}
 			if err != nil || found.IID != 1 {
-				t.Errorf("FindIssueByMarker: got %+v, %v; want iid 1", found, err)
+				t.Errorf("FindIssuesByMarker: got %+v, %v; want iid 1", found, err)
 			}
 
 			if err := c.SetDescription(ctx, 1, "new text"); err != nil {
@@ -140,13 +146,16 @@ func TestClientMethods(t *testing.T) {
 				t.Fatalf("CreateNote: %v", err)
 			}
 			note, err := c.GetNote(ctx, 1, noteID)
-			want := sdesk.Note{ID: noteID, Body: "Thanks for the report", AuthorID: gitlabfake.DefaultUserID}
+			want := sdesk.Note{ID: noteID, Body: "Thanks for the report", Author: sdesk.Author{
+				ID: gitlabfake.DefaultUserID, Name: gitlabfake.DefaultUsername, Username: gitlabfake.DefaultUsername,
+				AvatarURL: f.URL() + "/uploads/-/system/user/avatar/100/avatar.png",
+			}}
 			if err != nil || note != want {
 				t.Errorf("GetNote: got %+v, %v; want %+v", note, err, want)
 			}
 			internalID, _ := f.AddNote(1, 501, "agents only", true)
 			note, err = c.GetNote(ctx, 1, internalID)
-			if err != nil || !note.Internal || note.AuthorID != 501 {
+			if err != nil || !note.Internal || note.Author.ID != 501 {
 				t.Errorf("GetNote(internal): got %+v, %v; want Internal and author 501", note, err)
 			}
 
@@ -174,13 +183,13 @@ func TestNotFound(t *testing.T) {
 	ctx := context.Background()
 	mustCreate(t, c, "one", "first")
 	calls := map[string]func() error{
-		"GetIssue":          func() error { _, err := c.GetIssue(ctx, 99); return err },
-		"SetDescription":    func() error { return c.SetDescription(ctx, 99, "x") },
-		"SetState":          func() error { return c.SetState(ctx, 99, true) },
-		"CreateNote":        func() error { _, err := c.CreateNote(ctx, 99, "x"); return err },
-		"GetNote":           func() error { _, err := c.GetNote(ctx, 1, 424242); return err },
-		"FindIssueByMarker": func() error { _, err := c.FindIssueByMarker(ctx, "no-such-marker"); return err },
-		"DownloadUpload":    func() error { _, err := c.DownloadUpload(ctx, "abc", "missing.txt"); return err },
+		"GetIssue":           func() error { _, err := c.GetIssue(ctx, 99); return err },
+		"SetDescription":     func() error { return c.SetDescription(ctx, 99, "x") },
+		"SetState":           func() error { return c.SetState(ctx, 99, true) },
+		"CreateNote":         func() error { _, err := c.CreateNote(ctx, 99, "x"); return err },
+		"GetNote":            func() error { _, err := c.GetNote(ctx, 1, 424242); return err },
+		"FindIssuesByMarker": func() error { _, err := c.FindIssuesByMarker(ctx, "no-such-marker"); return err },
+		"DownloadUpload":     func() error { _, err := c.DownloadUpload(ctx, "abc", "missing.txt"); return err },
 		"wrong project": func() error {
 			_, err := newClient(t, f, withProject("acme/other")).GetIssue(ctx, 1)
 			return err
@@ -207,19 +216,23 @@ func TestFindIssueByMarker(t *testing.T) {
 	mustCreate(t, c, "target", "report\n\nsdesk job 42\n")
 	mustCreate(t, c, "later duplicate", "sdesk job 42")
 
-	got, err := c.FindIssueByMarker(ctx, "sdesk job 42")
+	all, err := c.FindIssuesByMarker(ctx, "sdesk job 42")
+	var got sdesk.Issue
+	if len(all) > 0 {
+		got = all[0]
+	}
 	if err != nil || got.IID != 105 {
-		t.Fatalf("FindIssueByMarker: got %+v, %v; want iid 105 (oldest exact match, on page 2)", got, err)
+		t.Fatalf("FindIssuesByMarker: got %+v, %v; want iid 105 (oldest exact match, on page 2)", got, err)
 	}
 	reqs := f.Requests()
 	last := reqs[len(reqs)-1]
 	if q := last.Query; q.Get("search") != "sdesk job 42" || q.Get("in") != "description" || q.Get("page") != "2" {
 		t.Errorf("last search query: got %v, want search, in=description, page=2", q)
 	}
-	if _, err := c.FindIssueByMarker(ctx, "sdesk job 43"); !errors.Is(err, sdesk.ErrNotFound) {
+	if _, err := c.FindIssuesByMarker(ctx, "sdesk job 43"); !errors.Is(err, sdesk.ErrNotFound) {
 		t.Errorf("missing marker: got %v, want sdesk.ErrNotFound", err)
 	}
-	if _, err := c.FindIssueByMarker(ctx, " "); err == nil || errors.Is(err, sdesk.ErrNotFound) {
+	if _, err := c.FindIssuesByMarker(ctx, " "); err == nil || errors.Is(err, sdesk.ErrNotFound) {
 		t.Errorf("empty marker: got %v, want a non-NotFound error", err)
 	}
 }
@@ -438,9 +451,13 @@ func TestDeadline(t *testing.T) {
 		}
 		// GitLab did the work: the marker search finds it.
 		f.SetDelay(0)
-		is, err := c.FindIssueByMarker(context.Background(), "marker-77")
+		all, err := c.FindIssuesByMarker(context.Background(), "marker-77")
+		var is sdesk.Issue
+		if len(all) > 0 {
+			is = all[0]
+		}
 		if err != nil || is.IID != 1 {
-			t.Errorf("FindIssueByMarker: got %+v, %v; want iid 1", is, err)
+			t.Errorf("FindIssuesByMarker: got %+v, %v; want iid 1", is, err)
 		}
 	})
 }
@@ -617,38 +634,146 @@ func TestGetNoteConfidentialFallback(t *testing.T) {
 				t.Fatal(err)
 			}
 			n, err := c.GetNote(context.Background(), 1, 5)
-			if err != nil || n.Internal != tt.want || n.AuthorID != 9 {
+			if err != nil || n.Internal != tt.want || n.Author.ID != 9 {
 				t.Errorf("GetNote: got %+v, %v; want Internal=%v AuthorID=9", n, err, tt.want)
 			}
 		})
 	}
 }
 
-// TestNeutralizeEndToEnd proves against the fake's quick-action emulation
-// that neutralized text runs no command.
-// TestNeutralizeEndToEnd sends hostile text through every method that
-// carries user text; the fake runs quick actions like GitLab, so none may
-// survive the client.
-func TestNeutralizeEndToEnd(t *testing.T) {
-	hostile := "Hi @all,\n/close\n  /assign @ada\r\n```\n/assign @bob\n```\n"
+// TestUnsafeTextRefused sends text that breaks a rule of package gfm
+// through every method that carries text: each refuses it with
+// ErrUnsafeText and sends nothing.
+func TestUnsafeTextRefused(t *testing.T) {
+	texts := []string{"/close", "hi\n  /assign me", "@all", "&#64;all", "see #12", "~bug"}
+	methods := []struct {
+		name string
+		call func(*gitlab.Client, string) error
+	}{
+		{"CreateIssue title", func(c *gitlab.Client, s string) error {
+			_, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: s, Description: "fine"})
+			return err
+		}},
+		{"CreateIssue description", func(c *gitlab.Client, s string) error {
+			_, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: "fine", Description: s})
+			return err
+		}},
+		{"SetDescription", func(c *gitlab.Client, s string) error {
+			return c.SetDescription(context.Background(), 1, s)
+		}},
+		{"CreateNote", func(c *gitlab.Client, s string) error {
+			_, err := c.CreateNote(context.Background(), 1, s)
+			return err
+		}},
+	}
+	for _, m := range methods {
+		for _, text := range texts {
+			t.Run(m.name+"/"+text, func(t *testing.T) {
+				f := gitlabfake.New(t)
+				err := m.call(newClient(t, f), text)
+				if !errors.Is(err, gitlab.ErrUnsafeText) {
+					t.Errorf("%s(%q): got %v, want ErrUnsafeText", m.name, text, err)
+				}
+				if n := len(f.Requests()); n != 0 {
+					t.Errorf("%s(%q): %d requests reached GitLab, want none", m.name, text, n)
+				}
+			})
+		}
+	}
+}
+
+// TestDefusedTextEndToEnd sends hostile Discord text built with gfm, plus
+// sdesk's footer and HTML-comment marker, through every method that
+// carries text. The fake runs quick actions and records mentions like
+// GitLab: none may happen, and the text arrives as it was given. Sent
+// without gfm, the same text does both (the control at the end).
+func TestDefusedTextEndToEnd(t *testing.T) {
+	hostile := "Hi @all,\n/close\n  /assign @ada\r\n```\n```\n/close\n```\n&#64;all _@all_ @\\_ada #12 group/x#7 <!--"
+	name := "@everyone **x** <b>"
+	title := gfm.Defuse("/close @all #1")
+	desc := gfm.Quote(hostile) + "\n\n---\n\nReported from Discord by **" + gfm.Inline(name) +
+		"** · [Discord thread](https://discord.com/channels/1/2)\n\n<!-- sdesk:v1 interaction=3 -->"
+	note := gfm.Quote(hostile) + "\n\n— **" + gfm.Inline(name) + "** on Discord\n\n<!-- sdesk:v1 reply interaction=4 -->"
+
 	f := gitlabfake.New(t)
 	c := newClient(t, f)
-	mustCreate(t, c, "/close", hostile)
-	is, _ := f.Issue(1)
-	if is.State != "opened" || len(is.Assignees) != 0 {
-		t.Errorf("after create: got state %q assignees %v, want opened and none", is.State, is.Assignees)
+	ctx := context.Background()
+	is, err := c.CreateIssue(ctx, sdesk.NewIssue{Title: title, Description: desc, Confidential: true})
+	if err != nil {
+		t.Fatalf("CreateIssue: %v", err)
 	}
-	if strings.Contains(is.Description, "@all") {
-		t.Errorf("description: got %q, want @all neutralized", is.Description)
+	if err := c.SetDescription(ctx, is.IID, desc+"\n"); err != nil {
+		t.Fatalf("SetDescription: %v", err)
 	}
-	if err := c.SetDescription(context.Background(), 1, hostile); err != nil {
+	if _, err := c.CreateNote(ctx, is.IID, note); err != nil {
+		t.Fatalf("CreateNote: %v", err)
+	}
+	got, _ := f.Issue(is.IID)
+	if got.State != "opened" || len(got.Assignees) != 0 {
+		t.Errorf("issue: got state %q, assignees %v; want opened, none", got.State, got.Assignees)
+	}
+	if m := f.Mentions(); len(m) != 0 {
+		t.Errorf("mentions: got %+v, want none", m)
+	}
+	if got.Title != title || got.Description != desc+"\n" || len(got.Notes) != 1 || got.Notes[0].Body != note {
+		t.Errorf("stored texts differ from the sent ones:\ntitle %q\ndescription %q\nnotes %+v", got.Title, got.Description, got.Notes)
+	}
+
+	// Control: the fake acts on the same note without gfm.
+	raw := "Hi @all,\n/close\n— **" + name + "** on Discord"
+	body, _ := json.Marshal(map[string]string{"body": raw})
+	req, _ := http.NewRequest(http.MethodPost, f.URL()+"/api/v4/projects/"+strconv.Itoa(f.ProjectID())+"/issues/1/notes", bytes.NewReader(body))
+	req.Header.Set("PRIVATE-TOKEN", f.Token())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateNote(context.Background(), 1, hostile); err != nil {
-		t.Fatal(err)
+	resp.Body.Close()
+	got, _ = f.Issue(is.IID)
+	if got.State != "closed" || len(f.Mentions()) != 2 {
+		t.Errorf("control: got state %q, mentions %+v; want closed, @all and @everyone", got.State, f.Mentions())
 	}
-	is, _ = f.Issue(1)
-	if is.State != "opened" || len(is.Assignees) != 0 {
-		t.Errorf("after description and note: got state %q assignees %v, want opened and none", is.State, is.Assignees)
+}
+
+// TestPermanentAnswers: GitLab's 401, 403, 404 and 410 are
+// sdesk.PermanentError (404 and 410 also ErrNotFound), sent once; 500 and
+// 503 are outages.
+func TestPermanentAnswers(t *testing.T) {
+	tests := []struct {
+		status         int
+		want, notFound bool
+	}{
+		{401, true, false},
+		{403, true, false},
+		{404, true, true},
+		{410, true, true},
+		{500, false, false},
+		{503, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			f := gitlabfake.New(t)
+			c := newClient(t, f)
+			is, err := c.CreateIssue(context.Background(), sdesk.NewIssue{Title: "t", Description: "d"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.FailNext("PUT", "/projects/:id/issues/:iid", tt.status, 10)
+			before := len(f.Requests())
+			err = c.SetState(context.Background(), is.IID, true)
+			if err == nil {
+				t.Fatal("SetState: got success, want an error")
+			}
+			if got := sdesk.IsPermanent(err); got != tt.want {
+				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.want)
+			}
+			if got := errors.Is(err, sdesk.ErrNotFound); got != tt.notFound {
+				t.Errorf("ErrNotFound: got %v, want %v", got, tt.notFound)
+			}
+			if sent := len(f.Requests()) - before; tt.want && sent != 1 {
+				t.Errorf("requests: got %d, want 1 (no retry)", sent)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,22 @@ const (
 	EventConfidentialNote  = "Confidential Note Hook"
 	EventIssue             = "Issue Hook"
 	EventConfidentialIssue = "Confidential Issue Hook"
+	// EventWorkItem is accepted like EventIssue. GitLab itself names the
+	// header after the hook scope that fired (WebHookService.hook_to_event:
+	// issue_hooks -> "Issue Hook"), and neither ProjectHook nor GroupHook
+	// has a work-item scope, so work items arrive as "Issue Hook" or
+	// "Confidential Issue Hook" with object_kind "work_item". Third-party
+	// integrations report "Work Item Hook" too; the body decides either way.
+	EventWorkItem = "Work Item Hook"
+)
+
+// object_kind values of an issue event: "issue", or "work_item" when
+// GitLab (17.7+) built the payload from a work item (issues edited in the
+// work-item view, tasks, incidents), with object_attributes.type naming its
+// kind. Both carry the same attributes and changes.
+const (
+	kindIssue    = "issue"
+	kindWorkItem = "work_item"
 )
 
 // SignatureTolerance is how far webhook-timestamp may be from now.
@@ -127,6 +145,7 @@ type hookNote struct {
 	Internal     *bool    `json:"internal"`
 	Action       string   `json:"action"`
 	Type         string   `json:"type"`
+	AuthorID     int      `json:"author_id"`
 	DiscussionID string   `json:"discussion_id"`
 	URL          string   `json:"url"`
 	ProjectID    int      `json:"project_id"`
@@ -139,9 +158,12 @@ type hookIssue struct {
 	Title     string   `json:"title"`
 	State     string   `json:"state"`
 	Action    string   `json:"action"`
+	Type      string   `json:"type"` // Issue, Task, Incident, ... (newer GitLab)
 	URL       string   `json:"url"`
 	ProjectID int      `json:"project_id"`
 	UpdatedAt hookTime `json:"updated_at"`
+	// Description is read only for sdesk's marker (sdesk.MarkerInteraction).
+	Description string `json:"description"`
 }
 
 type hookChange[T any] struct {
@@ -160,12 +182,56 @@ type hookChanges struct {
 	Confidential   *hookChange[bool]        `json:"confidential"`
 	MovedToID      *hookChange[int]         `json:"moved_to_id"`
 	DuplicatedToID *hookChange[int]         `json:"duplicated_to_id"`
+
+	// canonical is the whole changes object as sent, every key included
+	// (not only the fields above), re-encoded with sorted keys and without
+	// insignificant space: what the event key hashes.
+	canonical []byte
+}
+
+func (c *hookChanges) UnmarshalJSON(b []byte) error {
+	type fields hookChanges // without this method
+	var f fields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	canon, err := canonicalJSON(b)
+	if err != nil {
+		return err
+	}
+	*c = hookChanges(f)
+	c.canonical = canon
+	return nil
+}
+
+// canonicalJSON re-encodes one JSON value: object keys sorted, no
+// insignificant space, numbers kept exactly as written (not rounded through
+// float64). Two texts of the same value give the same bytes.
+func canonicalJSON(b []byte) ([]byte, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 // ParseWebhook decodes a GitLab webhook delivery (X-Gitlab-Event `Note
-// Hook`, `Confidential Note Hook`, `Issue Hook` or `Confidential Issue
-// Hook`) into an sdesk.Event. It does not authenticate the delivery: call
-// CheckToken and/or VerifySignature first.
+// Hook`, `Confidential Note Hook`, `Issue Hook`, `Confidential Issue Hook`
+// or `Work Item Hook`) into an sdesk.Event. It does not authenticate the
+// delivery: call CheckToken and/or VerifySignature first.
+//
+// An issue hook whose object_kind is "work_item" (GitLab 17.7+, any
+// object_attributes.type: Issue, Task, Incident...) decodes exactly like
+// one whose object_kind is "issue"; a work item outside any project (a
+// group-level epic) is ignored.
+//
+// Event.Key is computed from the body alone (see sdesk.Event.Key, noteKey
+// and issueKey): the same body gives the same Key under any headers. The
+// Idempotency-Key header only goes to Event.DeliveryKey. For notes,
+// NoteEvent.Author is object_attributes.author_id and NoteEvent.Actor the
+// top-level user.
 //
 // Other event kinds, notes on anything but an issue and system notes give
 // an error wrapping ErrIgnored; a body that cannot be decoded, or lacks the
@@ -177,7 +243,7 @@ func ParseWebhook(h http.Header, body []byte) (sdesk.Event, error) {
 	switch kind {
 	case EventNote, EventConfidentialNote:
 		err = parseNoteHook(&ev, body)
-	case EventIssue, EventConfidentialIssue:
+	case EventIssue, EventConfidentialIssue, EventWorkItem:
 		err = parseIssueHook(&ev, body)
 	case "":
 		return sdesk.Event{}, fmt.Errorf("%w: no X-Gitlab-Event header", ErrMalformed)
@@ -187,9 +253,7 @@ func ParseWebhook(h http.Header, body []byte) (sdesk.Event, error) {
 	if err != nil {
 		return sdesk.Event{}, err
 	}
-	if k := strings.TrimSpace(h.Get("Idempotency-Key")); k != "" {
-		ev.Key = k
-	}
+	ev.DeliveryKey = strings.TrimSpace(h.Get("Idempotency-Key"))
 	return ev, nil
 }
 
@@ -227,7 +291,15 @@ func parseNoteHook(ev *sdesk.Event, body []byte) error {
 	}
 	ev.ProjectID = env.projectID(n.ProjectID)
 	ev.ProjectPath = env.projectPath()
-	ev.Key = "note:" + strconv.Itoa(n.ID) + ":" + keyTime(n.UpdatedAt)
+	ev.Key = noteKey(n)
+	actor := env.User.author()
+	author := actor
+	if n.AuthorID != 0 && n.AuthorID != actor.ID {
+		// Someone else acted (an edit of another user's note): the
+		// payload names the author by ID only.
+		author = sdesk.Author{ID: n.AuthorID}
+	}
+	ev.Report = sdesk.MarkerInteraction(env.Issue.Description)
 	ev.Note = &sdesk.NoteEvent{
 		IssueIID:     env.Issue.IID,
 		NoteID:       n.ID,
@@ -237,7 +309,8 @@ func parseNoteHook(ev *sdesk.Event, body []byte) error {
 		Type:         n.Type,
 		DiscussionID: n.DiscussionID,
 		URL:          n.URL,
-		Author:       env.User.author(),
+		Author:       author,
+		Actor:        actor,
 		UpdatedAt:    n.UpdatedAt.Time,
 	}
 	return nil
@@ -248,7 +321,7 @@ func parseIssueHook(ev *sdesk.Event, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if env.ObjectKind != "issue" {
+	if env.ObjectKind != kindIssue && env.ObjectKind != kindWorkItem {
 		return fmt.Errorf("%w: %s with object_kind %q", ErrIgnored, ev.Kind, env.ObjectKind)
 	}
 	is := env.ObjectAttributes
@@ -257,10 +330,13 @@ func parseIssueHook(ev *sdesk.Event, body []byte) error {
 	}
 	ev.ProjectID = env.projectID(is.ProjectID)
 	ev.ProjectPath = env.projectPath()
-	ev.Key = "issue:" + strconv.Itoa(is.ID) + ":" + keyTime(is.UpdatedAt)
-	if is.Action != "" {
-		ev.Key += ":" + is.Action
+	if env.ObjectKind == kindWorkItem && ev.ProjectID == 0 && ev.ProjectPath == "" {
+		// A group-level work item (an epic): its IID is not in any
+		// project's issue numbering.
+		return fmt.Errorf("%w: %s %q outside any project", ErrIgnored, env.ObjectKind, is.Type)
 	}
+	ev.Key = issueKey(is, env.Changes)
+	ev.Report = sdesk.MarkerInteraction(is.Description)
 	ev.Issue = &sdesk.IssueEvent{
 		IID:       is.IID,
 		ID:        is.ID,
@@ -273,6 +349,47 @@ func parseIssueHook(ev *sdesk.Event, body []byte) error {
 		UpdatedAt: is.UpdatedAt.Time,
 	}
 	return nil
+}
+
+// keyHashLen is how many bytes of the SHA-256 an event key keeps (128
+// bits, 32 hex characters): collisions between two events of one note or
+// issue are out of reach, and the key stays short enough for a DynamoDB
+// key and a job ID.
+const keyHashLen = 16
+
+// noteKey is `note:<note id>:<hash>`, the hash over the action ("" counts
+// as create: GitLab before 16.11 sent no action and only for creates), the
+// note's text and its updated_at.
+func noteKey(n *hookNote) string {
+	action := n.Action
+	if action == "" {
+		action = "create"
+	}
+	return eventKey("note", n.ID, action, n.Note, keyTime(n.UpdatedAt))
+}
+
+// issueKey is `issue:<issue id>:<hash>`, the hash over the action, the
+// canonical changes object ("null" when there is none) and updated_at.
+// updated_at alone cannot tell two changes apart (GitLab does not always
+// bump it, and older payloads have second precision); the changes can.
+func issueKey(is *hookIssue, c *hookChanges) string {
+	changes := "null"
+	if c != nil {
+		changes = string(c.canonical)
+	}
+	return eventKey("issue", is.ID, is.Action, changes, keyTime(is.UpdatedAt))
+}
+
+// eventKey hashes parts unambiguously (each one length-prefixed, after a
+// label naming the scheme) and returns prefix:id:hex.
+func eventKey(prefix string, id int, parts ...string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range append([]string{"sdesk-event-key-v1", prefix}, parts...) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+		h.Write([]byte(p))
+	}
+	return prefix + ":" + strconv.Itoa(id) + ":" + hex.EncodeToString(h.Sum(nil)[:keyHashLen])
 }
 
 func keyTime(t hookTime) string {

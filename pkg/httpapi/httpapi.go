@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	interactions "github.com/bsdlp/discord-interactions-go/interactions"
@@ -47,6 +46,10 @@ type Config struct {
 	WebhookSecret string // GITLAB_WEBHOOK_SECRET
 	SigningToken  string // GITLAB_WEBHOOK_SIGNING_TOKEN, optional
 	Project       string // GITLAB_PROJECT: numeric ID or full path
+	// ProjectID resolves GITLAB_PROJECT to its numeric ID (on the first
+	// webhook, not at start); events are matched by project.id, so a
+	// renamed or moved project keeps working. Nil: match Project as given.
+	ProjectID func(ctx context.Context) (int, error)
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -140,8 +143,16 @@ func (s *server) gitlab(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sdesk.AddLogAttrs(ctx, slog.Int("issue", ev.IssueIID()), slog.String("event_key", ev.Key))
-	if !s.sameProject(ev) {
-		sdesk.AddLogAttrs(ctx, slog.String("ignored", fmt.Sprintf("project %d/%s is not %s", ev.ProjectID, ev.ProjectPath, s.Project)))
+	want, err := s.projectID(ctx)
+	if err != nil {
+		ref := sdesk.NewRef()
+		s.Logger.Error("webhook not accepted: GITLAB_PROJECT could not be resolved to its ID", slog.String("error_ref", ref),
+			slog.String("error", err.Error()), slog.String("event_key", ev.Key))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable", "ref": ref})
+		return
+	}
+	if ev.ProjectID != want {
+		sdesk.AddLogAttrs(ctx, slog.String("ignored", fmt.Sprintf("project %d (%s) is not GITLAB_PROJECT %s (ID %d)", ev.ProjectID, ev.ProjectPath, s.Project, want)))
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
 		return
 	}
@@ -155,11 +166,15 @@ func (s *server) gitlab(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *server) sameProject(ev sdesk.Event) bool {
+// projectID is the numeric ID of GITLAB_PROJECT.
+func (s *server) projectID(ctx context.Context) (int, error) {
 	if id, err := strconv.Atoi(s.Project); err == nil {
-		return ev.ProjectID == id
+		return id, nil
 	}
-	return strings.EqualFold(ev.ProjectPath, s.Project)
+	if s.ProjectID == nil {
+		return 0, fmt.Errorf("GITLAB_PROJECT %q is a path and nothing resolves it", s.Project)
+	}
+	return s.ProjectID(ctx)
 }
 
 // refuse answers a client error and logs why; the reason never contains a

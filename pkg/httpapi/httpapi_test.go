@@ -199,8 +199,8 @@ func TestWebhook(t *testing.T) {
 		{"wrong token", gitlabRequest(issueHook(4242), "nope", "Issue Hook"), 401, "X-Gitlab-Token"},
 		{"malformed JSON", gitlabRequest(`{"object_kind":`, secret, "Issue Hook"), 400, "malformed"},
 		{"push hook ignored", gitlabRequest(`{"object_kind":"push"}`, secret, "Push Hook"), 200, "ignored"},
-		{"other project ignored", gitlabRequest(issueHook(1), secret, "Confidential Issue Hook"), 200, "is not 4242"},
-		{"unmapped issue", gitlabRequest(issueHook(4242), secret, "Confidential Issue Hook"), 200, `"level":"DEBUG","msg":"event for an unmapped issue"`},
+		{"other project ignored", gitlabRequest(issueHook(1), secret, "Confidential Issue Hook"), 200, "project 1 (acme/support) is not GITLAB_PROJECT 4242"},
+		{"unmapped issue", gitlabRequest(issueHook(4242), secret, "Confidential Issue Hook"), 200, `"level":"DEBUG","msg":"event for an issue sdesk did not make"`},
 		{"oversized", gitlabRequest(`{"pad":"`+strings.Repeat("x", httpapi.MaxWebhookBody)+`"}`, secret, "Issue Hook"), 413, "body over"},
 	}
 	for _, tt := range tests {

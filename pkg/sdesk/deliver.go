@@ -33,8 +33,12 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 		return fmt.Errorf("event without key or issue")
 	}
 	if _, err := s.Store.MappingByIssue(ctx, ev.IssueIID()); errors.Is(err, ErrNotFound) {
-		log.Debug("event for an unmapped issue")
-		return nil
+		if ev.Report == "" {
+			log.Debug("event for an issue sdesk did not make")
+			return nil
+		}
+		// A report's issue whose thread is not there yet: the event is
+		// stored and waits for it (runEvent parks it).
 	} else if err != nil {
 		return fmt.Errorf("look up issue: %w", err)
 	}
@@ -130,7 +134,7 @@ func (s *Service) runEvent(ctx context.Context, j *Job, log *slog.Logger) error 
 	}
 	m, err := s.Store.MappingByIssue(ctx, ev.IssueIID())
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return s.parkOrDrop(ctx, j, ev, log)
 	}
 	if err != nil {
 		return fmt.Errorf("look up issue: %w", err)
@@ -140,6 +144,66 @@ func (s *Service) runEvent(ctx context.Context, j *Job, log *slog.Logger) error 
 		return s.deliverNote(ctx, j, m, *ev.Note, log)
 	case ev.Issue != nil:
 		return s.deliverIssue(ctx, j, m, *ev.Issue)
+	}
+	return nil
+}
+
+// errParked: an event of a report whose thread does not exist yet. Its
+// job stays pending, unqueued and without a counted attempt, until the
+// report's job writes the mapping and queues it (wakeParked).
+var errParked = errors.New("event waits for its report's thread")
+
+// parkOrDrop decides about an event whose issue has no thread: it waits
+// while the report that made the issue is being set up, or was refused
+// for now (a retry of the report, or the reporter's next /report,
+// completes it); otherwise it cannot be delivered, which is said at WARN.
+func (s *Service) parkOrDrop(ctx context.Context, j *Job, ev Event, log *slog.Logger) error {
+	if ev.Report == "" {
+		log.Warn("event not delivered: its issue has no Discord thread and was not made by sdesk")
+		return nil
+	}
+	rj, err := s.Store.GetJob(ctx, ev.Report)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		log.Warn("event not delivered: its issue has no Discord thread, and the report that made it is gone",
+			slog.String("report_job", ev.Report))
+		return nil
+	case err != nil:
+		return fmt.Errorf("look up report job: %w", err)
+	}
+	if kept, keptURL, ok := reportIssue(rj); ok && kept != ev.IssueIID() {
+		// A second issue of one report, made by a create in flight when
+		// the report's job died: the report lives on in the kept one.
+		return s.closeDuplicate(ctx, j, ev.IssueIID(), keptURL, log)
+	}
+	switch {
+	case rj.Status == JobDone:
+		log.Warn("event not delivered: its issue has no Discord thread, though its report is done",
+			slog.String("report_job", ev.Report))
+		return nil
+	case rj.Status == JobFailed:
+		log.Warn("event waits: the report that made its issue failed; `sdesk jobs retry "+ev.Report+"` completes it and delivers this event",
+			slog.String("report_job", ev.Report))
+	}
+	return errParked
+}
+
+// wakeParked queues, oldest first, the parked events of a report whose
+// mapping was just written: those of its issue, and those of any second
+// issue of the same report (they close it as a duplicate).
+func (s *Service) wakeParked(ctx context.Context, iid int, report string, log *slog.Logger) error {
+	pending, err := s.Store.ListJobs(ctx, JobPending)
+	if err != nil {
+		return fmt.Errorf("list parked events: %w", err)
+	}
+	for _, pj := range pending {
+		if pj.Kind != JobGitLabEvent || (jobIssue(pj) != iid && jobReport(pj) != report) {
+			continue
+		}
+		if err := s.Queue.Enqueue(ctx, pj); err != nil {
+			return fmt.Errorf("queue parked event %s: %w", pj.ID, err)
+		}
+		log.Info("parked event queued", slog.String("job_id", pj.ID))
 	}
 	return nil
 }
@@ -206,9 +270,11 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	for i, c := range chunks {
 		e := Embed{Description: c, Color: 0x6E49CB}
 		if i == 0 {
-			e.AuthorName = n.Author.Name
+			// Discord shows an author name as plain text: no markdown to
+			// escape, but no line break or bidirectional override either.
+			e.AuthorName = DiscordPlainText(n.Author.Name)
 			if n.Author.Username != "" && !s.isSupportBot(n.Author) {
-				e.AuthorName += " (@" + n.Author.Username + ")"
+				e.AuthorName += " (@" + DiscordPlainText(n.Author.Username) + ")"
 			}
 			e.AuthorName = Truncate(e.AuthorName, 256)
 			e.AuthorIcon = n.Author.AvatarURL
@@ -314,8 +380,8 @@ func (s *Service) post(ctx context.Context, threadID string, msg Message) (strin
 }
 
 func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent) error {
-	who := ev.Author.Name
-	if who == "" {
+	who := DiscordText(ev.Author.Name)
+	if strings.TrimSpace(who) == "" {
 		who = "someone"
 	}
 	yes, no := true, false
@@ -374,11 +440,13 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 }
 
 // changeLines describes an issue hook's changes, one short line each.
+// Titles, labels, names and references from GitLab go through DiscordText,
+// URLs through discordLink.
 func (s *Service) changeLines(ctx context.Context, ev IssueEvent) []string {
 	c := ev.Changes
 	var lines []string
 	if c.Title != nil {
-		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", escapeMarkdown(c.Title.Current)))
+		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", DiscordText(c.Title.Current)))
 	}
 	if c.Labels != nil {
 		lines = append(lines, "🏷️ Labels: "+listChange(c.Labels.Previous, c.Labels.Current, "none"))
@@ -402,28 +470,28 @@ func (s *Service) issueName(ctx context.Context, id int, from string) string {
 	ref, url, err := s.GitLab.IssueByGlobalID(ctx, id)
 	if err != nil {
 		s.log().Info("target issue not named", slog.Int("gitlab_issue_id", id), slog.String("error", err.Error()))
-		return fmt.Sprintf("another issue (ID %d; %s links to it)", id, from)
+		return fmt.Sprintf("another issue (ID %d; %s links to it)", id, discordLink(from))
 	}
-	return ref + " (<" + url + ">)"
+	return DiscordText(ref) + " (" + discordLink(url) + ")"
 }
 
 func listChange(prev, cur []string, empty string) string {
 	var added, removed []string
 	for _, v := range cur {
 		if !slices.Contains(prev, v) {
-			added = append(added, escapeMarkdown(v))
+			added = append(added, DiscordText(v))
 		}
 	}
 	for _, v := range prev {
 		if !slices.Contains(cur, v) {
-			removed = append(removed, escapeMarkdown(v))
+			removed = append(removed, DiscordText(v))
 		}
 	}
 	now := empty
 	if len(cur) > 0 {
 		esc := make([]string, len(cur))
 		for i, v := range cur {
-			esc[i] = escapeMarkdown(v)
+			esc[i] = DiscordText(v)
 		}
 		now = strings.Join(esc, ", ")
 	}
@@ -439,7 +507,3 @@ func listChange(prev, cur []string, empty string) string {
 	}
 	return now + " (" + strings.Join(parts, "; ") + ")"
 }
-
-var markdownEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `_`, `\_`, "`", "\\`", `~`, `\~`, `|`, `\|`, `>`, `\>`, `@`, "@\u200b")
-
-func escapeMarkdown(s string) string { return markdownEscaper.Replace(s) }

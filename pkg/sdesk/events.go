@@ -5,9 +5,29 @@ import "time"
 // Event is a GitLab webhook delivery decoded into what sdesk needs. Exactly
 // one of Note and Issue is set.
 type Event struct {
-	// Key deduplicates deliveries: GitLab's Idempotency-Key header when
-	// present, else the note or issue ID plus its updated_at.
+	// Key is the identity of the event, computed from the payload alone:
+	// `note:<note id>:<hash>` (hash of the action, "" counting as create,
+	// the note's text and its updated_at) or `issue:<issue id>:<hash>` (hash
+	// of the action, the changes object as sent, canonicalized, and
+	// updated_at); the hash is 32 lowercase hex characters, the whole key
+	// at most 58 bytes. The same event delivered again, under any
+	// Idempotency-Key or none, by a project hook or a group hook, has the
+	// same Key; a different edit of a note or a different change of an
+	// issue has another. It claims the event and names its job.
 	Key string `json:"key"`
+	// DeliveryKey is GitLab's Idempotency-Key header ("" when absent: older
+	// GitLab sends none), for logs only. It identifies one delivery, not the
+	// event, so it cannot be the identity: GitLab's WebHookService makes a
+	// fresh UUID for each execution of a hook, reusing one only for a
+	// "Resend" from the hook's log (gitlab-org/gitlab#388692, MR 160952).
+	// Real traffic shows it: a re-executed event, and a project hook plus a
+	// group hook delivering one event, each came under two keys.
+	DeliveryKey string `json:"delivery_key,omitempty"`
+	// Report is the interaction ID in sdesk's marker in the issue's
+	// description (MarkerInteraction): the /report whose job made the
+	// issue; "" for an issue sdesk did not make. It lets an event that
+	// comes before the report's thread exists wait for it.
+	Report string `json:"report,omitempty"`
 	// Kind is the X-Gitlab-Event header value (for logs).
 	Kind        string      `json:"kind"`
 	ProjectID   int         `json:"project_id"`
@@ -27,7 +47,9 @@ func (e Event) IssueIID() int {
 	return 0
 }
 
-// Author is a GitLab user as shown in Discord.
+// Author is a GitLab user as shown in Discord. Name, Username and
+// AvatarURL may be empty when the payload names the user by ID only (see
+// NoteEvent.Author).
 type Author struct {
 	ID        int    `json:"id"`
 	Name      string `json:"name"`
@@ -42,13 +64,22 @@ type NoteEvent struct {
 	Body     string `json:"body"`
 	// Internal is nil when the delivery did not say (older GitLab): the
 	// note must then be fetched through the API before it is posted.
-	Internal     *bool     `json:"internal,omitempty"`
-	Action       string    `json:"action,omitempty"` // create, update, or "" (old GitLab: create)
-	Type         string    `json:"type,omitempty"`   // "", DiscussionNote, DiffNote
-	DiscussionID string    `json:"discussion_id,omitempty"`
-	URL          string    `json:"url,omitempty"`
-	Author       Author    `json:"author"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Internal     *bool  `json:"internal,omitempty"`
+	Action       string `json:"action,omitempty"` // create, update, or "" (old GitLab: create)
+	Type         string `json:"type,omitempty"`   // "", DiscussionNote, DiffNote
+	DiscussionID string `json:"discussion_id,omitempty"`
+	URL          string `json:"url,omitempty"`
+	// Author wrote the note: object_attributes.author_id. When the Actor is
+	// the author (every create, an author's own edit) it carries the
+	// Actor's name, username and avatar; when someone else acted (an edit
+	// of another user's note) it has the ID only, since the payload names
+	// no one else: look the user up to show a name. A payload without
+	// author_id (not sent by GitLab; hand-made ones) gives the Actor.
+	Author Author `json:"author"`
+	// Actor is who acted, the delivery's top-level user: the author on
+	// create, the editor on update.
+	Actor     Author    `json:"actor"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Change is a {previous, current} pair from an issue hook's changes.

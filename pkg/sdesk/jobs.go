@@ -22,8 +22,17 @@ const leaseMargin = 30 * time.Second
 // ErrJobBusy: another run of the job holds its lease; try again later.
 var ErrJobBusy = errors.New("job is running elsewhere")
 
+// ReplayTTL is how long an interaction's job ID stays claimed: far past
+// the 5 minutes in which a replayed signed request is accepted.
+const ReplayTTL = 24 * time.Hour
+
 // enqueue stores a new job, then hands it to the queue. The job is durable
 // before the caller answers Discord or GitLab.
+//
+// The job is stored with a claim on its ID in one write (Store.ClaimJob),
+// never over an existing record: an interaction delivered twice (a replay
+// of the same signed request, a client retry) has effect once. The second
+// delivery stores and enqueues nothing and gets the same kind of answer.
 func (s *Service) enqueue(ctx context.Context, kind, id string, payload any) (Job, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
@@ -31,8 +40,13 @@ func (s *Service) enqueue(ctx context.Context, kind, id string, payload any) (Jo
 	}
 	now := s.now()
 	j := Job{ID: id, Kind: kind, Payload: b, Status: JobPending, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.PutJob(ctx, j); err != nil {
+	first, err := s.Store.ClaimJob(ctx, "job:"+id, ReplayTTL, j)
+	if err != nil {
 		return Job{}, fmt.Errorf("store %s job: %w", kind, err)
+	}
+	if !first {
+		s.log().Info("interaction replayed: its job exists", slog.String("job_id", id), slog.String("job_kind", kind))
+		return j, nil
 	}
 	if err := s.Queue.Enqueue(ctx, j); err != nil {
 		return Job{}, fmt.Errorf("enqueue %s job: %w", kind, err)
@@ -117,6 +131,16 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 		log.Info("job done", slog.Int("attempt", j.Attempts))
 		return nil
 	}
+	if errors.Is(runErr, errParked) {
+		// Waiting, not failed: no attempt counted, no queue holds it; the
+		// report's job queues it when the thread exists.
+		j.Attempts--
+		if err := s.Store.PutJob(sctx, j); err != nil {
+			log.Error("save parked job", slog.String("error", err.Error()))
+		}
+		log.Info("event parked until its report's thread exists", slog.Int("issue", jobIssue(j)))
+		return nil
+	}
 	j.Error = runErr.Error()
 	if errors.Is(runErr, context.Canceled) && errors.Is(ctx.Err(), context.Canceled) {
 		// Stopped from outside (a shutdown), not failed: this attempt does
@@ -128,7 +152,9 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 		log.Info("job interrupted", slog.Int("attempt", j.Attempts+1))
 		return fmt.Errorf("job %s interrupted: %w", j.ID, runErr)
 	}
-	if j.Attempts < s.maxAttempts() {
+	var perm *PermanentError
+	permanent := errors.As(runErr, &perm)
+	if j.Attempts < s.maxAttempts() && !permanent {
 		if err := s.Store.PutJob(sctx, j); err != nil {
 			log.Error("save failed attempt", slog.String("error", err.Error()))
 		}
@@ -137,8 +163,14 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 	}
 	j.Status = JobFailed
 	j.ErrorRef = NewRef()
-	log.Error("job failed", slog.String("error_ref", j.ErrorRef), slog.Int("attempt", j.Attempts),
-		slog.String("error", runErr.Error()), slog.Int("issue", jobIssue(j)))
+	if permanent {
+		// No retry can help; one line tells the operator what can.
+		log.Warn("job failed for good: "+perm.Fix, slog.String("error_ref", j.ErrorRef), slog.Int("attempt", j.Attempts),
+			slog.String("error", runErr.Error()), slog.Int("issue", jobIssue(j)))
+	} else {
+		log.Error("job failed", slog.String("error_ref", j.ErrorRef), slog.Int("attempt", j.Attempts),
+			slog.String("error", runErr.Error()), slog.Int("issue", jobIssue(j)))
+	}
 	if err := s.Store.PutJob(sctx, j); err != nil {
 		log.Error("record failed job", slog.String("error", err.Error()))
 	}
@@ -203,6 +235,17 @@ func jobIssue(j Job) int {
 	return p.IID
 }
 
+// jobReport is the report an event job's issue came from (Event.Report).
+func jobReport(j Job) string {
+	var p struct {
+		Report string `json:"report"`
+	}
+	if json.Unmarshal(j.Payload, &p) != nil {
+		return ""
+	}
+	return p.Report
+}
+
 // nonce is the Discord message nonce of a job's step, so that a create
 // repeated after a lost answer returns the first message.
 func nonce(j *Job, step string) string {
@@ -213,12 +256,18 @@ func nonce(j *Job, step string) string {
 // once runs a create that must not happen twice, as step name. A
 // "<name>:started" step is recorded before create runs; an attempt that
 // finds it without the result cannot know whether the create happened (an
-// answer lost, a process killed), so it asks find first.
+// answer lost, a process killed), so it records "<name>:retried" and asks
+// find first.
 func (s *Service) once(ctx context.Context, j *Job, name string, find, create func() (string, error)) (string, error) {
 	if v, ok := j.Step(name); ok {
 		return v, nil
 	}
 	if _, started := j.Step(name + ":started"); started {
+		// An earlier attempt may have created it, or may yet: its request
+		// can still be in flight at the service.
+		if _, err := s.step(ctx, j, name+":retried", func() (string, error) { return "", nil }); err != nil {
+			return "", err
+		}
 		v, err := find()
 		switch {
 		case err == nil:
@@ -230,6 +279,25 @@ func (s *Service) once(ctx context.Context, j *Job, name string, find, create fu
 		return "", err
 	}
 	return s.step(ctx, j, name, create)
+}
+
+// skipped is the recorded result of a step that was refused for good.
+const skipped = "skipped"
+
+// tolerant is step for work the rest of the job does not depend on (an
+// interaction's answer, a message, a thread edit): a permanent refusal
+// ends the step with one WARN line naming the operator's fix, records it
+// as skipped (no retry repeats it), and the job goes on. Other errors are
+// returned as by step.
+func (s *Service) tolerant(ctx context.Context, j *Job, name string, fn func() (string, error)) (string, error) {
+	v, err := s.step(ctx, j, name, fn)
+	var perm *PermanentError
+	if err == nil || !errors.As(err, &perm) {
+		return v, err
+	}
+	s.log().Warn("step skipped: "+perm.Fix, slog.String("job_id", j.ID), slog.String("step", name),
+		slog.Int("issue", jobIssue(*j)), slog.String("error", err.Error()))
+	return s.step(ctx, j, name, func() (string, error) { return skipped, nil })
 }
 
 // step runs fn once per job: a completed step's result is recorded in the

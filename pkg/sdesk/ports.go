@@ -61,9 +61,13 @@ type Discord interface {
 	// CreatePrivateThread opens a private thread (type 12, not invitable) in
 	// a text channel and returns its ID.
 	CreatePrivateThread(ctx context.Context, channelID, name string) (string, error)
-	// FindThread returns the active thread under channelID in the guild
-	// whose name starts with prefix, or ErrNotFound. Used to make thread
-	// creation idempotent.
+	// FindThread returns the thread an earlier CreatePrivateThread made
+	// under channelID (in the guild) with a name starting with prefix, whose
+	// answer was lost, or ErrNotFound. Only a private thread (type 12) under
+	// channelID created by sdesk's own bot user (owner_id) qualifies; a
+	// thread any member made is never returned, whatever its name. Any
+	// other error means nothing was decided: the caller must not create a
+	// thread then.
 	FindThread(ctx context.Context, guildID, channelID, prefix string) (string, error)
 	// AddThreadMember adds a user to a thread.
 	AddThreadMember(ctx context.Context, threadID, userID string) error
@@ -139,16 +143,21 @@ type ThreadEdit struct {
 // GitLab is the part of GitLab's REST API that sdesk uses. All issue
 // numbers are IIDs inside the configured project.
 //
-// Text given to CreateIssue, SetDescription and CreateNote comes from users
-// and is never trusted: the adapter neutralizes GitLab quick actions and @
-// mentions in it, so neither takes effect.
+// Text given to CreateIssue, SetDescription and CreateNote holds what
+// Discord users wrote. The domain builds it with pkg/gfm (user text
+// defused and quoted, names inline-escaped, then sdesk's own attribution
+// and marker), and the adapter refuses, without sending anything, a text
+// that breaks gfm.Check (a line that would run a quick action, a live
+// mention or reference): the last check at the trust boundary.
 type GitLab interface {
 	// CreateIssue creates an issue. It must not be retried blindly by the
 	// adapter: a retry could create a second issue.
 	CreateIssue(ctx context.Context, in NewIssue) (Issue, error)
-	// FindIssueByMarker returns the issue whose description contains
-	// marker, or ErrNotFound. Used to make issue creation idempotent.
-	FindIssueByMarker(ctx context.Context, marker string) (Issue, error)
+	// FindIssuesByMarker returns every issue whose description contains
+	// marker, oldest first, or ErrNotFound. Used to make issue creation
+	// idempotent, and to find a second issue that a create in flight
+	// during a kill made after all.
+	FindIssuesByMarker(ctx context.Context, marker string) ([]Issue, error)
 	// IssueByGlobalID returns the full reference ("group/project#12") and web
 	// URL of an issue by its global ID, as hooks name the targets of moves
 	// and duplicates; ErrNotFound when the token cannot see it.
@@ -197,5 +206,5 @@ type Note struct {
 	Body     string
 	Internal bool // internal (formerly "confidential") note
 	System   bool
-	AuthorID int
+	Author   Author // who wrote it (GET /projects/:id/issues/:iid/notes/:id "author")
 }

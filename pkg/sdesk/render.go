@@ -1,7 +1,9 @@
 package sdesk
 
 import (
+	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -25,19 +27,28 @@ import (
 // closed at the end. Everywhere else:
 //
 //   - Links and images: "/uploads/..." targets are made absolute under
-//     projectURL, other "/..." targets under its scheme and host. An image
-//     becomes a plain link [alt](url), named after the file when alt is
-//     empty; GitLab's {width=...} attributes and link titles are dropped.
-//     Bare "/uploads/<secret>/<file>" paths and bare GitLab paths that
-//     contain "/-/" are made absolute too.
+//     projectURL, other "/..." targets under its scheme and host. No link
+//     hides its target (Discord shows only the text of [text](url)): a
+//     link becomes its text followed by its URL, "docs (<https://...>)",
+//     or the URL alone when the text is the URL or empty; an upload of the
+//     project stays a masked link named after its file, "[shot.png](url)",
+//     after the text when the text is more than the file name. An image is
+//     a link like the others, its alt text being its text; GitLab's
+//     {width=...} attributes and link titles are dropped. Bare
+//     "/uploads/<secret>/<file>" paths and bare GitLab paths that contain
+//     "/-/" are made absolute too.
 //   - References: ~label and ~"two words" become `label` and `two words`
 //     (a label must start with a letter or _, so ~10min stays); #12, @user
 //     and :emoji: are left as they are. @everyone and @here get a zero-width
 //     space after the @ unless the @ follows an e-mail address character.
+//   - Discord-only syntax is shown as written: a "<" starting a mention,
+//     channel or command link, timestamp, custom emoji or guild link, the
+//     pipes of a || spoiler, "-#" subtext at the start of a line and any
+//     "](" that sdesk did not write get a backslash.
 //   - HTML: <br> and <hr> become a line break, <details><summary>S</summary>
 //     becomes **S** and a newline, <b>/<strong> **, <i>/<em> *, <s>/<del>
 //     ~~, <u>/<ins> __, <h1>-<h6> **...**, <li> "- ", <code> a code span
-//     (a fenced block when it spans lines), <a href="u">t</a> [t](u),
+//     (a fenced block when it spans lines), <a href="u">t</a> and
 //     <img>/<video> a link, </p> a blank line, other block elements end
 //     with a newline; comments are removed and other known HTML tags are
 //     stripped, keeping their text.
@@ -49,7 +60,8 @@ import (
 //     #### to ###### headings become **bold** lines (Discord renders only
 //     #, ## and ###); $$ display math $$ becomes a ```math block and inline
 //     $$math$$ or $`math`$ a code span; a table becomes a ``` block with
-//     its columns aligned (cells rendered like the rest, one line each).
+//     its columns aligned (cells rendered like the rest, one line each,
+//     links as "text (url)").
 //
 // Runs of blank lines outside code are collapsed to one. No text is dropped
 // except HTML comments, the TOC markers and markup.
@@ -202,7 +214,9 @@ func StripEmailQuote(body string) string {
 // less an added reopening line, see below) is taken,
 // else the last break of any kind, else a break between two runes that does
 // not split a grapheme sequence (combining marks, ZWJ, variation selectors,
-// skin tones, \r\n). Breaks inside a <...> link or a [text](url) masked link
+// skin tones, \r\n) or a markdown escape (a backslash and the ASCII
+// punctuation it escapes, which Discord would otherwise read as markup at
+// the start of the next chunk). Breaks inside a <...> link or a [text](url) masked link
 // and on fence lines are avoided; a hard break in one happens only when it
 // does not fit in a chunk by itself. A rune is never split.
 //
@@ -251,6 +265,154 @@ func SplitText(s string, max int) []string {
 		start = cut
 	}
 	return chunks
+}
+
+// ---------------------------------------------------------------------------
+// Discord text
+
+// DiscordText escapes one line of text from GitLab (a user's name, an issue
+// title, a label, an issue reference, a file name) for a Discord field that
+// renders markdown: message content, an embed's description or title. It is
+// the one escaper for such text; whatever the text holds, Discord shows it
+// as written and it cannot pass for anything sdesk or Discord would show:
+//
+//   - line breaks and other control characters become spaces, and the
+//     bidirectional marks, embeddings, overrides and isolates (U+061C,
+//     U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), which could reorder the
+//     text around it, are removed: the result is one line;
+//   - \ * _ ~ | ` [ ] < > get a backslash before them. Discord's markdown
+//     (simple-markdown's escape rule: a backslash before any character other
+//     than a letter, digit or space shows that character) then forms no
+//     emphasis, underline, strike-through, spoiler, code, masked link, block
+//     quote, mention (<@1>, <@!1>, <@&1>, <#1>, </cmd:1>), timestamp (<t:1>),
+//     custom emoji or guild link from it, whatever surrounds the result;
+//   - a # (header), -# (subtext), - or + (list) or a number followed by . or
+//     ) (list) that starts the text, after white space, gets a backslash too,
+//     so the result may start a line;
+//   - @everyone and @here (any case) get a zero-width space after the @;
+//   - in an http(s) URL, which Discord links as it stands (a backslash
+//     would become part of the link), those characters are percent-encoded
+//     instead (%5C %2A %5F %7E %7C %60 %5B %5D %3E, and %40 for the @ of
+//     @everyone and @here), which leads to the same place.
+//
+// Embed author names and footers are shown as plain text by Discord (no
+// markdown, no mentions): they take DiscordPlainText, not this.
+func DiscordText(s string) string {
+	s = DiscordPlainText(s)
+	urls := discordURLRe.FindAllStringIndex(s, -1)
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	lead := true
+	for i := 0; i < len(s); {
+		if len(urls) > 0 && urls[0][0] == i {
+			b.WriteString(discordEncodeURL(s[i:urls[0][1]], discordMarkup))
+			i, urls, lead = urls[0][1], urls[1:], false
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case lead && unicode.IsSpace(r):
+			b.WriteRune(r)
+			i += size
+			continue
+		case strings.ContainsRune(discordMarkup, r):
+			b.WriteByte('\\')
+		case lead && (r == '#' || r == '-' || r == '+'):
+			b.WriteByte('\\')
+		case lead && r >= '0' && r <= '9':
+			n := i
+			for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+				n++
+			}
+			b.WriteString(s[i:n])
+			if n < len(s) && (s[n] == '.' || s[n] == ')') {
+				b.WriteByte('\\')
+			}
+			i, lead = n, false
+			continue
+		case r == '@' && discordMassMentionRe.MatchString(s[i+1:]):
+			b.WriteString("@\u200b")
+			i += size
+			lead = false
+			continue
+		}
+		b.WriteRune(r)
+		i += size
+		lead = false
+	}
+	return b.String()
+}
+
+// DiscordPlainText prepares text from GitLab for a Discord field shown as
+// plain text, where markdown and mentions are not parsed (an embed's author
+// name and footer; see DiscordText for the rest): control characters become
+// spaces and bidirectional controls are removed, so that the text stays on
+// one line and cannot reorder what follows it (such as " (@username)").
+// Invalid UTF-8 becomes U+FFFD.
+func DiscordPlainText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == 0x061C, r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+		case unicode.IsControl(r), r == 0x2028, r == 0x2029:
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// discordLink shows a URL as itself in Discord. An http(s) URL becomes
+// <url>, which Discord links (without a preview) and shows without the
+// brackets; its white space and angle brackets are percent-encoded so that
+// the link ends where the URL does (and so is the @ of @everyone and
+// @here). Anything else (a relative path, mailto:, javascript:) is not a
+// link in Discord and is shown as DiscordText.
+func discordLink(u string) string {
+	if !noteHTTP(u) {
+		return DiscordText(u)
+	}
+	return "<" + discordEncodeURL(u, "<>") + ">"
+}
+
+// discordEncodeURL percent-encodes, in a URL, what Discord would read as
+// the end of a link (white space, control characters), the @ of @everyone
+// and @here, and the ASCII characters in chars. The URL leads to the same
+// place.
+func discordEncodeURL(u, chars string) string {
+	var b strings.Builder
+	b.Grow(len(u))
+	for i, r := range u {
+		if r < utf8.RuneSelf && strings.IndexByte(chars, byte(r)) >= 0 ||
+			r == '@' && discordMassMentionRe.MatchString(u[i+1:]) ||
+			unicode.IsSpace(r) || unicode.IsControl(r) {
+			var buf [utf8.UTFMax]byte
+			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// discordMarkup lists the characters that DiscordText escapes everywhere.
+const discordMarkup = "\\*_~|`[]<>"
+
+var (
+	// discordURLRe is Discord's bare URL rule (simple-markdown's url rule,
+	// with JavaScript's \s).
+	discordURLRe         = regexp.MustCompile(`(?i)https?://[^\s\p{Z}\x{FEFF}<]+[^\s\p{Z}\x{FEFF}<.,:;"')\]]`)
+	discordMassMentionRe = regexp.MustCompile(`^(?i:everyone|here)`)
+)
+
+// noteHTTP reports whether u starts with http:// or https:// (any case).
+func noteHTTP(u string) bool {
+	l := strings.ToLower(u[:min(len(u), 8)])
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
 }
 
 // ---------------------------------------------------------------------------
@@ -468,29 +630,32 @@ func renderMath(b mdBlock) string {
 // Prose
 
 var (
-	noteSentinelRe = regexp.MustCompile("\uE000([0-9]+)\uE001")
-	noteCodeOpenRe = regexp.MustCompile(`(?i)^<code(?:\s[^<>]*)?>`)
-	noteCodeEndRe  = regexp.MustCompile(`(?i)</code\s*>`)
-	noteAnchorRe   = regexp.MustCompile(`(?is)<a(\s[^<>]*)?>(.*?)</a\s*>`)
-	noteMediaRe    = regexp.MustCompile(`(?i)<(?:img|video)(\s[^<>]*)?>`)
-	noteSummaryRe  = regexp.MustCompile(`(?is)<summary(?:\s[^<>]*)?>(.*?)</summary\s*>[ \t]*\n?`)
-	noteAttrRe     = regexp.MustCompile("([A-Za-z_:][-A-Za-z0-9_:.]*)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+))")
-	noteTagRe      = regexp.MustCompile("</?([A-Za-z][A-Za-z0-9]*)(?:\\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\\s*=\\s*(?:\"[^\"]*\"|'[^']*'|[^\\s\"'=<>`]+))?)*\\s*/?>")
-	noteLinkRe     = regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n]*>|(?:[^\s()<>]|\([^\s()<>]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
-	noteRefDefRe   = regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
-	noteAutoRe     = regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
-	noteURLRe      = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"\x{E000}\x{E001}]+`)
-	notePathRe     = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
-	noteTOCRe      = regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
-	noteTaskRe     = regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
-	noteHeadingRe  = regexp.MustCompile(`(?m)^([ \t]{0,3})#{4,6}[ \t]+([^\n]*?)(?:[ \t]+#+)?[ \t]*(\r?)$`)
-	noteMathRe     = regexp.MustCompile(`\$\$([^$\n]+)\$\$`)
-	noteDollarRe   = regexp.MustCompile("\\$(\uE000[0-9]+\uE001)\\$")
-	noteBlankRunRe = regexp.MustCompile(`\n[ \t\r]*\n(?:[ \t\r]*\n)+`)
-	noteLabelRe    = regexp.MustCompile("(^|[^\\w~`\\\\/])~(?:\"([^\"\\n]+)\"|([A-Za-z_][A-Za-z0-9_\\-?.&]*(?:::[A-Za-z0-9_\\-?.&]+)*))")
-	noteEntityRe   = regexp.MustCompile(`&(?:(amp|lt|gt|quot|apos|nbsp)|#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6}));`)
-	noteMentionRe  = regexp.MustCompile(`(?i)@(?:everyone|here)`)
-	noteUploadRe   = regexp.MustCompile(`(?:^|/)uploads/([0-9a-fA-F]{32})/([^/?#\s]+)(?:[?#].*)?$`)
+	noteSentinelRe   = regexp.MustCompile("\uE000([0-9]+)\uE001")
+	noteCodeOpenRe   = regexp.MustCompile(`(?i)^<code(?:\s[^<>]*)?>`)
+	noteCodeEndRe    = regexp.MustCompile(`(?i)</code\s*>`)
+	noteAnchorRe     = regexp.MustCompile(`(?is)<a(\s[^<>]*)?>(.*?)</a\s*>`)
+	noteMediaRe      = regexp.MustCompile(`(?i)<(?:img|video)(\s[^<>]*)?>`)
+	noteSummaryRe    = regexp.MustCompile(`(?is)<summary(?:\s[^<>]*)?>(.*?)</summary\s*>[ \t]*\n?`)
+	noteAttrRe       = regexp.MustCompile("([A-Za-z_:][-A-Za-z0-9_:.]*)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+))")
+	noteTagRe        = regexp.MustCompile("</?([A-Za-z][A-Za-z0-9]*)(?:\\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\\s*=\\s*(?:\"[^\"]*\"|'[^']*'|[^\\s\"'=<>`]+))?)*\\s*/?>")
+	noteLinkRe       = regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n]*>|(?:[^\s()<>]|\([^\s()<>]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
+	noteRefDefRe     = regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
+	noteAutoRe       = regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
+	noteURLRe        = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"\x{E000}\x{E001}]+`)
+	notePathRe       = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
+	noteTOCRe        = regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
+	noteTaskRe       = regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
+	noteHeadingRe    = regexp.MustCompile(`(?m)^([ \t]{0,3})#{4,6}[ \t]+([^\n]*?)(?:[ \t]+#+)?[ \t]*(\r?)$`)
+	noteMathRe       = regexp.MustCompile(`\$\$([^$\n]+)\$\$`)
+	noteDollarRe     = regexp.MustCompile("\\$(\uE000[0-9]+\uE001)\\$")
+	noteBlankRunRe   = regexp.MustCompile(`\n[ \t\r]*\n(?:[ \t\r]*\n)+`)
+	noteLabelRe      = regexp.MustCompile("(^|[^\\w~`\\\\/])~(?:\"([^\"\\n]+)\"|([A-Za-z_][A-Za-z0-9_\\-?.&]*(?:::[A-Za-z0-9_\\-?.&]+)*))")
+	noteEntityRe     = regexp.MustCompile(`&(?:(amp|lt|gt|quot|apos|nbsp)|#([0-9]{1,7})|#[xX]([0-9A-Fa-f]{1,6}));`)
+	noteMentionRe    = regexp.MustCompile(`(?i)@(?:everyone|here)`)
+	noteUploadRe     = regexp.MustCompile(`(?:^|/)uploads/([0-9a-fA-F]{32})/([^/?#\s]+)(?:[?#].*)?$`)
+	noteUploadPathRe = regexp.MustCompile(`^[0-9a-fA-F]{32}/[^/?#]+$`)
+	noteSubtextRe    = regexp.MustCompile(`(?m)^([ \t>]*)-#`)
+	noteDiscordTagRe = regexp.MustCompile(`^<(?:[@#:/]|(?i:t|a|id|sound):)`)
 )
 
 var noteEntities = map[string]string{
@@ -526,6 +691,7 @@ func setOf(names ...string) map[string]bool {
 type noteRenderer struct {
 	project, origin string
 	saved           []string
+	code            bool // rendering table cells, which end up in a code block
 }
 
 func (r *noteRenderer) protect(s string) string {
@@ -585,7 +751,11 @@ func (r *noteRenderer) prose(s string) string {
 	})
 	s = noteDollarRe.ReplaceAllString(s, "$1")
 	s = noteBlankRunRe.ReplaceAllString(s, "\n\n")
-	return r.expand(noteInline(s))
+	s = noteInline(s)
+	if !r.code {
+		s = noteDiscordSafe(s)
+	}
+	return r.expand(s)
 }
 
 // noteSpan is a part of prose that markdown does not parse further: a code
@@ -954,18 +1124,117 @@ func (r *noteRenderer) links(s string) string {
 	})
 }
 
-// link renders [text](target) with an absolute target, protected.
+// link renders a link or an image, protected. Discord shows only the text
+// of a masked link [text](url), so a note could name one place and lead to
+// another; sdesk therefore shows every target (issue 7, item 6):
+//
+//   - a link without text, or whose text is its URL, becomes the URL itself;
+//   - a link to an upload of this project (<project>/uploads/<32 hex
+//     digits>/<file>, a URL sdesk made absolute itself) stays a masked link
+//     named after its file, [file](url), preceded by its text when that text
+//     says more than the file name: "crash ([crash log.png](url))";
+//   - any other link becomes its text followed by its URL in parentheses:
+//     "the docs (<https://example.org/docs>)".
+//
+// The URL is shown by discordLink: an http(s) URL as <url> (Discord links
+// it and shows it without the brackets), anything else as escaped text.
+// Inside a table (a code block) the same shapes are written without any
+// markup: "text (url)".
 func (r *noteRenderer) link(text, target string) string {
 	u := r.target(target)
+	if len(u) >= 2 && u[0] == '<' && u[len(u)-1] == '>' {
+		u = u[1 : len(u)-1]
+	}
 	t := strings.TrimSpace(text)
+	plain := noteDecodeEntities(r.expand(t))
+	same := t == "" || plain == u
+	if r.code {
+		if same {
+			return r.protect(u)
+		}
+		return r.protect(noteInline(t) + " (" + u + ")")
+	}
+	shown := discordLink(u)
+	if name, ok := r.upload(u); ok {
+		shown = "[" + DiscordText(name) + "](" + noteMaskedTarget(u) + ")"
+		same = same || strings.EqualFold(plain, name) || strings.EqualFold(plain, strings.TrimSuffix(name, path.Ext(name)))
+	}
+	if same {
+		return r.protect(shown)
+	}
+	return r.protect(noteLeadEscape(noteDiscordSafe(noteInline(t))) + " (" + shown + ")")
+}
+
+// upload reports whether u is an upload of this project, <project>/uploads/
+// <32 hex digits>/<file>, and returns the file's name for link text. A
+// project URL that is not a plain http(s) URL (valid UTF-8; no query,
+// fragment, white space, control character, bracket, parenthesis,
+// backslash or angle bracket) has no uploads, so that the masked link sdesk
+// writes cannot be broken by it.
+func (r *noteRenderer) upload(u string) (string, bool) {
+	p := r.project
+	if !noteHTTP(p) || !utf8.ValidString(p) || strings.ContainsAny(p, "?#()[]\uE000\uE001") ||
+		discordEncodeURL(p, noteMaskedEscaped) != p {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(u, p+"/uploads/")
+	if !ok || !noteUploadPathRe.MatchString(rest) {
+		return "", false
+	}
+	// Named after the file's segment as the link's target writes it, so
+	// that the name is that segment or its decoded form.
+	return noteFileName(discordEncodeURL(rest[33:], noteMaskedEscaped)), true
+}
+
+// noteMaskedEscaped lists what is percent-encoded in the target of a
+// masked link, besides white space and control characters.
+const noteMaskedEscaped = "\\<>"
+
+// noteMaskedTarget writes u as the target of a masked link: white space,
+// control characters, backslashes and angle brackets percent-encoded, and
+// in <...> when it holds parentheses.
+func noteMaskedTarget(u string) string {
+	u = discordEncodeURL(u, noteMaskedEscaped)
+	if strings.ContainsAny(u, "()") {
+		return "<" + u + ">"
+	}
+	return u
+}
+
+// noteLeadEscape escapes what would make the rendered text of a link a
+// block of its own when the link starts a line (in GitLab it does not): a
+// leading "# " (also ## and ###), "> ", "- ", "-# ", "+ ", "* ", "1. " or
+// "1) ", and a leading "(" that would complete a "[...](" before it. The
+// text is followed by a space in the output, so "#" alone counts as "# ".
+func noteLeadEscape(t string) string {
+	spaceAt := func(i int) bool { return i >= len(t) || t[i] == ' ' || t[i] == '\t' }
 	if t == "" {
-		t = noteFileName(u)
+		return t
 	}
-	t = noteInline(t)
-	if strings.ContainsAny(u, " \t()") && !strings.HasPrefix(u, "<") {
-		u = "<" + u + ">"
+	n := 0
+	switch c := t[0]; {
+	case c == '(' || c == '>':
+		return "\\" + t
+	case c == '#':
+		for n < len(t) && t[n] == '#' {
+			n++
+		}
+		if spaceAt(n) {
+			return "\\" + t
+		}
+	case c == '-' || c == '+' || c == '*':
+		if spaceAt(1) || c == '-' && t[1] == '#' {
+			return "\\" + t
+		}
+	case c >= '0' && c <= '9':
+		for n < len(t) && t[n] >= '0' && t[n] <= '9' {
+			n++
+		}
+		if n < len(t) && (t[n] == '.' || t[n] == ')') && spaceAt(n+1) {
+			return t[:n] + "\\" + t[n:]
+		}
 	}
-	return r.protect("[" + t + "](" + u + ")")
+	return t
 }
 
 // target decodes and absolutizes a link target, keeping <...> around it.
@@ -1002,22 +1271,18 @@ func noteOrigin(p string) string {
 	return p
 }
 
-// noteFileName returns the decoded last path segment of u, or u.
-func noteFileName(u string) string {
-	p := strings.Trim(u, "<>")
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		p = p[:i]
+// noteFileName returns the file name a path segment stands for: the
+// segment decoded, or the segment as it is when decoding fails or would
+// bring what link text must not hold: invalid UTF-8, placeholder runes,
+// link syntax, control characters, bidirectional controls (which could make
+// "gnp.exe" read "exe.png") or nothing but white space.
+func noteFileName(seg string) string {
+	d, err := url.PathUnescape(seg)
+	if err != nil || !utf8.ValidString(d) || strings.ContainsAny(d, "\uE000\uE001[]()") ||
+		d != DiscordPlainText(d) || strings.TrimSpace(d) == "" {
+		return seg
 	}
-	name := p[strings.LastIndexByte(p, '/')+1:]
-	// The decoded name becomes link text: it must be valid UTF-8 and must
-	// not bring placeholder runes or link syntax of its own.
-	if d, err := url.PathUnescape(name); err == nil && utf8.ValidString(d) && !strings.ContainsAny(d, "\uE000\uE001[]()") {
-		name = d
-	}
-	if strings.TrimSpace(name) == "" {
-		return u
-	}
-	return name
+	return d
 }
 
 // noteLinkText reduces nested links and images in a link text to their text.
@@ -1104,6 +1369,49 @@ func noteDefuse(s string) string {
 	return b.String()
 }
 
+// noteDiscordSafe escapes, in rendered prose, the syntax that Discord has
+// and GitLab has not, so that a note reads in Discord as it does in GitLab:
+//
+//   - a "<" that would start a mention, a channel or command link, a
+//     timestamp, a custom emoji or a guild link (<@, <#, </, <:, <t:, <a:,
+//     <id:, <sound:) gets a backslash: it shows as written;
+//   - every | of a || run gets a backslash: no spoiler hides text;
+//   - "](" becomes "]\(": no masked link forms except those sdesk wrote
+//     (they are placeholders at this point, see link);
+//   - "-#" at the start of a line (after white space and quote markers)
+//     gets a backslash: no subtext.
+//
+// A character already escaped by an odd run of backslashes is left alone.
+func noteDiscordSafe(s string) string {
+	if strings.Contains(s, "-#") {
+		s = noteSubtextRe.ReplaceAllString(s, "$1\\-#")
+	}
+	if !strings.ContainsAny(s, "<|(") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	slashes := 0 // backslashes just before s[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		escaped := slashes%2 == 1
+		switch {
+		case escaped:
+		case c == '<' && noteDiscordTagRe.MatchString(s[i:]),
+			c == '|' && (i+1 < len(s) && s[i+1] == '|' || i > 0 && s[i-1] == '|'),
+			c == '(' && i > 0 && s[i-1] == ']':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+		if c == '\\' {
+			slashes++
+		} else {
+			slashes = 0
+		}
+	}
+	return b.String()
+}
+
 func noteEmailByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		strings.IndexByte("._%+-", c) >= 0
@@ -1142,9 +1450,11 @@ func (r *noteRenderer) table(lines []string) string {
 			continue
 		}
 		cells := mdSplitRow(l)
+		r.code = true
 		for c := range cells {
 			cells[c] = strings.TrimSpace(strings.NewReplacer("\r", "", "\n", " ").Replace(r.prose(cells[c])))
 		}
+		r.code = false
 		rows = append(rows, cells)
 		cols = max(cols, len(cells))
 	}
@@ -1472,11 +1782,21 @@ func (sp *textSplitter) avoided(p int) bool {
 	return i < len(sp.avoid) && sp.avoid[i][0] <= p
 }
 
-// graphemeCut reports whether a cut at p keeps grapheme sequences together.
+// graphemeCut reports whether a cut at p keeps grapheme sequences, and a
+// markdown escape (a backslash and the punctuation it escapes), together.
 func (sp *textSplitter) graphemeCut(p int) bool {
 	s := sp.s
 	if s[p-1] == '\r' && s[p] == '\n' {
 		return false
+	}
+	if s[p-1] == '\\' && s[p] < utf8.RuneSelf && (unicode.IsPunct(rune(s[p])) || unicode.IsSymbol(rune(s[p]))) {
+		slashes := 0
+		for k := p - 1; k >= 0 && s[k] == '\\'; k-- {
+			slashes++
+		}
+		if slashes%2 == 1 {
+			return false
+		}
 	}
 	prev, _ := utf8.DecodeLastRuneInString(s[:p])
 	next, _ := utf8.DecodeRuneInString(s[p:])

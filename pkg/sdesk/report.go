@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/sdesk/sdesk/pkg/gfm"
 )
 
 // Custom ID routes of sdesk's components and modals, formatted like paths.
@@ -36,6 +40,24 @@ type User struct {
 	ID       string   `json:"id"`
 	Username string   `json:"username"`
 	RoleIDs  []string `json:"role_ids,omitempty"`
+	// TimedOutUntil is the member's communication_disabled_until: while it
+	// is in the future, a moderator has timed the member out, and sdesk
+	// writes nothing to GitLab for them (Discord's guild member object,
+	// https://discord.com/developers/docs/resources/guild#guild-member-object).
+	TimedOutUntil time.Time `json:"timed_out_until,omitzero"`
+}
+
+// CheckReport tells whether a user may open the report form: not while
+// timed out.
+func (s *Service) CheckReport(u User) error { return s.checkNotTimedOut(u) }
+
+// checkNotTimedOut refuses, with a message for the user, every action
+// that writes to GitLab from a member who is timed out.
+func (s *Service) checkNotTimedOut(u User) error {
+	if !u.TimedOutUntil.After(s.now()) {
+		return nil
+	}
+	return &UserError{Message: fmt.Sprintf("You are timed out in this server until <t:%d:f>, so sdesk cannot send anything to the team for you until then.", u.TimedOutUntil.Unix())}
 }
 
 // ReportRequest is a submitted /report modal.
@@ -78,6 +100,9 @@ func (e *UserError) Error() string { return e.Message }
 // SubmitReport stores and enqueues the job that creates the issue and the
 // thread. The caller answers Discord with a deferred ephemeral message.
 func (s *Service) SubmitReport(ctx context.Context, r ReportRequest) error {
+	if err := s.checkNotTimedOut(r.User); err != nil {
+		return err
+	}
 	if err := r.Validate(); err != nil {
 		return err
 	}
@@ -94,14 +119,38 @@ func Marker(r ReportRequest, threadID string) string {
 		r.InteractionID, r.GuildID, threadID, r.User.ID)
 }
 
+// markerRE finds Marker's interaction ID in an issue description.
+var markerRE = regexp.MustCompile(`<!-- sdesk:v1 interaction=([0-9]{1,20}) `)
+
+// MarkerInteraction returns the interaction ID in the last sdesk Marker of
+// an issue description, or "" when it has none. A user's own text cannot
+// supply one: it reaches GitLab defused (gfm), where "<!--" is broken.
+func MarkerInteraction(description string) string {
+	all := markerRE.FindAllStringSubmatch(description, -1)
+	if len(all) == 0 {
+		return ""
+	}
+	return all[len(all)-1][1]
+}
+
 // markerSearch is the part of Marker that FindIssueByMarker looks for.
 func markerSearch(r ReportRequest) string { return "interaction=" + r.InteractionID }
 
+// issueTitle is a report's title as GitLab gets it: one line, defused.
+func issueTitle(r ReportRequest) string {
+	return gfm.Defuse(strings.Join(strings.Fields(r.Title), " "))
+}
+
+// issueDescription is the description of a report's issue: the reporter's
+// text as a block quote (gfm.Quote: defused, and closed off so that
+// nothing in it can hide or restyle what follows), a rule, sdesk's
+// attribution line and the marker. The user's name is gfm.Inline text;
+// the IDs are Discord snowflakes sdesk checked.
 func issueDescription(r ReportRequest, threadID string) string {
 	var b strings.Builder
-	b.WriteString(r.Description)
+	b.WriteString(gfm.Quote(r.Description))
 	b.WriteString("\n\n---\n\nReported from Discord by **")
-	b.WriteString(r.User.Username)
+	b.WriteString(gitlabName(r.User))
 	b.WriteString("** (user ID `")
 	b.WriteString(r.User.ID)
 	b.WriteString("`)")
@@ -119,11 +168,14 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		return fmt.Errorf("decode report: %w", err)
 	}
 	issueStep, err := s.once(ctx, j, "issue", func() (string, error) {
-		is, err := s.GitLab.FindIssueByMarker(ctx, markerSearch(r))
-		return strconv.Itoa(is.IID) + " " + is.WebURL, err
+		found, err := s.GitLab.FindIssuesByMarker(ctx, markerSearch(r))
+		if err != nil {
+			return "", err
+		}
+		return strconv.Itoa(found[0].IID) + " " + found[0].WebURL, nil
 	}, func() (string, error) {
 		is, err := s.GitLab.CreateIssue(ctx, NewIssue{
-			Title:        r.Title,
+			Title:        issueTitle(r),
 			Description:  issueDescription(r, ""),
 			Labels:       s.IssueLabels,
 			Confidential: true,
@@ -148,15 +200,7 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.step(ctx, j, "mapping", func() (string, error) {
-		return "", s.Store.PutMapping(ctx, Mapping{
-			IssueIID: iid, IssueURL: issueURL, ThreadID: threadID, GuildID: r.GuildID,
-			ChannelID: s.SupportChannelID, ReporterID: r.User.ID, Title: r.Title, CreatedAt: s.now(),
-		})
-	}); err != nil {
-		return err
-	}
-	if _, err := s.step(ctx, j, "member", func() (string, error) {
+	if _, err := s.tolerant(ctx, j, "member", func() (string, error) {
 		return "", s.Discord.AddThreadMember(ctx, threadID, r.User.ID)
 	}); err != nil {
 		return err
@@ -166,14 +210,36 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	}); err != nil {
 		return err
 	}
-	if _, err := s.step(ctx, j, "message", func() (string, error) {
+	if _, err := s.tolerant(ctx, j, "message", func() (string, error) {
 		msg := s.firstMessage(r, iid, issueURL)
 		msg.Nonce = nonce(j, "message")
 		return s.Discord.SendMessage(ctx, threadID, msg)
 	}); err != nil {
 		return err
 	}
-	if _, err := s.step(ctx, j, "response", func() (string, error) {
+	// The mapping comes after the first message: until it exists, GitLab
+	// events of the issue wait (parked, see HandleEvent), and are queued
+	// here, in order, once it does; so the report is the thread's first
+	// message.
+	if _, err := s.step(ctx, j, "mapping", func() (string, error) {
+		return "", s.Store.PutMapping(ctx, Mapping{
+			IssueIID: iid, IssueURL: issueURL, ThreadID: threadID, GuildID: r.GuildID,
+			ChannelID: s.SupportChannelID, ReporterID: r.User.ID, Title: r.Title, CreatedAt: s.now(),
+		})
+	}); err != nil {
+		return err
+	}
+	if _, retried := j.Step("issue:retried"); retried {
+		// An earlier attempt's create may have been in flight when it
+		// died, and made a second issue after this one looked.
+		if err := s.closeDuplicates(ctx, j, r, iid, issueURL, log); err != nil {
+			return err
+		}
+	}
+	if err := s.wakeParked(ctx, iid, j.ID, log); err != nil {
+		return err
+	}
+	if _, err := s.tolerant(ctx, j, "response", func() (string, error) {
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{
 			Content: fmt.Sprintf("Issue #%d created — continue in <#%s>", iid, threadID),
 		})
@@ -204,6 +270,63 @@ func (s *Service) firstMessage(r ReportRequest, iid int, issueURL string) Messag
 		m.MentionRoles = []string{s.StaffRoleID}
 	}
 	return m
+}
+
+// reportIssue returns the issue a report job recorded (its "issue" step).
+func reportIssue(j Job) (iid int, url string, ok bool) {
+	v, ok := j.Step("issue")
+	if !ok {
+		return 0, "", false
+	}
+	n, url, _ := strings.Cut(v, " ")
+	iid, err := strconv.Atoi(n)
+	return iid, url, err == nil && iid > 0
+}
+
+// duplicateNote is what sdesk writes on a second issue of one report
+// before it closes it. It names the kept issue by URL (a reference such as
+// #12 would break gfm rule 3).
+func duplicateNote(keptURL string) string {
+	return "sdesk created this issue twice for one Discord report while it restarted. " +
+		"The report continues in " + keptURL + ". Closed as a duplicate."
+}
+
+// closeDuplicates closes every other open issue that carries this report's
+// marker: one made by a create that was still in flight when an earlier
+// attempt died. Each gets a note naming the kept issue.
+func (s *Service) closeDuplicates(ctx context.Context, j *Job, r ReportRequest, kept int, keptURL string, log *slog.Logger) error {
+	found, err := s.GitLab.FindIssuesByMarker(ctx, markerSearch(r))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("look for duplicate issues: %w", err)
+	}
+	for _, is := range found {
+		if is.IID == kept || is.State == "closed" {
+			continue
+		}
+		if err := s.closeDuplicate(ctx, j, is.IID, keptURL, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeDuplicate writes duplicateNote on issue dup and closes it, each once
+// per job.
+func (s *Service) closeDuplicate(ctx context.Context, j *Job, dup int, keptURL string, log *slog.Logger) error {
+	prefix := "duplicate:" + strconv.Itoa(dup)
+	if _, err := s.step(ctx, j, prefix+":note", func() (string, error) {
+		id, err := s.GitLab.CreateNote(ctx, dup, duplicateNote(keptURL))
+		return strconv.Itoa(id), err
+	}); err != nil {
+		return err
+	}
+	if _, err := s.step(ctx, j, prefix+":close", func() (string, error) {
+		return "", s.GitLab.SetState(ctx, dup, true)
+	}); err != nil {
+		return err
+	}
+	log.Warn("second issue of one report closed as a duplicate", slog.Int("duplicate", dup), slog.String("kept", keptURL))
+	return nil
 }
 
 // ThreadRequest is an interaction inside a thread: a close or a reply.
@@ -242,16 +365,44 @@ func (s *Service) mappingFor(ctx context.Context, r ThreadRequest) (Mapping, err
 	return m, nil
 }
 
+// Refusals of thread actions to someone who may not speak for the issue.
+var (
+	errNotYoursClose = &UserError{Message: "Only the reporter or staff can close this issue."}
+	errNotYoursReply = &UserError{Message: "Only the reporter or staff can answer on this issue. Nothing was sent."}
+)
+
+// speaksFor reports whether a user may act for a thread's issue: write to
+// it (/reply, the Reply button and modal, "Send to GitLab") or close it.
+// Only its reporter and holders of DISCORD_STAFF_ROLE_ID may; anyone else
+// who can see the thread (a moderator with Manage Threads, a member added
+// by staff) may read it but not speak for the reporter.
+func (s *Service) speaksFor(m Mapping, u User) bool {
+	staff := s.StaffRoleID != "" && slices.Contains(u.RoleIDs, s.StaffRoleID)
+	return u.ID != "" && (u.ID == m.ReporterID || staff)
+}
+
+// threadFor is mappingFor plus the speaksFor rule: refused answers with
+// refusal, and nothing is written.
+func (s *Service) threadFor(ctx context.Context, r ThreadRequest, refusal error) (Mapping, error) {
+	if err := s.checkNotTimedOut(r.User); err != nil {
+		return Mapping{}, err
+	}
+	m, err := s.mappingFor(ctx, r)
+	if err != nil {
+		return Mapping{}, err
+	}
+	if !s.speaksFor(m, r.User) {
+		return Mapping{}, refusal
+	}
+	return m, nil
+}
+
 // SubmitClose checks that the user may close the thread's issue and enqueues
 // the close. Only the reporter and holders of the staff role may close.
 func (s *Service) SubmitClose(ctx context.Context, r ThreadRequest) (Answer, error) {
-	m, err := s.mappingFor(ctx, r)
+	m, err := s.threadFor(ctx, r, errNotYoursClose)
 	if err != nil {
 		return Answer{}, err
-	}
-	staff := s.StaffRoleID != "" && slices.Contains(r.User.RoleIDs, s.StaffRoleID)
-	if r.User.ID != m.ReporterID && !staff {
-		return Answer{Message: "Only the reporter or staff can close this issue."}, nil
 	}
 	r.IID = m.IssueIID
 	if _, err := s.enqueue(ctx, JobClose, r.InteractionID, r); err != nil {
@@ -270,20 +421,24 @@ func (s *Service) runClose(ctx context.Context, j *Job) error {
 	}); err != nil {
 		return err
 	}
-	_, err := s.step(ctx, j, "response", func() (string, error) {
+	_, err := s.tolerant(ctx, j, "response", func() (string, error) {
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: fmt.Sprintf("Issue #%d is closed.", r.IID)})
 	})
 	return err
 }
 
-// CheckReply tells whether a reply can be made here, before a modal opens.
+// CheckReply tells whether the user may reply here, before a modal opens:
+// inside a report thread, as its reporter or staff.
 func (s *Service) CheckReply(ctx context.Context, r ThreadRequest) (Mapping, error) {
-	return s.mappingFor(ctx, r)
+	return s.threadFor(ctx, r, errNotYoursReply)
 }
 
 // SubmitReply enqueues a Discord answer that becomes a note on the issue.
+// Only the issue's reporter and staff may reply (speaksFor); the check is
+// made again here, since a modal submit or a command can be sent without
+// the button that opened it.
 func (s *Service) SubmitReply(ctx context.Context, r ThreadRequest) (Answer, error) {
-	m, err := s.mappingFor(ctx, r)
+	m, err := s.threadFor(ctx, r, errNotYoursReply)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -300,14 +455,29 @@ func (s *Service) SubmitReply(ctx context.Context, r ThreadRequest) (Answer, err
 	return Answer{Deferred: true}, nil
 }
 
-func replyBody(r ThreadRequest) string {
-	var b strings.Builder
-	b.WriteString(strings.TrimSpace(r.Text))
-	for _, a := range r.Attachments {
-		fmt.Fprintf(&b, "\n\nAttachment: %s", a)
+// gitlabName is a Discord user's name for sdesk's attribution line in
+// GitLab: gfm.Inline of the username, or the user ID when nothing of the
+// name is left.
+func gitlabName(u User) string {
+	if n := gfm.Inline(u.Username); n != "" {
+		return n
 	}
-	fmt.Fprintf(&b, "\n\n— **%s** on Discord\n\n%s", r.User.Username, replyMarker(r))
-	return strings.TrimSpace(b.String())
+	return "user " + u.ID
+}
+
+// replyBody is the note a Discord answer becomes: the text as a block quote
+// and each attachment link (both defused: gfm), a rule, the attribution
+// line and the marker, laid out as issueDescription.
+func replyBody(r ThreadRequest) string {
+	var parts []string
+	if q := gfm.Quote(r.Text); q != "" {
+		parts = append(parts, q)
+	}
+	for _, a := range r.Attachments {
+		parts = append(parts, "Attachment: "+gfm.Defuse(strings.Join(strings.Fields(a), "%20")))
+	}
+	parts = append(parts, "---", "— **"+gitlabName(r.User)+"** on Discord", replyMarker(r))
+	return strings.Join(parts, "\n\n")
 }
 
 // replyMarker identifies the note a reply became, so a retried reply job
@@ -331,7 +501,7 @@ func (s *Service) runReply(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.step(ctx, j, "response", func() (string, error) {
+	_, err = s.tolerant(ctx, j, "response", func() (string, error) {
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{
 			Embeds: []Embed{{
 				AuthorName:  r.User.Username,

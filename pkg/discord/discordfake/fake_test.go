@@ -2,6 +2,7 @@ package discordfake_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -367,4 +368,168 @@ func TestDelayAndConcurrency(t *testing.T) {
 	if n := len(fake.Messages(th)); n != 10 {
 		t.Errorf("%d messages, want 10", n)
 	}
+}
+
+func TestThreadOwnersAndActiveList(t *testing.T) {
+	fake := discordfake.New(t)
+	bot := fake.BotUserID()
+	if a := do(t, fake, "GET", "/users/@me", nil, true); a.status != 200 || a.body["id"] != bot || a.body["bot"] != true {
+		t.Errorf("GET /users/@me = %d %v, want the bot user %s", a.status, a.body, bot)
+	}
+	if a := do(t, fake, "GET", "/users/@me", nil, false); a.status != 401 {
+		t.Errorf("GET /users/@me without token = %d, want 401", a.status)
+	}
+
+	own := thread(t, fake) // under channel 10, by the bot
+	public := fake.AddThread("10", "42", "#1 help pls", 11)
+	private := fake.AddThread("10", "43", "#1 psst", 12)
+	elsewhere := fake.AddThread("11", "42", "#1 other channel", 12)
+	wantThreads := []struct {
+		id, owner, parent string
+		typ               int
+		botMember         bool
+	}{
+		{elsewhere, "42", "11", 12, false},
+		{private, "43", "10", 12, false},
+		{public, "42", "10", 11, false},
+		{own, bot, "10", 12, true},
+	}
+	a := do(t, fake, "GET", "/guilds/"+fake.GuildID()+"/threads/active", nil, true)
+	threads, _ := a.body["threads"].([]any)
+	members, _ := a.body["members"].([]any)
+	if a.status != 200 || len(threads) != len(wantThreads) {
+		t.Fatalf("active threads = %d %v, want %d threads", a.status, a.body, len(wantThreads))
+	}
+	for i, w := range wantThreads { // by ID, descending
+		got, _ := threads[i].(map[string]any)
+		_, member := got["member"]
+		if got["id"] != w.id || got["owner_id"] != w.owner || got["parent_id"] != w.parent || got["type"] != float64(w.typ) || member != w.botMember {
+			t.Errorf("thread %d = %v, want id %s owner %s parent %s type %d, bot member %v", i, got, w.id, w.owner, w.parent, w.typ, w.botMember)
+		}
+		st, ok := fake.Thread(w.id)
+		if !ok || st.OwnerID != w.owner || st.ParentID != w.parent || st.Type != w.typ || st.Members[0] != w.owner {
+			t.Errorf("Thread(%s) = %+v, %v", w.id, st, ok)
+		}
+	}
+	if len(members) != 1 || members[0].(map[string]any)["id"] != own {
+		t.Errorf("members = %v, want the bot's membership of %s only", members, own)
+	}
+	if got := fake.Threads(); len(got) != 4 || got[0] != own || got[3] != elsewhere {
+		t.Errorf("Threads() = %v, want all four in creation order", got)
+	}
+	if n := len(fake.Requests()); n != 4 {
+		t.Errorf("%d requests recorded, want 4 (AddThread records none)", n)
+	}
+}
+
+func TestAddThreadRefusesMistakes(t *testing.T) {
+	fake := discordfake.New(t)
+	th := thread(t, fake)
+	for name, f := range map[string]func(){
+		"type 0":        func() { fake.AddThread("10", "42", "x", 0) },
+		"empty name":    func() { fake.AddThread("10", "42", "", 11) },
+		"long name":     func() { fake.AddThread("10", "42", strings.Repeat("é", 101), 11) },
+		"no owner":      func() { fake.AddThread("10", "", "x", 11) },
+		"thread in one": func() { fake.AddThread(th, "42", "x", 11) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			f()
+		})
+	}
+}
+
+func TestFailNextAfterEffect(t *testing.T) {
+	fake := discordfake.New(t)
+	fake.FailNextAfterEffect("POST", "/channels/*/threads", 500, "", 1)
+	a := do(t, fake, "POST", "/channels/10/threads", map[string]any{"name": "T", "type": 12}, true)
+	if a.status != 500 || a.body["message"] != "500: Internal Server Error" {
+		t.Errorf("answer = %d %v, want Discord's 500", a.status, a.body)
+	}
+	if n := len(fake.Threads()); n != 1 {
+		t.Errorf("%d threads, want 1: the create took effect", n)
+	}
+	if r := fake.Requests(); r[0].Status != 500 {
+		t.Errorf("recorded status = %d, want 500", r[0].Status)
+	}
+	thread(t, fake) // the fault is used up
+}
+
+func TestLoseNext(t *testing.T) {
+	create := func(fake *discordfake.Server, ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, "POST", fake.URL()+"/channels/10/threads", strings.NewReader(`{"name":"T","type":12}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bot "+fake.Token())
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}
+	waitHeld := func(fake *discordfake.Server) {
+		deadline := time.Now().Add(5 * time.Second)
+		for fake.Held() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("no answer held")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	t.Run("dropped", func(t *testing.T) {
+		fake := discordfake.New(t)
+		fake.LoseNext("POST", "/channels/*/threads", 1)
+		done := make(chan error, 1)
+		go func() { done <- create(fake, context.Background()) }()
+		waitHeld(fake)
+		if n := len(fake.Threads()); n != 1 {
+			t.Errorf("%d threads while the answer is held, want 1", n)
+		}
+		if n := fake.DropHeld(); n != 1 {
+			t.Errorf("DropHeld = %d, want 1", n)
+		}
+		if err := <-done; err == nil {
+			t.Error("the client got an answer, want the connection closed without one")
+		}
+		if r := fake.Requests(); len(r) != 1 || r[0].Status != 0 {
+			t.Errorf("requests = %+v, want one without a status", r)
+		}
+		if n := fake.Held(); n != 0 {
+			t.Errorf("%d answers still held", n)
+		}
+		thread(t, fake) // the fault is used up
+	})
+	t.Run("client gone", func(t *testing.T) {
+		fake := discordfake.New(t)
+		fake.LoseNext("POST", "/channels/*/threads", 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- create(fake, ctx) }()
+		waitHeld(fake)
+		cancel()
+		if err := <-done; err == nil {
+			t.Error("the client got an answer")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for fake.Held() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the answer is still held after the client went away")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	t.Run("held at the end of the test", func(t *testing.T) {
+		// The fake's cleanup must not wait for the client: it drops the
+		// held answer, or this subtest would never end.
+		fake := discordfake.New(t)
+		fake.LoseNext("POST", "/channels/*/threads", 1)
+		go func() { _ = create(fake, context.Background()) }()
+		waitHeld(fake)
+	})
 }

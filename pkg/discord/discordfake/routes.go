@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -37,6 +38,7 @@ var routes = []route{
 	{http.MethodPatch, segs("/channels/{channel}/messages/{message}"), true, (*Server).editMessage},
 	{http.MethodPatch, segs("/channels/{channel}"), true, (*Server).editChannel},
 	{http.MethodGet, segs("/guilds/{guild}/threads/active"), true, (*Server).activeThreads},
+	{http.MethodGet, segs("/users/@me"), true, (*Server).currentUser},
 	{http.MethodPatch, segs("/webhooks/{app}/{token}/messages/{message}"), false, (*Server).editWebhookMessage},
 	{http.MethodPost, segs("/webhooks/{app}/{token}"), false, (*Server).createFollowup},
 	{http.MethodPost, segs("/interactions/{id}/{token}/callback"), false, (*Server).interactionCallback},
@@ -162,32 +164,59 @@ func (s *Server) createThread(r *Request, p params) (int, any) {
 	if v, ok := body["invitable"].(bool); ok {
 		invitable = v
 	}
+	t := s.newThread(parent, s.botID, name, int(typ), invitable, dur)
+	return http.StatusCreated, s.channelJSON(t)
+}
+
+// newThread adds a thread under parent, created (and joined) by owner.
+func (s *Server) newThread(parent *channel, owner, name string, typ int, invitable bool, archiveMinutes int) *channel {
 	t := &channel{
 		id:              s.newID(),
 		parentID:        parent.id,
 		threadOf:        parent.id,
+		owner:           owner,
 		name:            name,
-		typ:             int(typ),
+		typ:             typ,
 		invitable:       invitable,
-		archiveDuration: dur,
+		archiveDuration: archiveMinutes,
 		created:         time.Now(),
-		members:         []string{s.botID},
+		members:         []string{owner},
 	}
 	t.archivedAt = t.created
 	s.channels[t.id] = t
-	return http.StatusCreated, s.channelJSON(t)
+	return t
 }
 
-// activeThreads lists the threads that are not archived, as Discord's
-// List Active Guild Threads does.
+// activeThreads lists the threads that are not archived, public and
+// private, by ID in descending order, as Discord's List Active Guild
+// Threads does; members are the bot's own thread members.
 func (s *Server) activeThreads(_ *Request, _ params) (int, any) {
-	threads := []map[string]any{}
+	var active []*channel
 	for _, c := range s.channels {
 		if isThread(c) && !c.archived {
-			threads = append(threads, s.channelJSON(c))
+			active = append(active, c)
 		}
 	}
-	return http.StatusOK, map[string]any{"threads": threads, "members": []any{}}
+	slices.SortFunc(active, func(a, b *channel) int { return compareIDs(b.id, a.id) })
+	threads, members := []map[string]any{}, []any{}
+	for _, c := range active {
+		j := s.channelJSON(c)
+		if m, ok := j["member"]; ok {
+			members = append(members, m)
+		}
+		threads = append(threads, j)
+	}
+	return http.StatusOK, map[string]any{"threads": threads, "members": members}
+}
+
+// currentUser answers GET /users/@me: the bot user.
+func (s *Server) currentUser(_ *Request, _ params) (int, any) {
+	return http.StatusOK, s.botUserJSON()
+}
+
+// botUserJSON is the bot's user object as Discord answers it.
+func (s *Server) botUserJSON() map[string]any {
+	return map[string]any{"id": s.botID, "username": "sdesk-fake", "discriminator": "0", "global_name": nil, "avatar": nil, "bot": true}
 }
 
 func (s *Server) addThreadMember(_ *Request, p params) (int, any) {
@@ -611,7 +640,7 @@ func (s *Server) messageJSON(m *message) map[string]any {
 		"embeds":           rawArray(m.embeds),
 		"components":       rawArray(m.components),
 		"attachments":      atts,
-		"author":           map[string]any{"id": s.botID, "username": "sdesk-fake", "discriminator": "0", "global_name": nil, "avatar": nil, "bot": true},
+		"author":           s.botUserJSON(),
 		"timestamp":        timestamp(m.created),
 		"edited_timestamp": edited,
 		"tts":              false,
@@ -644,7 +673,7 @@ func (s *Server) channelJSON(c *channel) map[string]any {
 	out["last_message_id"] = last
 	if isThread(c) {
 		out["parent_id"] = c.parentID
-		out["owner_id"] = s.botID
+		out["owner_id"] = c.owner
 		out["rate_limit_per_user"] = 0
 		out["message_count"] = len(c.messages)
 		out["total_message_sent"] = len(c.messages)
@@ -657,7 +686,9 @@ func (s *Server) channelJSON(c *channel) map[string]any {
 			"invitable":             c.invitable,
 			"create_timestamp":      timestamp(c.created),
 		}
-		out["member"] = map[string]any{"id": c.id, "user_id": s.botID, "join_timestamp": timestamp(c.created), "flags": 0}
+		if slices.Contains(c.members, s.botID) {
+			out["member"] = map[string]any{"id": c.id, "user_id": s.botID, "join_timestamp": timestamp(c.created), "flags": 0}
+		}
 	}
 	return out
 }

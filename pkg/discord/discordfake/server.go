@@ -11,14 +11,25 @@
 //   - Unknown routes answer 404 {"message":"404: Not Found","code":0}, a
 //     known path with another method 405.
 //   - Channels the fake has not seen are text channels (type 0) created on
-//     first use; threads exist once created through the API. The bot user
-//     (BotUserID) is the first member of the threads it creates.
+//     first use; threads exist once created through the API (the bot
+//     creates them) or by AddThread (a guild member creates them in
+//     Discord's own client). A thread's creator is its owner_id and its
+//     first member: the bot user (BotUserID) for every thread created
+//     through the API, since the API only takes the bot's token.
+//   - GET /users/@me answers the bot user.
+//   - GET /guilds/{guild}/threads/active lists every thread that is not
+//     archived, public and private, ordered by ID in descending order, as
+//     Discord documents for List Active Guild Threads.
 //   - Messages are checked against Discord's limits (400, code 50035
 //     "Invalid Form Body", or 50006 "Cannot send an empty message").
 //   - Posting into an archived thread that is not locked unarchives it; an
 //     archived locked thread refuses new messages, and an archived thread
 //     refuses message edits and new members (400, code 50083 "Thread is
 //     archived").
+//   - Faults: FailNext answers without acting; FailNextAfterEffect and
+//     LoseNext act first and then fail the answer or lose it, as when
+//     Discord fails after acting or the caller dies while its request is
+//     in flight.
 //   - Interaction webhooks (PATCH .../messages/@original, POST
 //     /webhooks/{app}/{token}) accept any token: an original response is
 //     created by the first edit or by a callback of type 4 or 5, since an
@@ -47,6 +58,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // APIPrefix is the path of the API base on the fake's host.
@@ -70,7 +82,7 @@ type Request struct {
 	// is none or it is not valid JSON.
 	Decoded any
 	Files   []File    // the files[n] parts of a multipart body, in order
-	Status  int       // the status the fake answered (0 while in flight)
+	Status  int       // the status the fake answered (0 while in flight, or when the answer was lost: LoseNext)
 	Time    time.Time // when the request arrived
 }
 
@@ -111,15 +123,18 @@ type Message struct {
 
 // ThreadState is a thread as the fake holds it.
 type ThreadState struct {
-	ID                  string
-	ParentID            string
+	ID       string
+	ParentID string
+	// OwnerID is the thread's creator (Discord's owner_id): the bot for
+	// threads created through the API, the member given to AddThread.
+	OwnerID             string
 	Name                string
-	Type                int
+	Type                int // 11 public, 12 private
 	Invitable           bool
 	AutoArchiveDuration int
 	Archived            bool
 	Locked              bool
-	Members             []string  // user IDs in the order they joined; the bot first
+	Members             []string  // user IDs in the order they joined; the owner first
 	Messages            []Message // in the order they were posted
 }
 
@@ -141,10 +156,13 @@ type Server struct {
 	commands  map[string][]map[string]any
 	faults    []*fault
 	delay     time.Duration
+	held      map[chan struct{}]bool // answers held back by LoseNext; closing one drops its connection
+	closed    chan struct{}          // closed when the test ends: held answers are dropped
 }
 
 type channel struct {
 	id, parentID, threadOf string // threadOf: the parent of a thread; empty for a text channel
+	owner                  string // a thread's creator
 	name                   string
 	typ                    int
 	invitable              bool
@@ -174,7 +192,18 @@ type fault struct {
 	status          int
 	body            string
 	left            int
+	after           faultAfter
 }
+
+// faultAfter tells whether a fault's request is acted on first, and what
+// becomes of its answer then.
+type faultAfter int
+
+const (
+	faultInstead faultAfter = iota // not acted on; the fault answers
+	faultAnswer                    // acted on; the fault answers instead of the real answer
+	faultLose                      // acted on; the answer is held back, then the connection is closed
+)
 
 // New starts a fake; it is closed when the test ends.
 func New(t testing.TB) *Server {
@@ -187,11 +216,16 @@ func New(t testing.TB) *Server {
 		followups: map[string][]*message{},
 		callbacks: map[string]*Request{},
 		commands:  map[string][]map[string]any{},
+		held:      map[chan struct{}]bool{},
+		closed:    make(chan struct{}),
 	}
 	s.botID = s.newID()
 	s.guildID = s.newID()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
+	// Cleanups run last in, first out: held answers end before Close
+	// waits for their handlers.
+	t.Cleanup(func() { close(s.closed) })
 	return s
 }
 
@@ -270,10 +304,12 @@ func decodeAny(b []byte) any {
 	return v
 }
 
-// Reset forgets all requests, state, faults and the delay.
+// Reset forgets all requests, state, faults and the delay, and drops the
+// connections of held answers (LoseNext).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropHeld()
 	s.requests = nil
 	s.channels = map[string]*channel{}
 	s.messages = map[string]*message{}
@@ -296,6 +332,7 @@ func (s *Server) Thread(id string) (ThreadState, bool) {
 	return ThreadState{
 		ID:                  c.id,
 		ParentID:            c.parentID,
+		OwnerID:             c.owner,
 		Name:                c.name,
 		Type:                c.typ,
 		Invitable:           c.invitable,
@@ -307,7 +344,8 @@ func (s *Server) Thread(id string) (ThreadState, bool) {
 	}, true
 }
 
-// Threads returns the IDs of the threads created so far, in order.
+// Threads returns the IDs of the threads created so far (through the API
+// or AddThread), in order.
 func (s *Server) Threads() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -396,12 +434,85 @@ func (s *Server) Commands(appID, guildID string) []map[string]any {
 // also carries the Retry-After and X-RateLimit-* headers Discord sends,
 // computed from the body's retry_after and global.
 func (s *Server) FailNext(method, pathPattern string, status int, body string, n int) {
-	if _, err := path.Match(pathPattern, "/"); err != nil {
-		panic(fmt.Sprintf("discordfake: bad path pattern %q: %v", pathPattern, err))
+	s.addFault(&fault{method: method, pattern: pathPattern, status: status, body: body, left: n})
+}
+
+// FailNextAfterEffect is FailNext for a failure after Discord acted: the
+// next n matching requests are acted on as usual (a thread is created, a
+// message posted), and then answered with status and body instead of
+// their real answer.
+func (s *Server) FailNextAfterEffect(method, pathPattern string, status int, body string, n int) {
+	s.addFault(&fault{method: method, pattern: pathPattern, status: status, body: body, left: n, after: faultAnswer})
+}
+
+// LoseNext makes the answers of the next n matching requests (method and
+// pattern as for FailNext) get lost: each request is acted on as usual,
+// then its answer is held back until the client goes away (its process is
+// killed, its context canceled), DropHeld is called, or the test ends, and
+// the connection is closed without an answer. The request's Status stays
+// 0. Held tells how many answers are held.
+func (s *Server) LoseNext(method, pathPattern string, n int) {
+	s.addFault(&fault{method: method, pattern: pathPattern, left: n, after: faultLose})
+}
+
+// Held returns the number of answers LoseNext holds back now.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// DropHeld closes the connections of the answers held back now (LoseNext)
+// without answering, and returns how many there were.
+func (s *Server) DropHeld() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropHeld()
+}
+
+func (s *Server) dropHeld() int {
+	n := len(s.held)
+	for ch := range s.held {
+		close(ch)
+	}
+	clear(s.held)
+	return n
+}
+
+func (s *Server) addFault(f *fault) {
+	if _, err := path.Match(f.pattern, "/"); err != nil {
+		panic(fmt.Sprintf("discordfake: bad path pattern %q: %v", f.pattern, err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{method: method, pattern: pathPattern, status: status, body: body, left: n})
+	s.faults = append(s.faults, f)
+}
+
+// AddThread creates a thread as a guild member does in Discord's own
+// client: under parentID (a text channel, created on first use), named
+// name (1 to 100 runes), of type typ (11 public, 12 private), owned by
+// ownerID (its creator and first member). Members may name a thread
+// anything, including "#41 …" like sdesk's report threads. Nothing is
+// recorded as a request. It returns the thread's ID and panics on a bad
+// type, name or parent, as a test's own mistake.
+func (s *Server) AddThread(parentID, ownerID, name string, typ int) string {
+	if typ != 11 && typ != 12 {
+		panic(fmt.Sprintf("discordfake: AddThread: type %d is not 11 or 12", typ))
+	}
+	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
+		panic(fmt.Sprintf("discordfake: AddThread: name %q is not 1 to 100 runes", name))
+	}
+	if ownerID == "" {
+		panic("discordfake: AddThread: no owner")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parent := s.textChannel(parentID)
+	if isThread(parent) {
+		panic(fmt.Sprintf("discordfake: AddThread: parent %s is a thread", parentID))
+	}
+	t := s.newThread(parent, ownerID, name, typ, true, 4320)
+	return t.id
 }
 
 // SetDelay makes every following answer wait d (or until the client goes
@@ -497,15 +608,48 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f := s.takeFault(r.Method, req.Path); f != nil {
+	f := s.takeFault(r.Method, req.Path)
+	if f != nil && f.after == faultInstead {
+		defer s.mu.Unlock()
 		req.Status = f.status
 		s.writeFault(w, f)
 		return
 	}
 	status, payload := s.route(req, inAPI, err)
-	req.Status = status
-	writeJSON(w, status, payload)
+	switch {
+	case f == nil:
+		defer s.mu.Unlock()
+		req.Status = status
+		writeJSON(w, status, payload)
+	case f.after == faultAnswer:
+		defer s.mu.Unlock()
+		req.Status = f.status
+		s.writeFault(w, f)
+	default: // faultLose
+		release := make(chan struct{})
+		s.held[release] = true
+		s.mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+		s.mu.Lock()
+		delete(s.held, release)
+		s.mu.Unlock()
+		dropConnection(w)
+	}
+}
+
+// dropConnection closes a request's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // the server closes the connection unanswered
 }
 
 func writeJSON(w http.ResponseWriter, status int, payload any) {

@@ -2,9 +2,9 @@
 // httptest.Server answering, under /api/v4, the paths and shapes that
 // gitlab.com/gitlab-org/api/client-go uses for issues, notes, the current
 // user and project uploads of one project. It checks PRIVATE-TOKEN, logs
-// requests, injects faults and delays, and runs the quick actions /close,
-// /reopen and /assign like GitLab does, so tests can prove that user text
-// was neutralized.
+// requests, injects faults and delays, runs the quick actions /close,
+// /reopen and /assign like GitLab does, and records the @mentions GitLab
+// would notify, so tests can prove that user text was defused.
 package gitlabfake
 
 import (
@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"mime"
 	"net/http"
@@ -110,6 +111,7 @@ type Server struct {
 	nextID      int
 	nextNoteID  int
 	uploads     map[string][]byte
+	mentions    []Mention
 	requests    []Request
 	faults      []*fault
 	delay       time.Duration
@@ -182,6 +184,21 @@ func (s *Server) AddNote(iid, authorID int, body string, internal bool) (int, bo
 	is.Notes = append(is.Notes, Note{ID: s.nextNoteID, Body: body, Internal: internal, AuthorID: authorID, CreatedAt: s.now, UpdatedAt: s.now})
 	is.UpdatedAt = s.now
 	return s.nextNoteID, true
+}
+
+// Mention is an @mention found in text written through the API.
+type Mention struct {
+	IID  int    // the issue whose title, description or note held it
+	Name string // what follows the '@', e.g. "all" or "group/sub"
+}
+
+// Mentions returns the mentions found so far, oldest first: in issue titles
+// and descriptions (create and update) and in notes created through the
+// API, after quick actions are removed. AddNote records none.
+func (s *Server) Mentions() []Mention {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.mentions)
 }
 
 // Issues returns copies of the stored issues ordered by IID.
@@ -385,6 +402,8 @@ func (s *Server) route(r *http.Request) route {
 	switch {
 	case len(seg) == 1 && seg[0] == "user":
 		return route{name: "/user"}
+	case len(seg) == 2 && seg[0] == "projects":
+		return route{name: "/projects/:id", project: seg[1]}
 	case len(seg) < 3 || seg[0] != "projects":
 		return route{}
 	}
@@ -441,6 +460,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 	switch rt.name + " " + r.Method {
 	case "/user GET":
 		writeJSON(w, http.StatusOK, s.userJSON(s.userID, s.username))
+	case "/projects/:id GET":
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": s.projectID, "path_with_namespace": s.projectPath,
+			"web_url": s.srv.URL + "/" + s.projectPath, "visibility": "private",
+		})
 	case "/graphql POST":
 		s.graphql(w, body)
 	case "/projects/:id/issues POST":
@@ -627,6 +651,7 @@ func (s *Server) createIssue(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	s.issues = append(s.issues, is)
 	is.Description = s.runQuickActions(is, desc)
+	s.recordMentions(is, title, is.Description)
 	writeJSON(w, http.StatusCreated, s.issueJSON(is))
 }
 
@@ -719,6 +744,7 @@ func (s *Server) updateIssue(w http.ResponseWriter, r *http.Request, iid int, bo
 			return
 		}
 		is.Title = t
+		s.recordMentions(is, t)
 	}
 	if c, ok := p.boolean("confidential"); ok {
 		is.Confidential = c
@@ -739,6 +765,7 @@ func (s *Server) updateIssue(w http.ResponseWriter, r *http.Request, iid int, bo
 	}
 	if d, ok := p.str("description"); ok {
 		is.Description = s.runQuickActions(is, d)
+		s.recordMentions(is, is.Description)
 	}
 	is.UpdatedAt = s.now
 	writeJSON(w, http.StatusOK, s.issueJSON(is))
@@ -765,6 +792,7 @@ func (s *Server) createNote(w http.ResponseWriter, r *http.Request, iid int, bod
 		internal = true
 	}
 	text = s.runQuickActions(is, text)
+	s.recordMentions(is, text)
 	s.nextNoteID++
 	n := Note{ID: s.nextNoteID, Body: text, Internal: internal, AuthorID: s.userID, CreatedAt: s.now, UpdatedAt: s.now}
 	is.Notes = append(is.Notes, n)
@@ -837,6 +865,26 @@ func (s *Server) runQuickActions(is *Issue, text string) string {
 	}
 	out.WriteString(text[last:])
 	return out.String()
+}
+
+// mentionRE finds a mention the way GitLab's user reference filter does
+// (an '@' and a username or group path), on text whose character
+// references are decoded and whose backslash escapes are resolved, as in
+// the rendered note. Unlike GitLab, it also looks inside code, links and
+// words (so e-mail addresses count), and it decodes references before
+// escapes: tests are stricter than production.
+var mentionRE = regexp.MustCompile(`@([A-Za-z0-9_.][A-Za-z0-9_./-]*)`)
+
+// markdownEscapeRE is a backslash escape of ASCII punctuation.
+var markdownEscapeRE = regexp.MustCompile(`\\([!-/:-@[-` + "`" + `{-~])`)
+
+func (s *Server) recordMentions(is *Issue, texts ...string) {
+	for _, t := range texts {
+		t = markdownEscapeRE.ReplaceAllString(html.UnescapeString(t), "$1")
+		for _, m := range mentionRE.FindAllStringSubmatch(t, -1) {
+			s.mentions = append(s.mentions, Mention{IID: is.IID, Name: m[1]})
+		}
+	}
 }
 
 func (s *Server) userJSON(id int, username string) map[string]any {

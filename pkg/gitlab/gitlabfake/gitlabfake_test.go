@@ -1,6 +1,8 @@
 package gitlabfake_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -62,5 +64,57 @@ func TestServer(t *testing.T) {
 	}
 	if n := f.CountRequests("POST", "/projects/:id/issues"); n != 3 {
 		t.Errorf("CountRequests: got %d, want 3", n)
+	}
+}
+
+func TestMentions(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"none", "hello, a @ b", nil},
+		{"plain", "hi @all and @acme/support.", []string{"all", "acme/support."}},
+		{"in code and words", "`@ada` mail bob@x.test", []string{"ada", "x.test"}},
+		{"character references", "&#64;all &commat;bob &#x40;eve", []string{"all", "bob", "eve"}},
+		{"backslash escape", `@\_bob`, []string{"_bob"}},
+		{"after a quick action is removed", "/close\n@ada", []string{"ada"}},
+		{"joiner after @", "@\u200dall", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := gitlabfake.New(t)
+			req, err := http.NewRequest("POST", f.URL()+"/api/v4/projects/4242/issues", strings.NewReader(`{"title":"t"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("PRIVATE-TOKEN", f.Token())
+			req.Header.Set("Content-Type", "application/json")
+			body, _ := json.Marshal(map[string]string{"body": tt.text})
+			note, err := http.NewRequest("POST", f.URL()+"/api/v4/projects/4242/issues/1/notes", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			note.Header = req.Header.Clone()
+			for _, r := range []*http.Request{req, note} {
+				resp, err := http.DefaultClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					t.Fatalf("%s %s: status %d", r.Method, r.URL.Path, resp.StatusCode)
+				}
+			}
+			var got []string
+			for _, m := range f.Mentions() {
+				if m.IID != 1 {
+					t.Errorf("mention %+v: want IID 1", m)
+				}
+				got = append(got, m.Name)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("Mentions after a note %q: got %q, want %q", tt.text, got, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,156 @@
+package sdesk_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/sdesk/sdesk/internal/e2e"
+	"github.com/sdesk/sdesk/pkg/sdesk"
+)
+
+func noteEvent(report string, iid, noteID int, body string) sdesk.Event {
+	no := false
+	return sdesk.Event{
+		Key: fmt.Sprintf("note:%d:test", noteID), Kind: "Note Hook", Report: report,
+		Note: &sdesk.NoteEvent{
+			IssueIID: iid, NoteID: noteID, Body: body, Internal: &no, Action: "create",
+			Author: sdesk.Author{ID: 77, Name: "Triage Bot", Username: "triage"},
+			Actor:  sdesk.Author{ID: 77, Name: "Triage Bot", Username: "triage"},
+		},
+	}
+}
+
+// TestEarlyEventsWait: notes made on a new issue before its thread exists
+// (a triage bot, quick staff) are kept, and delivered in order after the
+// report's own first message once the thread exists (issue 8, "lost at
+// birth").
+func TestEarlyEventsWait(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	rep := w.submit(t, "1300000000000000020")
+	// The issue is made, the thread is not (Discord down for a moment).
+	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 1)
+	if err := w.svc.RunJob(ctx, rep); err == nil {
+		t.Fatal("first attempt: got success, want the thread step to fail")
+	}
+	queued := len(w.queue.jobs)
+	for n, body := range []string{"first early note", "second early note"} {
+		if err := w.svc.HandleEvent(ctx, noteEvent(rep.ID, 1, 500+n, body)); err != nil {
+			t.Fatalf("HandleEvent: %v", err)
+		}
+	}
+	pending, err := w.store.ListJobs(ctx, sdesk.JobPending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked := 0
+	for _, j := range pending {
+		if j.Kind == sdesk.JobGitLabEvent {
+			parked++
+			if j.Attempts != 0 {
+				t.Errorf("parked job %s: got %d attempts, want none counted", j.ID, j.Attempts)
+			}
+		}
+	}
+	if parked != 2 || len(w.queue.jobs) != queued {
+		t.Fatalf("parked: got %d stored, %d queued, want 2 stored and none queued", parked, len(w.queue.jobs)-queued)
+	}
+	// An event of an issue sdesk did not make is not kept.
+	if err := w.svc.HandleEvent(ctx, noteEvent("", 99, 900, "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := w.svc.RunJob(ctx, rep); err != nil {
+		t.Fatalf("report retry: %v", err)
+	}
+	w.queue.mu.Lock()
+	woken := append([]sdesk.Job(nil), w.queue.jobs[queued:]...)
+	w.queue.mu.Unlock()
+	if len(woken) != 2 {
+		t.Fatalf("woken: got %d jobs, want the 2 parked events", len(woken))
+	}
+	for _, j := range woken {
+		if err := w.svc.RunJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := w.store.MappingByIssue(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, msg := range w.discord.Messages(m.ThreadID) {
+		text := msg.Content
+		for _, e := range msg.Embeds {
+			if d, ok := e["description"].(string); ok {
+				text += " " + d
+			}
+		}
+		got = append(got, text)
+	}
+	want := []string{"New report", "first early note", "second early note"}
+	if len(got) != len(want) {
+		t.Fatalf("thread messages: got %q, want %q in order", got, want)
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("message %d: got %q, want %q", i, got[i], want[i])
+		}
+	}
+	if left, _ := w.store.ListJobs(ctx, sdesk.JobPending); len(left) != 0 {
+		t.Errorf("pending jobs: got %d, want none", len(left))
+	}
+}
+
+// TestParkedEventOfFailedReport: when the report that made the issue has
+// failed for good, its events wait (an operator's retry completes the
+// report) and an operator is told so at WARN.
+func TestParkedEventOfFailedReport(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	logs := captureLogs(w)
+	rep := w.submit(t, "1300000000000000021")
+	w.discord.FailNext("POST", "/channels/*/threads", 503, "", sdesk.DefaultMaxAttempts)
+	for range sdesk.DefaultMaxAttempts {
+		_ = w.svc.RunJob(ctx, rep)
+	}
+	if !w.svc.Failed(ctx, rep.ID) {
+		t.Fatal("report: want failed for good")
+	}
+	if err := w.svc.HandleEvent(ctx, noteEvent(rep.ID, 1, 600, "waiting note")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN","msg":"event waits: the report that made its issue failed`) {
+		t.Errorf("logs: want a WARN line telling the operator to retry the report; got\n%s", logs)
+	}
+	// The operator retries the report: it completes and delivers the note.
+	j, _ := w.store.GetJob(ctx, rep.ID)
+	j.Status, j.Attempts = sdesk.JobPending, 0
+	if err := w.store.PutJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.RunJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	w.queue.mu.Lock()
+	last := w.queue.jobs[len(w.queue.jobs)-1]
+	w.queue.mu.Unlock()
+	if err := w.svc.RunJob(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := w.store.MappingByIssue(ctx, 1)
+	msgs := w.discord.Messages(m.ThreadID)
+	if len(msgs) != 2 || !strings.Contains(fmt.Sprint(msgs[1].Embeds), "waiting note") {
+		t.Errorf("thread: got %d messages, want the report and the waiting note", len(msgs))
+	}
+}
+
+// captureLogs points the service's logger at a buffer of JSON lines.
+func captureLogs(w *world) *e2e.LogBuffer {
+	logs := &e2e.LogBuffer{}
+	w.svc.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return logs
+}
