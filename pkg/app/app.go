@@ -144,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 		Store: a.Store, Discord: a.Discord, GitLab: a.GitLab, Logger: logger,
 		SupportChannelID: cfg.DiscordSupportChannelID, StaffRoleID: cfg.DiscordStaffRoleID,
 		IssueLabels: cfg.GitLabIssueLabels, LockOnClose: cfg.LockOnClose,
+		GitLabURL: cfg.GitLabURL, MaxMessagesPerEvent: cfg.MaxMessagesPerEvent,
 		SupportBotID: cfg.GitLabSupportBotID,
 	}
 	switch role {

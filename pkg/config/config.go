@@ -48,6 +48,9 @@ type Config struct {
 	Addr        string
 	LogLevel    slog.Level
 	LockOnClose bool
+	// MaxMessagesPerEvent caps the Discord messages one GitLab event makes
+	// (SDESK_MAX_MESSAGES_PER_EVENT, 1 to 50).
+	MaxMessagesPerEvent int
 	// JobFunction is the Lambda function that runs deferred jobs
 	// (SDESK_JOB_FUNCTION, set by template.yaml). Empty outside Lambda.
 	JobFunction string
@@ -85,6 +88,7 @@ var Vars = []Var{
 	{"SDESK_ADDR", false, ":8080", "Listen address of sdesk serve."},
 	{"SDESK_LOG_LEVEL", false, "info", "debug, info, warn or error."},
 	{"SDESK_LOCK_ON_CLOSE", false, "false", "Also lock (not only archive) a thread when its issue closes."},
+	{"SDESK_MAX_MESSAGES_PER_EVENT", false, "5", "Most Discord messages one GitLab event makes (1 to 50); the rest of a longer comment is attached as a Markdown file."},
 	{"SDESK_JOB_FUNCTION", false, "", "Lambda only: function that runs deferred jobs (set by template.yaml)."},
 }
 
@@ -227,6 +231,11 @@ func Load(getenv func(string) string) (Config, error) {
 	case "false", "0":
 	default:
 		problems = append(problems, "SDESK_LOCK_ON_CLOSE must be true or false")
+	}
+	if n, err := strconv.Atoi(get("SDESK_MAX_MESSAGES_PER_EVENT")); err != nil || n < 1 || n > 50 {
+		problems = append(problems, "SDESK_MAX_MESSAGES_PER_EVENT must be a whole number from 1 to 50")
+	} else {
+		c.MaxMessagesPerEvent = n
 	}
 	c.JobFunction = get("SDESK_JOB_FUNCTION")
 

@@ -106,6 +106,7 @@ func TestLoadValid(t *testing.T) {
 				Addr:                    ":8080",
 				LogLevel:                slog.LevelInfo,
 				LockOnClose:             false,
+				MaxMessagesPerEvent:     5,
 			},
 		},
 		{
@@ -132,6 +133,7 @@ func TestLoadValid(t *testing.T) {
 				"SDESK_ADDR":                   "127.0.0.1:9090",
 				"SDESK_LOG_LEVEL":              "debug",
 				"SDESK_LOCK_ON_CLOSE":          "true",
+				"SDESK_MAX_MESSAGES_PER_EVENT": "12",
 				"SDESK_JOB_FUNCTION":           "sdesk-jobs",
 			},
 			want: config.Config{
@@ -156,6 +158,7 @@ func TestLoadValid(t *testing.T) {
 				Addr:                      "127.0.0.1:9090",
 				LogLevel:                  slog.LevelDebug,
 				LockOnClose:               true,
+				MaxMessagesPerEvent:       12,
 				JobFunction:               "sdesk-jobs",
 			},
 		},
@@ -183,6 +186,7 @@ func TestLoadValid(t *testing.T) {
 				Addr:                    ":8080",
 				LogLevel:                slog.LevelWarn,
 				LockOnClose:             true,
+				MaxMessagesPerEvent:     5,
 			},
 		},
 		{
@@ -210,6 +214,7 @@ func TestLoadValid(t *testing.T) {
 				Addr:                    ":8080",
 				LogLevel:                slog.LevelError,
 				LockOnClose:             false,
+				MaxMessagesPerEvent:     5,
 			},
 		},
 	}
@@ -351,6 +356,9 @@ func TestLoadMalformed(t *testing.T) {
 		}, "DYNAMODB_ENDPOINT"},
 		{"log level loud", map[string]string{"SDESK_LOG_LEVEL": "loud"}, "SDESK_LOG_LEVEL"},
 		{"lock on close maybe", map[string]string{"SDESK_LOCK_ON_CLOSE": "maybe"}, "SDESK_LOCK_ON_CLOSE"},
+		{"max messages 0", map[string]string{"SDESK_MAX_MESSAGES_PER_EVENT": "0"}, "SDESK_MAX_MESSAGES_PER_EVENT"},
+		{"max messages 51", map[string]string{"SDESK_MAX_MESSAGES_PER_EVENT": "51"}, "SDESK_MAX_MESSAGES_PER_EVENT"},
+		{"max messages many", map[string]string{"SDESK_MAX_MESSAGES_PER_EVENT": "many"}, "SDESK_MAX_MESSAGES_PER_EVENT"},
 		{"lock on close yes", map[string]string{"SDESK_LOCK_ON_CLOSE": "yes"}, "SDESK_LOCK_ON_CLOSE"},
 	}
 	for _, tt := range tests {
@@ -382,6 +390,7 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 		"DYNAMODB_ENDPOINT":            "127.0.0.1:8000",
 		"SDESK_LOG_LEVEL":              "loud",
 		"SDESK_LOCK_ON_CLOSE":          "maybe",
+		"SDESK_MAX_MESSAGES_PER_EVENT": "-1",
 	})
 	delete(env, "GITLAB_TOKEN")
 	want := []string{
@@ -397,6 +406,7 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 		"DYNAMODB_ENDPOINT",
 		"SDESK_LOG_LEVEL",
 		"SDESK_LOCK_ON_CLOSE",
+		"SDESK_MAX_MESSAGES_PER_EVENT",
 	}
 	cerr := loadError(t, env)
 	msg := cerr.Error()

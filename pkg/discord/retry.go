@@ -37,26 +37,26 @@ const (
 	codeThreadArchived = 50083
 )
 
-// permanentFixes are Discord's error codes that no retry can change, with
-// what an operator can do about each. A call that gets one fails with an
-// sdesk.PermanentError.
-var permanentFixes = map[int]string{
-	10003:  "the channel or thread is gone (deleted in Discord); nothing to retry",
-	10008:  "the message is gone (deleted in Discord); nothing to retry",
-	10015:  "the interaction's webhook is gone; nothing to retry",
-	10062:  "the interaction is unknown or expired; nothing to retry",
-	50001:  "give the bot View Channel, Send Messages in Threads and Create Private Threads on the support channel (sdesk doctor checks them)",
-	50013:  "give the bot Send Messages in Threads, Create Private Threads, Manage Threads, Embed Links and Attach Files on the support channel",
-	50027:  "the interaction token expired (tokens live 15 minutes); the user's answer could not be updated, nothing to retry",
-	160006: "the server has reached Discord's limit of active threads; archive some threads",
+// permanentCodes are Discord's error codes that no retry can change, with
+// what an operator can do about each and, where a user may be told, why
+// in plain words. A call that gets one fails with an sdesk.PermanentError.
+var permanentCodes = map[int]struct{ fix, why string }{
+	10003:  {"the channel or thread is gone (deleted in Discord); nothing to retry", "the channel is gone"},
+	10008:  {"the message is gone (deleted in Discord); nothing to retry", ""},
+	10015:  {"the interaction's webhook is gone; nothing to retry", ""},
+	10062:  {"the interaction is unknown or expired; nothing to retry", ""},
+	50001:  {"give the bot View Channel, Send Messages in Threads and Create Private Threads on the support channel (sdesk doctor checks them)", "the bot may not use the support channel"},
+	50013:  {"give the bot Send Messages in Threads, Create Private Threads, Manage Threads, Embed Links and Attach Files on the support channel", "the bot lacks a permission on the support channel"},
+	50027:  {"the interaction token expired (tokens live 15 minutes); the user's answer could not be updated, nothing to retry", ""},
+	160006: {"the server has reached Discord's limit of 1000 active threads; archive some threads", "the server has too many open threads"},
 }
 
 // permanent wraps err as an sdesk.PermanentError when Discord's answer
 // cannot change on retry: a code of permanentFixes, or a 403/404 without
 // one.
 func permanent(err error) error {
-	if fix, ok := permanentFixes[APICode(err)]; ok {
-		return sdesk.Permanent(err, fix)
+	if c, ok := permanentCodes[APICode(err)]; ok {
+		return &sdesk.PermanentError{Err: err, Fix: c.fix, Why: c.why}
 	}
 	switch StatusCode(err) {
 	case http.StatusForbidden:

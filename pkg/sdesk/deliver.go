@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrThreadArchived is returned by Discord when a thread is archived and
@@ -143,7 +145,7 @@ func (s *Service) runEvent(ctx context.Context, j *Job, log *slog.Logger) error 
 	case ev.Note != nil:
 		return s.deliverNote(ctx, j, m, *ev.Note, log)
 	case ev.Issue != nil:
-		return s.deliverIssue(ctx, j, m, *ev.Issue)
+		return s.deliverIssue(ctx, j, m, *ev.Issue, log)
 	}
 	return nil
 }
@@ -257,8 +259,15 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 		return nil
 	}
 
+	// Author, not actor: an edit by someone else names the author by ID
+	// only, so the note says who wrote it.
+	author, err := s.noteAuthor(ctx, j, n)
+	if err != nil {
+		return err
+	}
+
 	body := n.Body
-	if s.isSupportBot(n.Author) {
+	if s.isSupportBot(author) {
 		body = StripEmailQuote(body)
 	}
 	purl := projectURL(m.IssueURL)
@@ -266,19 +275,33 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	if len(chunks) == 0 {
 		chunks = []string{"(empty comment)"}
 	}
+	// Bounded fan-out: past the cap, the last message says where the rest
+	// is, and carries the whole comment as a Markdown file.
+	var rest *File
+	if limit := s.maxMessages(); len(chunks) > limit {
+		rest = &File{Name: fmt.Sprintf("comment-%d.md", n.NoteID), ContentType: "text/markdown; charset=utf-8", Data: []byte(n.Body)}
+		more := fmt.Sprintf("*…%d more parts of this comment are in the attached file %s", len(chunks)-limit+1, rest.Name)
+		if link := discordLink(n.URL); n.URL != "" {
+			more += ", or read it in GitLab: " + link
+		}
+		chunks = append(chunks[:limit-1], more+"*")
+	}
 	msgs := make([]Message, len(chunks))
 	for i, c := range chunks {
 		e := Embed{Description: c, Color: 0x6E49CB}
 		if i == 0 {
 			// Discord shows an author name as plain text: no markdown to
 			// escape, but no line break or bidirectional override either.
-			e.AuthorName = DiscordPlainText(n.Author.Name)
-			if n.Author.Username != "" && !s.isSupportBot(n.Author) {
-				e.AuthorName += " (@" + DiscordPlainText(n.Author.Username) + ")"
+			e.AuthorName = DiscordPlainText(author.Name)
+			if author.Username != "" && !s.isSupportBot(author) {
+				e.AuthorName += " (@" + DiscordPlainText(author.Username) + ")"
+			}
+			if strings.TrimSpace(e.AuthorName) == "" {
+				e.AuthorName = fmt.Sprintf("GitLab user %d", author.ID)
 			}
 			e.AuthorName = Truncate(e.AuthorName, 256)
-			e.AuthorIcon = n.Author.AvatarURL
-			e.AuthorURL = n.URL
+			e.AuthorIcon = s.gitlabAbs(author.AvatarURL)
+			e.AuthorURL = s.gitlabAbs(n.URL)
 		}
 		if len(chunks) > 1 {
 			e.Footer = fmt.Sprintf("%d/%d", i+1, len(chunks))
@@ -286,6 +309,12 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 		msgs[i] = Message{Embeds: []Embed{e}}
 	}
 	msgs[0].Files = s.noteFiles(ctx, body, log)
+	if rest != nil {
+		last := &msgs[len(msgs)-1]
+		if len(last.Files) < maxFiles {
+			last.Files = append(last.Files, *rest)
+		}
+	}
 
 	var old []string
 	if n.Action == "update" {
@@ -296,7 +325,7 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	}
 	ids := make([]string, 0, len(msgs))
 	for i, msg := range msgs {
-		id, err := s.step(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
+		id, err := s.tolerant(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
 			if i < len(old) {
 				msg.Files = nil // attachments stay as they were
 				return s.inThread(ctx, m.ThreadID, func() (string, error) {
@@ -309,10 +338,12 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 		if err != nil {
 			return err
 		}
-		ids = append(ids, id)
+		if id != skipped {
+			ids = append(ids, id)
+		}
 	}
 	for i := len(msgs); i < len(old); i++ {
-		if _, err := s.step(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
+		if _, err := s.tolerant(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
 			return s.inThread(ctx, m.ThreadID, func() (string, error) {
 				return old[i], s.Discord.EditMessage(ctx, m.ThreadID, old[i], Message{Content: "*(the rest of this comment was removed in GitLab)*"})
 			})
@@ -326,6 +357,52 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	}
 	log.Info("note delivered", slog.Int("note_id", n.NoteID), slog.Int("messages", len(ids)))
 	return nil
+}
+
+// noteAuthor is the note's author as Discord shows it. The webhook names
+// the author in full only when the author acted; for an edit by someone
+// else it has the ID alone, and the note is read back from GitLab for the
+// rest. If that fails for good, the ID is all there is.
+func (s *Service) noteAuthor(ctx context.Context, j *Job, n NoteEvent) (Author, error) {
+	if n.Author.Name != "" || n.Author.ID == 0 {
+		return n.Author, nil
+	}
+	v, err := s.tolerant(ctx, j, "author", func() (string, error) {
+		note, err := s.GitLab.GetNote(ctx, n.IssueIID, n.NoteID)
+		if err != nil {
+			return "", fmt.Errorf("get note author: %w", err)
+		}
+		b, err := json.Marshal(note.Author)
+		return string(b), err
+	})
+	if err != nil {
+		return Author{}, err
+	}
+	a := Author{ID: n.Author.ID}
+	if v != skipped {
+		_ = json.Unmarshal([]byte(v), &a)
+	}
+	return a, nil
+}
+
+// gitlabAbs makes a link from GitLab absolute: self-managed GitLab sends
+// paths such as /uploads/-/system/user/avatar/12/avatar.png for avatars
+// it stores itself. They are resolved against GITLAB_URL (keeping a
+// relative_url_root such as https://host/gitlab, which GitLab may or may
+// not have put in front of the path already). What is not http(s) after
+// that is returned as is; the Discord adapter leaves such decorations out.
+func (s *Service) gitlabAbs(link string) string {
+	if !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") || s.GitLabURL == "" {
+		return link
+	}
+	base, err := url.Parse(strings.TrimRight(s.GitLabURL, "/"))
+	if err != nil || base.Host == "" {
+		return link
+	}
+	if base.Path != "" && (link == base.Path || strings.HasPrefix(link, base.Path+"/")) {
+		base.Path = ""
+	}
+	return base.String() + link
 }
 
 // noteFiles downloads the uploads a note references, so they can be
@@ -379,20 +456,37 @@ func (s *Service) post(ctx context.Context, threadID string, msg Message) (strin
 	return s.inThread(ctx, threadID, func() (string, error) { return s.Discord.SendMessage(ctx, threadID, msg) })
 }
 
-func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent) error {
+// maxContent is Discord's limit of a message's content, in runes.
+const maxContent = 2000
+
+// deliverIssue tells the thread about an issue event. The state change
+// (archive on close, unarchive on reopen) never waits on cosmetic steps:
+// a rename that Discord rate-limits for minutes is left to a later title
+// event, and a message that cannot be posted does not keep the thread
+// open. Messages are built within Discord's limits (linesMessages).
+func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent, log *slog.Logger) error {
 	who := DiscordText(ev.Author.Name)
 	if strings.TrimSpace(who) == "" {
 		who = "someone"
 	}
 	yes, no := true, false
-	say := func(step, text string) error {
-		_, err := s.step(ctx, j, step, func() (string, error) {
-			return s.post(ctx, m.ThreadID, Message{Content: text, Nonce: nonce(j, step)})
-		})
-		return err
+	// say posts the lines, split over as many messages as they need.
+	say := func(lines []string) error {
+		for i, text := range linesMessages(lines, maxContent) {
+			step := "say"
+			if i > 0 {
+				step = "say:" + strconv.Itoa(i)
+			}
+			if _, err := s.tolerant(ctx, j, step, func() (string, error) {
+				return s.post(ctx, m.ThreadID, Message{Content: text, Nonce: nonce(j, step)})
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	edit := func(step string, e ThreadEdit) error {
-		_, err := s.step(ctx, j, step, func() (string, error) {
+		_, err := s.tolerant(ctx, j, step, func() (string, error) {
 			return "", s.Discord.EditThread(ctx, m.ThreadID, e)
 		})
 		return err
@@ -403,11 +497,21 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	c := ev.Changes
 	if c.Title != nil && c.Title.Current != "" {
 		name := ThreadName(ev.IID, c.Title.Current)
-		if _, err := s.step(ctx, j, "rename", func() (string, error) {
+		_, err := s.tolerant(ctx, j, "rename", func() (string, error) {
 			return s.inThread(ctx, m.ThreadID, func() (string, error) {
 				return "", s.Discord.EditThread(ctx, m.ThreadID, ThreadEdit{Name: &name})
 			})
-		}); err != nil {
+		})
+		var rl *RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			// Discord allows two renames per 10 minutes: the name waits
+			// for the next title change, the messages do not wait.
+			log.Info("thread rename deferred: rate limited", slog.Duration("retry_after", rl.After))
+			if _, err := s.step(ctx, j, "rename", func() (string, error) { return "deferred", nil }); err != nil {
+				return err
+			}
+		case err != nil:
 			return err
 		}
 		m.Title = c.Title.Current
@@ -419,12 +523,19 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	switch ev.Action {
 	case "close":
 		lines = append([]string{fmt.Sprintf("🔒 Issue #%d was closed by %s.", ev.IID, who)}, lines...)
-		if err := say("say", strings.Join(lines, "\n")); err != nil {
-			return err
-		}
+		sayErr := say(lines)
 		e := ThreadEdit{Archived: &yes}
 		if s.LockOnClose {
 			e.Locked = &yes
+		}
+		if sayErr != nil {
+			// The thread closes now all the same. Not recorded: posting
+			// the message on the next attempt unarchives it, so the
+			// archive comes again after it.
+			if err := s.Discord.EditThread(ctx, m.ThreadID, e); err != nil {
+				log.Warn("thread not archived", slog.String("error", err.Error()))
+			}
+			return sayErr
 		}
 		return edit("archive", e)
 	case "reopen":
@@ -436,7 +547,35 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	if len(lines) == 0 {
 		return nil
 	}
-	return say("say", strings.Join(lines, "\n"))
+	return say(lines)
+}
+
+// linesMessages packs lines into messages of at most limit runes each,
+// whole lines where they fit; a single longer line is cut with
+// Truncate's ellipsis.
+func linesMessages(lines []string, limit int) []string {
+	var out []string
+	var cur strings.Builder
+	n := 0
+	for _, l := range lines {
+		l = Truncate(l, limit)
+		ln := utf8.RuneCountInString(l)
+		if n > 0 && n+1+ln > limit {
+			out = append(out, cur.String())
+			cur.Reset()
+			n = 0
+		}
+		if n > 0 {
+			cur.WriteByte('\n')
+			n++
+		}
+		cur.WriteString(l)
+		n += ln
+	}
+	if n > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 // changeLines describes an issue hook's changes, one short line each.
@@ -475,6 +614,13 @@ func (s *Service) issueName(ctx context.Context, id int, from string) string {
 	return DiscordText(ref) + " (" + discordLink(url) + ")"
 }
 
+// maxListRunes caps each list of a change line (the labels now, added,
+// removed), so that the line fits one Discord message: 3 lists of 600
+// runes and their words stay under maxContent.
+const maxListRunes = 600
+
+// listChange describes a list change: the list now, then what was added
+// and removed, each escaped (DiscordText) and capped (joinCapped).
 func listChange(prev, cur []string, empty string) string {
 	var added, removed []string
 	for _, v := range cur {
@@ -493,17 +639,47 @@ func listChange(prev, cur []string, empty string) string {
 		for i, v := range cur {
 			esc[i] = DiscordText(v)
 		}
-		now = strings.Join(esc, ", ")
+		now = joinCapped(esc, maxListRunes)
 	}
 	var parts []string
 	if len(added) > 0 {
-		parts = append(parts, "added "+strings.Join(added, ", "))
+		parts = append(parts, "added "+joinCapped(added, maxListRunes))
 	}
 	if len(removed) > 0 {
-		parts = append(parts, "removed "+strings.Join(removed, ", "))
+		parts = append(parts, "removed "+joinCapped(removed, maxListRunes))
 	}
 	if len(parts) == 0 {
 		return now
 	}
 	return now + " (" + strings.Join(parts, "; ") + ")"
+}
+
+// joinCapped joins items with ", " within max runes, and names what did
+// not fit: "a, b …and 22 more". An item longer than max is cut
+// (Truncate).
+func joinCapped(items []string, max int) string {
+	var b strings.Builder
+	n := 0
+	for i, it := range items {
+		more := fmt.Sprintf(" …and %d more", len(items)-i)
+		it = Truncate(it, max-utf8.RuneCountInString(more))
+		sep := 0
+		if i > 0 {
+			sep = 2
+		}
+		need := sep + utf8.RuneCountInString(it)
+		if i < len(items)-1 {
+			need += utf8.RuneCountInString(fmt.Sprintf(" …and %d more", len(items)-i-1))
+		}
+		if i > 0 && n+need > max {
+			b.WriteString(more)
+			return b.String()
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(it)
+		n += sep + utf8.RuneCountInString(it)
+	}
+	return b.String()
 }

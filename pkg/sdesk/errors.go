@@ -16,6 +16,9 @@ import (
 type PermanentError struct {
 	Err error  // the adapter's error
 	Fix string // what an operator can do, one sentence
+	// Why is the reason in plain words for a Discord user or a GitLab
+	// note ("the server has too many open threads"); may be empty.
+	Why string
 }
 
 func (e *PermanentError) Error() string { return e.Err.Error() }

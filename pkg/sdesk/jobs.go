@@ -209,6 +209,9 @@ type interactionPayload struct {
 
 // apologize edits the interaction's deferred answer after a final failure.
 func (s *Service) apologize(ctx context.Context, j Job, log *slog.Logger) {
+	if _, told := j.Step("refused:response"); told {
+		return // the user has been told why already (threadRefused)
+	}
 	var p interactionPayload
 	if json.Unmarshal(j.Payload, &p) != nil || p.Token == "" {
 		return

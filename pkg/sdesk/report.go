@@ -68,6 +68,10 @@ type ReportRequest struct {
 	User          User   `json:"user"`
 	Title         string `json:"title"`
 	Description   string `json:"description"`
+	// Followup is the text of a later /report that completes this one
+	// (its thread was refused); FollowupID is that interaction's ID.
+	Followup   string `json:"followup,omitempty"`
+	FollowupID string `json:"followup_id,omitempty"`
 }
 
 // Validate checks the fields a user typed, returning a message for them.
@@ -108,6 +112,9 @@ func (s *Service) SubmitReport(ctx context.Context, r ReportRequest) error {
 	}
 	r.Title = strings.TrimSpace(r.Title)
 	r.Description = strings.TrimSpace(r.Description)
+	if resumed, err := s.resumeRefused(ctx, r); err != nil || resumed {
+		return err
+	}
 	_, err := s.enqueue(ctx, JobReport, r.InteractionID, r)
 	return err
 }
@@ -197,6 +204,10 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	}, func() (string, error) {
 		return s.Discord.CreatePrivateThread(ctx, s.SupportChannelID, ThreadName(iid, r.Title))
 	})
+	var perm *PermanentError
+	if errors.As(err, &perm) {
+		return s.threadRefused(ctx, j, r, iid, issueURL, perm)
+	}
 	if err != nil {
 		return err
 	}
@@ -239,6 +250,15 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err := s.wakeParked(ctx, iid, j.ID, log); err != nil {
 		return err
 	}
+	if r.Followup != "" {
+		// A /report that completed this one: its text joins the issue.
+		if _, err := s.step(ctx, j, "followup", func() (string, error) {
+			id, err := s.GitLab.CreateNote(ctx, iid, replyBody(ThreadRequest{InteractionID: r.FollowupID, User: r.User, Text: r.Followup}))
+			return strconv.Itoa(id), err
+		}); err != nil {
+			return err
+		}
+	}
 	if _, err := s.tolerant(ctx, j, "response", func() (string, error) {
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{
 			Content: fmt.Sprintf("Issue #%d created — continue in <#%s>", iid, threadID),
@@ -270,6 +290,86 @@ func (s *Service) firstMessage(r ReportRequest, iid int, issueURL string) Messag
 		m.MentionRoles = []string{s.StaffRoleID}
 	}
 	return m
+}
+
+// errThreadRefused ends a report job whose thread Discord refused for good
+// (too many active threads, missing access or permissions). The job is
+// recorded as failed, without further attempts; `sdesk jobs retry` or the
+// reporter's next /report (SubmitReport) completes it, on the same issue.
+var errThreadRefused = errors.New("discord refused the report's thread for good")
+
+// threadRefused tells everyone once that the report's thread cannot be
+// made: a note on the issue, the reporter in plain words, the operator in
+// the job's WARN line (runJob: the error is permanent).
+func (s *Service) threadRefused(ctx context.Context, j *Job, r ReportRequest, iid int, issueURL string, perm *PermanentError) error {
+	why := perm.Why
+	if why == "" {
+		why = "Discord refused it"
+	}
+	// Every refusal of a later attempt starts over: its steps are new.
+	for _, k := range []string{"thread:started", "thread:retried"} {
+		delete(j.Steps, k)
+	}
+	if _, err := s.step(ctx, j, "refused:note", func() (string, error) {
+		id, err := s.GitLab.CreateNote(ctx, iid, "sdesk could not open the private Discord thread for this report: "+
+			gfm.Defuse(why)+". The reporter was told; their next /report, or `sdesk jobs retry "+j.ID+"`, opens it for this issue.")
+		return strconv.Itoa(id), err
+	}); err != nil {
+		return err
+	}
+	if _, err := s.tolerant(ctx, j, "refused:response", func() (string, error) {
+		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: fmt.Sprintf(
+			"The team has your report as issue #%d, but sdesk could not open a private thread for it: %s. "+
+				"Use /report again later to get the thread; your report will not be made twice.", iid, why)})
+	}); err != nil {
+		return err
+	}
+	return &PermanentError{Err: fmt.Errorf("%w: %w", errThreadRefused, perm.Err), Fix: perm.Fix, Why: perm.Why}
+}
+
+// resumeRefused looks for the user's report whose thread was refused, and
+// if there is one, queues it again to complete with this submission: the
+// new text becomes a note on the same issue, the new interaction gets the
+// answer. It reports whether it did.
+func (s *Service) resumeRefused(ctx context.Context, r ReportRequest) (bool, error) {
+	failed, err := s.Store.ListJobs(ctx, JobFailed)
+	if err != nil {
+		return false, fmt.Errorf("look for a refused report: %w", err)
+	}
+	for _, old := range failed {
+		if old.Kind != JobReport {
+			continue
+		}
+		if _, refused := old.Step("refused:note"); !refused {
+			continue
+		}
+		var or ReportRequest
+		if json.Unmarshal(old.Payload, &or) != nil || or.User.ID != r.User.ID || or.GuildID != r.GuildID {
+			continue
+		}
+		or.Token = r.Token
+		or.Followup = "**" + strings.Join(strings.Fields(r.Title), " ") + "**\n\n" + r.Description
+		or.FollowupID = r.InteractionID
+		b, err := json.Marshal(or)
+		if err != nil {
+			return false, fmt.Errorf("encode resumed report: %w", err)
+		}
+		old.Payload = b
+		old.Status, old.Attempts, old.Error, old.ErrorRef = JobPending, 0, "", ""
+		for _, k := range []string{"refused:note", "refused:response", "followup", "response"} {
+			delete(old.Steps, k)
+		}
+		old.UpdatedAt = s.now()
+		if err := s.Store.PutJob(ctx, old); err != nil {
+			return false, fmt.Errorf("store resumed report: %w", err)
+		}
+		if err := s.Queue.Enqueue(ctx, old); err != nil {
+			return false, fmt.Errorf("enqueue resumed report: %w", err)
+		}
+		s.log().Info("report resumed by a new /report", slog.String("job_id", old.ID), slog.String("interaction_id", r.InteractionID))
+		return true, nil
+	}
+	return false, nil
 }
 
 // reportIssue returns the issue a report job recorded (its "issue" step).

@@ -17,6 +17,13 @@ const (
 	DefaultJobTTL      = 24 * time.Hour  // finished jobs are kept this long
 	DefaultClaimTTL    = 7 * 24 * time.Hour
 	DefaultStallAfter  = 15 * time.Minute
+	// DefaultMaxMessagesPerEvent: one GitLab event makes at most this many
+	// Discord messages.
+	DefaultMaxMessagesPerEvent = 5
+	// DefaultAttemptTimeout bounds a job attempt that its caller gave no
+	// deadline (the pool of sdesk serve): every wait on Discord or GitLab,
+	// rate limits included, ends by then.
+	DefaultAttemptTimeout = 2 * time.Minute
 	// NeverRunAfter: an event's job still without an attempt this long
 	// after it was stored has lost the process that stored it.
 	NeverRunAfter = 30 * time.Second
@@ -36,6 +43,10 @@ type Service struct {
 	StaffRoleID      string   // DISCORD_STAFF_ROLE_ID
 	IssueLabels      []string // GITLAB_ISSUE_LABELS
 	LockOnClose      bool     // SDESK_LOCK_ON_CLOSE
+	GitLabURL        string   // GITLAB_URL: makes GitLab's relative links absolute
+	// MaxMessagesPerEvent caps the Discord messages of one GitLab event
+	// (SDESK_MAX_MESSAGES_PER_EVENT; 0: DefaultMaxMessagesPerEvent).
+	MaxMessagesPerEvent int
 	// SupportBotID is the GitLab Support Bot's user ID; 0 matches the
 	// default username "support-bot".
 	SupportBotID int
@@ -91,6 +102,13 @@ func (s *Service) stallAfter() time.Duration {
 	return DefaultStallAfter
 }
 
+func (s *Service) maxMessages() int {
+	if s.MaxMessagesPerEvent > 0 {
+		return s.MaxMessagesPerEvent
+	}
+	return DefaultMaxMessagesPerEvent
+}
+
 func (s *Service) jobTTL() time.Duration {
 	if s.JobTTL > 0 {
 		return s.JobTTL
@@ -101,7 +119,7 @@ func (s *Service) jobTTL() time.Duration {
 // ThreadName is the Discord thread name of an issue: "#<iid> <title>" cut
 // to Discord's 100 characters.
 func ThreadName(iid int, title string) string {
-	return Truncate(fmt.Sprintf("#%d %s", iid, strings.Join(strings.Fields(title), " ")), 100)
+	return Truncate(fmt.Sprintf("#%d %s", iid, strings.Join(strings.Fields(DiscordPlainText(title)), " ")), 100)
 }
 
 // Truncate cuts s to at most n runes, marking a cut with an ellipsis.
