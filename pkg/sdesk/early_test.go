@@ -154,3 +154,32 @@ func captureLogs(w *world) *e2e.LogBuffer {
 	w.svc.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return logs
 }
+
+// deadlineGitLab reports whether CreateIssue was given a deadline.
+type deadlineGitLab struct {
+	sdesk.GitLab
+	saw chan bool
+}
+
+func (g deadlineGitLab) CreateIssue(ctx context.Context, in sdesk.NewIssue) (sdesk.Issue, error) {
+	_, ok := ctx.Deadline()
+	g.saw <- ok
+	return g.GitLab.CreateIssue(ctx, in)
+}
+
+// TestAttemptHasADeadline: a job attempt run without a deadline (the pool
+// of sdesk serve) still gets one, so no wait on Discord or GitLab, a rate
+// limit included, can hold it for ever (issue 8: a rename stalled an
+// issue's jobs for ten minutes).
+func TestAttemptHasADeadline(t *testing.T) {
+	w := newWorld(t)
+	saw := make(chan bool, 1)
+	w.svc.GitLab = deadlineGitLab{GitLab: w.svc.GitLab, saw: saw}
+	rep := w.submit(t, "1300000000000000050")
+	if err := w.svc.RunJob(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
+	if !<-saw {
+		t.Error("CreateIssue: got a context without a deadline")
+	}
+}

@@ -88,6 +88,13 @@ func (s *Service) runJob(ctx context.Context, j Job, fresh bool) error {
 		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		// No caller's deadline (the pool of sdesk serve): the attempt gets
+		// one, so no wait on Discord or GitLab holds a job for ever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAttemptTimeout)
+		defer cancel()
+	}
 	stored, err := j, error(nil)
 	if !fresh {
 		stored, err = s.Store.GetJob(ctx, j.ID)
