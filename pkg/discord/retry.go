@@ -45,7 +45,7 @@ var permanentCodes = map[int]struct{ fix, why string }{
 	10008:  {"the message is gone (deleted in Discord); nothing to retry", ""},
 	10015:  {"the interaction's webhook is gone; nothing to retry", ""},
 	10062:  {"the interaction is unknown or expired; nothing to retry", ""},
-	50001:  {"give the bot View Channel, Send Messages in Threads and Create Private Threads on the support channel (sdesk doctor checks them)", "the bot may not use the support channel"},
+	50001:  {"give the bot View Channel, Send Messages in Threads and Create Private Threads on the support channel", "the bot may not use the support channel"},
 	50013:  {"give the bot Send Messages in Threads, Create Private Threads, Manage Threads, Embed Links and Attach Files on the support channel", "the bot lacks a permission on the support channel"},
 	50027:  {"the interaction token expired (tokens live 15 minutes); the user's answer could not be updated, nothing to retry", ""},
 	160006: {"the server has reached Discord's limit of 1000 active threads; archive some threads", "the server has too many open threads"},
