@@ -587,7 +587,8 @@ func TestNoteUploadsAttached(t *testing.T) {
 		t.Errorf("files: got %d, want screenshot.png with its bytes (the missing upload stays a link)", len(m.Files))
 	}
 	d := fmt.Sprint(m.Embeds[0]["description"])
-	for _, want := range []string{"https://gitlab.example.com/acme/support/uploads/" + secret + "/screenshot.png", "https://gitlab.example.com/acme/support/uploads/ffffffffffffffffffffffffffffffff/missing.log"} {
+	// GitLab 17.2+ (the fake says 17.5) serves uploads under the project's ID.
+	for _, want := range []string{h.GitLab.URL() + "/-/project/4242/uploads/" + secret + "/screenshot.png", h.GitLab.URL() + "/-/project/4242/uploads/ffffffffffffffffffffffffffffffff/missing.log"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("description: got %q, want the absolute link %s", d, want)
 		}
@@ -743,7 +744,7 @@ func TestHostileGitLabTextIntoDiscord(t *testing.T) {
 		wantDesc := "Please log in here (<https://evil.example/login>) or at your bank (<https://evil.example/a>).\n" +
 			`https://bank.example (<https://evil.example/b>) \<@&1200000000000000004> \|\|hidden\|\|` + "\n" +
 			`\-# small print` + "\n" +
-			"[screenshot.png](https://gitlab.example.com/acme/support/uploads/" + secret + "/screenshot.png)"
+			"[screenshot.png](" + h.GitLab.URL() + "/-/project/4242/uploads/" + secret + "/screenshot.png)"
 		if got := fmt.Sprint(e["description"]); got != wantDesc {
 			t.Errorf("description\ngot  %q,\nwant %q", got, wantDesc)
 		}

@@ -424,6 +424,7 @@ func (c *Client) EditMessage(ctx context.Context, channelID, messageID string, m
 				Components:      &msg.rows,
 				AllowedMentions: msg.mentions,
 				Files:           msg.discordFiles(),
+				Attachments:     replaceAttachments(msg),
 			}, opts...)
 			return err
 		},
@@ -449,9 +450,15 @@ func (c *Client) EditThread(ctx context.Context, threadID string, e sdesk.Thread
 		}
 		edit.Name = name
 	}
+	key := "PATCH /channels/" + threadID
+	if e.Name != nil {
+		// Discord limits renames (two per 10 minutes) apart from other
+		// edits: a rename's long 429 must not hold back an archive.
+		key += " name"
+	}
 	return c.do(ctx, call{
 		op:  op,
-		key: "PATCH /channels/" + threadID,
+		key: key,
 		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
 			_, err := s.ChannelEdit(threadID, edit, opts...)
 			return err
@@ -483,6 +490,7 @@ func (c *Client) EditResponse(ctx context.Context, token string, m sdesk.Message
 				Components:      &msg.rows,
 				AllowedMentions: msg.mentions,
 				Files:           msg.discordFiles(),
+				Attachments:     replaceAttachments(msg),
 			}, opts...)
 			return err
 		},
@@ -509,4 +517,13 @@ func (c *Client) BulkOverwriteCommands(ctx context.Context, guildID string, cmds
 			return err
 		},
 	})
+}
+
+// replaceAttachments: an edit that sends files replaces the message's
+// attachments (an empty list keeps none of the old ones).
+func replaceAttachments(m *message) *[]*discordgo.MessageAttachment {
+	if len(m.files) == 0 {
+		return nil
+	}
+	return &[]*discordgo.MessageAttachment{}
 }

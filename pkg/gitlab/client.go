@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,11 @@ type Client struct {
 
 	projectMu sync.Mutex // one project look-up at a time
 	projectID int        // guarded by projectMu; 0 until known
+
+	uploadsMu   sync.Mutex // one UploadsURL decision at a time
+	uploadsURL  string     // guarded by uploadsMu; "" until decided
+	versionRead bool       // guarded by uploadsMu: GET /version was answered, or failed
+	idUploads   bool       // guarded by uploadsMu: uploads are served in the project-ID form
 }
 
 // ProjectID returns the numeric ID of the configured project: the
@@ -649,6 +655,113 @@ func (c *Client) DownloadUpload(ctx context.Context, secret, filename string) (s
 	}
 	return sdesk.File{Name: filename, ContentType: ct, Data: data}, nil
 }
+
+// versionTimeout bounds the one GET /version of UploadsURL, retries
+// included, so that a slow answer cannot hold up a note's delivery.
+const versionTimeout = 3 * time.Second
+
+// UploadsURL returns the URL under which GitLab serves the project's
+// uploads as <url>/uploads/<secret>/<filename>, without a trailing slash:
+//
+//   - https://gitlab.example.com/-/project/4242 (the project-ID form) on
+//     GitLab 17.2 and later, where the path form returns 404 for uploads
+//     made since (issue 13). The route came with
+//     https://gitlab.com/gitlab-org/gitlab/-/merge_requests/151744, and
+//     the uploads API's full_path has the form since 17.1
+//     (https://docs.gitlab.com/api/project_markdown_uploads/);
+//   - https://gitlab.example.com/acme/support (the project-path form,
+//     path_with_namespace of GET /projects/:id) before 17.2.
+//
+// Both start with BaseURL's scheme, host and path (a relative URL root
+// such as https://example.com/gitlab stays). The version is read once,
+// with GET /version (https://docs.gitlab.com/api/version/, "17.5.0",
+// "16.11.3-ee"), within versionTimeout, on the first call: never before.
+// When it cannot be read (an error, or an answer that names no version) the
+// ID form is used, as every GitLab since 17.2 serves it, and the version is
+// not asked again. The first URL is kept for the client's life;
+// concurrent first calls make one request of each kind. An error (the
+// project could not be looked up, or ctx ended first) decides nothing: the
+// next call tries again.
+func (c *Client) UploadsURL(ctx context.Context) (string, error) {
+	c.uploadsMu.Lock()
+	defer c.uploadsMu.Unlock()
+	if c.uploadsURL != "" {
+		return c.uploadsURL, nil
+	}
+	if !c.versionRead {
+		major, minor, err := c.version(ctx)
+		if err != nil && ctx.Err() != nil {
+			return "", fmt.Errorf("gitlab: uploads URL: %w", err)
+		}
+		if err != nil {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "gitlab: version unknown; upload links use the project-ID form",
+				slog.String("error", err.Error()))
+		}
+		c.versionRead = true
+		c.idUploads = err != nil || major > 17 || major == 17 && minor >= 2
+	}
+	root := c.api.BaseURL()
+	root.Path = strings.TrimSuffix(strings.TrimSuffix(root.Path, "/"), "/api/v4")
+	root.RawPath, root.RawQuery, root.Fragment = "", "", ""
+	base := strings.TrimRight(root.String(), "/")
+	if c.idUploads {
+		id, err := c.ProjectID(ctx)
+		if err != nil {
+			return "", fmt.Errorf("gitlab: uploads URL: %w", err)
+		}
+		c.uploadsURL = base + "/-/project/" + strconv.Itoa(id)
+		return c.uploadsURL, nil
+	}
+	var p *gl.Project
+	err := c.call(ctx, "get project "+c.project, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		p, resp, err = c.api.Projects.GetProject(c.project, nil, o...)
+		return resp, err
+	})
+	if err != nil {
+		return "", fmt.Errorf("gitlab: uploads URL: %w", err)
+	}
+	path := strings.Trim(p.PathWithNamespace, "/")
+	if path == "" {
+		return "", errors.New("gitlab: uploads URL: project without path_with_namespace")
+	}
+	c.uploadsURL = base + "/" + (&url.URL{Path: path}).EscapedPath()
+	return c.uploadsURL, nil
+}
+
+// version reads GitLab's major and minor version (GET /version).
+func (c *Client) version(ctx context.Context) (major, minor int, err error) {
+	vctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	defer cancel()
+	var v *gl.Version
+	err = c.call(vctx, "get version", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		v, resp, err = c.api.Version.GetVersion(o...)
+		return resp, err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if v == nil {
+		return 0, 0, errors.New("gitlab: get version: empty answer")
+	}
+	m := versionRe.FindStringSubmatch(v.Version)
+	if m == nil {
+		return 0, 0, fmt.Errorf("gitlab: get version: no version in %q", v.Version)
+	}
+	major, err1 := strconv.Atoi(m[1])
+	minor, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("gitlab: get version: no version in %q", v.Version)
+	}
+	return major, minor, nil
+}
+
+// versionRe reads major and minor from GitLab's version string: "17.5.0",
+// "17.2.0-pre", "16.11.3-ee".
+var versionRe = regexp.MustCompile(`^\s*v?([0-9]{1,6})\.([0-9]{1,6})(?:[.\-+ ]|$)`)
 
 // limitKey marks a request context with the largest body it may read.
 type limitKey struct{}

@@ -777,3 +777,173 @@ func TestPermanentAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadsURL: uploads are linked in the form the GitLab serves: under
+// the project's numeric ID from 17.2 on, under its path before; and under
+// the ID when the version cannot be read (issue 13).
+func TestUploadsURL(t *testing.T) {
+	idForm := func(f *gitlabfake.Server) string { return f.URL() + "/-/project/4242" }
+	pathForm := func(f *gitlabfake.Server) string { return f.URL() + "/acme/support" }
+	tests := []struct {
+		name    string
+		version string // "-": GET /version fails with 404
+		project func(*gitlabfake.Server) string
+		want    func(*gitlabfake.Server) string
+	}{
+		{"17.5", "17.5.0", (*gitlabfake.Server).ProjectPath, idForm},
+		{"17.2 pre-release", "17.2.0-pre", (*gitlabfake.Server).ProjectPath, idForm},
+		{"17.10 enterprise", "17.10.1-ee", (*gitlabfake.Server).ProjectPath, idForm},
+		{"18.0", "18.0.0", (*gitlabfake.Server).ProjectPath, idForm},
+		{"17.5 by numeric ID", "17.5.0", func(*gitlabfake.Server) string { return "4242" }, idForm},
+		{"17.1", "17.1.9", (*gitlabfake.Server).ProjectPath, pathForm},
+		{"16.11 enterprise", "16.11.3-ee", (*gitlabfake.Server).ProjectPath, pathForm},
+		{"16.11 by numeric ID", "16.11.3-ee", func(*gitlabfake.Server) string { return "4242" }, pathForm},
+		{"9.5", "9.5.0", (*gitlabfake.Server).ProjectPath, pathForm},
+		{"no version in the answer", "", (*gitlabfake.Server).ProjectPath, idForm},
+		{"not a version", "latest", (*gitlabfake.Server).ProjectPath, idForm},
+		{"version API refused", "-", (*gitlabfake.Server).ProjectPath, idForm},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := gitlabfake.New(t)
+			f.SetVersion(tt.version)
+			if tt.version == "-" {
+				f.FailNext("GET", "/version", http.StatusNotFound, 1)
+			}
+			c := newClient(t, f, withProject(tt.project(f)))
+			got, err := c.UploadsURL(context.Background())
+			if want := tt.want(f); got != want || err != nil {
+				t.Errorf("UploadsURL with GitLab %q: got %q, %v; want %q", tt.version, got, err, want)
+			}
+		})
+	}
+}
+
+// TestUploadsURLRelativeRoot: a GitLab under a relative URL root keeps it
+// in front of either form.
+func TestUploadsURLRelativeRoot(t *testing.T) {
+	for _, tt := range []struct{ version, want string }{
+		{"17.5.0", "/gitlab/-/project/4242"},
+		{"16.11.0", "/gitlab/acme/support"},
+	} {
+		t.Run(tt.version, func(t *testing.T) {
+			f := gitlabfake.New(t)
+			f.SetVersion(tt.version)
+			// The GitLab at <fake>/gitlab: the prefix is taken off on the way.
+			strip := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				r = r.Clone(r.Context())
+				r.URL.Path = strings.TrimPrefix(r.URL.Path, "/gitlab")
+				r.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, "/gitlab")
+				return http.DefaultTransport.RoundTrip(r)
+			})
+			c := newClient(t, f, withTransport(strip), func(cfg *gitlab.ClientConfig) { cfg.BaseURL = f.URL() + "/gitlab/" })
+			got, err := c.UploadsURL(context.Background())
+			if want := f.URL() + tt.want; got != want || err != nil {
+				t.Errorf("UploadsURL: got %q, %v; want %q", got, err, want)
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestUploadsURLOnce: the version and the project are looked up once, on
+// the first call, not at construction; concurrent first calls share them.
+func TestUploadsURLOnce(t *testing.T) {
+	for _, version := range []string{"17.5.0", "16.11.0"} {
+		t.Run(version, func(t *testing.T) {
+			f := gitlabfake.New(t)
+			f.SetVersion(version)
+			c := newClient(t, f)
+			if n := len(f.Requests()); n != 0 {
+				t.Fatalf("requests before the first call: got %d, want 0", n)
+			}
+			var wg sync.WaitGroup
+			urls := make([]string, 8)
+			errs := make([]error, 8)
+			for i := range urls {
+				wg.Go(func() { urls[i], errs[i] = c.UploadsURL(context.Background()) })
+			}
+			wg.Wait()
+			f.SetVersion("16.0.0")
+			last, err := c.UploadsURL(context.Background())
+			for i := range urls {
+				if urls[i] != last || errs[i] != nil || err != nil {
+					t.Errorf("call %d: got %q, %v; want %q like the last call (%v)", i, urls[i], errs[i], last, err)
+				}
+			}
+			if n := f.CountRequests("GET", "/version"); n != 1 {
+				t.Errorf("GET /version: got %d requests, want 1", n)
+			}
+			if n := f.CountRequests("GET", "/projects/:id"); n != 1 {
+				t.Errorf("GET /projects/:id: got %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+// TestUploadsURLVersionUnreadable: a version that cannot be read (after
+// the client's retries) gives the ID form, and is not asked again.
+func TestUploadsURLVersionUnreadable(t *testing.T) {
+	f := gitlabfake.New(t)
+	c := newClient(t, f, withRetries(1))
+	f.FailNext("GET", "/version", http.StatusInternalServerError, 2)
+	for range 2 {
+		got, err := c.UploadsURL(context.Background())
+		if want := f.URL() + "/-/project/4242"; got != want || err != nil {
+			t.Errorf("UploadsURL: got %q, %v; want %q", got, err, want)
+		}
+	}
+	if n := f.CountRequests("GET", "/version"); n != 2 {
+		t.Errorf("GET /version: got %d requests, want 2 (one retry, then never again)", n)
+	}
+}
+
+// TestUploadsURLNotDecidedOnError: when the project cannot be looked up,
+// or the caller gives up, nothing is kept: the next call completes it.
+func TestUploadsURLNotDecidedOnError(t *testing.T) {
+	t.Run("project look-up fails", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		c := newClient(t, f, withRetries(-1))
+		f.FailNext("GET", "/projects/:id", http.StatusBadGateway, 1)
+		if got, err := c.UploadsURL(context.Background()); err == nil {
+			t.Fatalf("first call: got %q, want the 502 error", got)
+		}
+		got, err := c.UploadsURL(context.Background())
+		if want := f.URL() + "/-/project/4242"; got != want || err != nil {
+			t.Errorf("second call: got %q, %v; want %q", got, err, want)
+		}
+		if n := f.CountRequests("GET", "/version"); n != 1 {
+			t.Errorf("GET /version: got %d requests, want 1 (the version was read)", n)
+		}
+	})
+	t.Run("path look-up fails", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		f.SetVersion("16.11.0")
+		c := newClient(t, f, withRetries(-1), withProject("4242"))
+		f.FailNext("GET", "/projects/:id", http.StatusBadGateway, 1)
+		if got, err := c.UploadsURL(context.Background()); err == nil {
+			t.Fatalf("first call: got %q, want the 502 error", got)
+		}
+		got, err := c.UploadsURL(context.Background())
+		if want := f.URL() + "/acme/support"; got != want || err != nil {
+			t.Errorf("second call: got %q, %v; want %q", got, err, want)
+		}
+	})
+	t.Run("caller gave up", func(t *testing.T) {
+		f := gitlabfake.New(t)
+		f.SetVersion("16.11.0")
+		c := newClient(t, f)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if got, err := c.UploadsURL(ctx); err == nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled call: got %q, %v; want context.Canceled", got, err)
+		}
+		got, err := c.UploadsURL(context.Background())
+		if want := f.URL() + "/acme/support"; got != want || err != nil {
+			t.Errorf("next call: got %q, %v; want %q (the version asked again, not taken as unreadable)", got, err, want)
+		}
+	})
+}

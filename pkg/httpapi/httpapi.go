@@ -143,7 +143,9 @@ func (s *server) gitlab(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sdesk.AddLogAttrs(ctx, slog.Int("issue", ev.IssueIID()), slog.String("event_key", ev.Key))
-	want, err := s.projectID(ctx)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second) // GitLab waits 10 s in all
+	want, err := s.projectID(pctx)
+	cancel()
 	if err != nil {
 		ref := sdesk.NewRef()
 		s.Logger.Error("webhook not accepted: GITLAB_PROJECT could not be resolved to its ID", slog.String("error_ref", ref),

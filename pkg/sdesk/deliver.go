@@ -270,8 +270,17 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	if s.isSupportBot(author) {
 		body = StripEmailQuote(body)
 	}
-	purl := projectURL(m.IssueURL)
-	chunks := SplitText(RenderNote(body, purl), maxEmbedText)
+	// Upload links in the form the configured GitLab serves (since 17.2
+	// /-/project/<id>/uploads/...); asked only when the note may link one.
+	links := NoteLinks{Project: projectURL(m.IssueURL)}
+	if strings.Contains(body, "uploads/") {
+		if u, err := s.GitLab.UploadsURL(ctx); err != nil {
+			log.Info("upload links under the project URL: uploads URL unknown", slog.String("error", err.Error()))
+		} else {
+			links.Uploads = u
+		}
+	}
+	chunks := SplitText(RenderNoteWith(body, links), maxEmbedText)
 	if len(chunks) == 0 {
 		chunks = []string{"(empty comment)"}
 	}
@@ -327,7 +336,9 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	for i, msg := range msgs {
 		id, err := s.tolerant(ctx, j, "msg:"+strconv.Itoa(i), func() (string, error) {
 			if i < len(old) {
-				msg.Files = nil // attachments stay as they were
+				if rest == nil || i != len(msgs)-1 {
+					msg.Files = nil // attachments stay as they were
+				}
 				return s.inThread(ctx, m.ThreadID, func() (string, error) {
 					return old[i], s.Discord.EditMessage(ctx, m.ThreadID, old[i], msg)
 				})
@@ -392,12 +403,15 @@ func (s *Service) noteAuthor(ctx context.Context, j *Job, n NoteEvent) (Author, 
 // not have put in front of the path already). What is not http(s) after
 // that is returned as is; the Discord adapter leaves such decorations out.
 func (s *Service) gitlabAbs(link string) string {
-	if !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") || s.GitLabURL == "" {
+	if !strings.HasPrefix(link, "/") || s.GitLabURL == "" {
 		return link
 	}
 	base, err := url.Parse(strings.TrimRight(s.GitLabURL, "/"))
 	if err != nil || base.Host == "" {
 		return link
+	}
+	if strings.HasPrefix(link, "//") {
+		return base.Scheme + ":" + link
 	}
 	if base.Path != "" && (link == base.Path || strings.HasPrefix(link, base.Path+"/")) {
 		base.Path = ""
@@ -464,7 +478,7 @@ const maxContent = 2000
 // a rename that Discord rate-limits for minutes is left to a later title
 // event, and a message that cannot be posted does not keep the thread
 // open. Messages are built within Discord's limits (linesMessages).
-func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent, log *slog.Logger) error {
+func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent, log *slog.Logger) (retErr error) {
 	who := DiscordText(ev.Author.Name)
 	if strings.TrimSpace(who) == "" {
 		who = "someone"
@@ -472,7 +486,14 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 	yes, no := true, false
 	// say posts the lines, split over as many messages as they need.
 	say := func(lines []string) error {
-		for i, text := range linesMessages(lines, maxContent) {
+		msgs := linesMessages(lines, maxContent)
+		if limit := s.maxMessages(); len(msgs) > limit {
+			// Bounded fan-out, as for notes: the rest is in GitLab.
+			more := "\n*…and more changes: see " + discordLink(ev.URL) + "*"
+			msgs = msgs[:limit]
+			msgs[limit-1] = Truncate(msgs[limit-1], maxContent-utf8.RuneCountInString(more)) + more
+		}
+		for i, text := range msgs {
 			step := "say"
 			if i > 0 {
 				step = "say:" + strconv.Itoa(i)
@@ -495,9 +516,22 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 		return nil // the report flow made the thread; "changes" lists every field
 	}
 	c := ev.Changes
+	var renameErr error
+	defer func() {
+		if retErr == nil {
+			retErr = renameErr
+		}
+	}()
+	// The thread's name follows the issue's title: renamed on a title
+	// change, and on any later issue event if an earlier rename was
+	// deferred (the name still shows an older title).
+	title := ev.Title
 	if c.Title != nil && c.Title.Current != "" {
-		name := ThreadName(ev.IID, c.Title.Current)
-		_, err := s.tolerant(ctx, j, "rename", func() (string, error) {
+		title = c.Title.Current
+	}
+	if title != "" && ThreadName(ev.IID, title) != ThreadName(ev.IID, m.Title) {
+		name := ThreadName(ev.IID, title)
+		v, err := s.tolerant(ctx, j, "rename", func() (string, error) {
 			return s.inThread(ctx, m.ThreadID, func() (string, error) {
 				return "", s.Discord.EditThread(ctx, m.ThreadID, ThreadEdit{Name: &name})
 			})
@@ -506,17 +540,21 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 		switch {
 		case errors.As(err, &rl):
 			// Discord allows two renames per 10 minutes: the name waits
-			// for the next title change, the messages do not wait.
+			// for the issue's next event, the messages do not wait.
 			log.Info("thread rename deferred: rate limited", slog.Duration("retry_after", rl.After))
 			if _, err := s.step(ctx, j, "rename", func() (string, error) { return "deferred", nil }); err != nil {
 				return err
 			}
 		case err != nil:
-			return err
-		}
-		m.Title = c.Title.Current
-		if err := s.Store.PutMapping(ctx, m); err != nil {
-			return fmt.Errorf("update mapping title: %w", err)
+			// Cosmetic: the messages and the state change go on; the
+			// error comes back at the end, so a retry repeats the rename
+			// only (every other step is recorded).
+			renameErr = err
+		case v != "deferred" && v != skipped:
+			m.Title = title
+			if err := s.Store.PutMapping(ctx, m); err != nil {
+				return fmt.Errorf("update mapping title: %w", err)
+			}
 		}
 	}
 	lines := s.changeLines(ctx, ev)

@@ -181,6 +181,17 @@ type GitLab interface {
 	// DownloadUpload fetches a file uploaded to the project
 	// (/uploads/<secret>/<filename>).
 	DownloadUpload(ctx context.Context, secret, filename string) (File, error)
+	// UploadsURL returns the URL under which the configured GitLab serves
+	// the project's uploads as <url>/uploads/<secret>/<filename>, without
+	// a trailing slash: GITLAB_URL (scheme, host and any relative URL
+	// root) followed by /-/project/<numeric ID> on GitLab 17.2 and later
+	// (https://gitlab.example.com/-/project/4242), where the older form
+	// returns 404 for new uploads, or by the project's path before
+	// (https://gitlab.example.com/acme/support). The version is asked once,
+	// on the first call (never at start-up), and kept; when it cannot be
+	// read, the project-ID form is used. An error means no URL is known
+	// yet: links then fall back to the project's web URL.
+	UploadsURL(ctx context.Context) (string, error)
 }
 
 // NewIssue is the input of GitLab.CreateIssue.

@@ -12,14 +12,37 @@ import (
 	"unicode/utf8"
 )
 
-// This file turns GitLab note bodies into Discord messages: RenderNote
-// (GitLab-flavoured markdown to Discord markdown), Uploads (the attachments
-// a note links to), StripEmailQuote (the quoted tail of a Service Desk email
-// reply) and SplitText (chunks that fit Discord's length limits).
+// This file turns GitLab note bodies into Discord messages: RenderNote and
+// RenderNoteWith (GitLab-flavoured markdown to Discord markdown), Uploads
+// (the attachments a note links to), StripEmailQuote (the quoted tail of a
+// Service Desk email reply) and SplitText (chunks that fit Discord's length
+// limits).
 
-// RenderNote converts the GitLab-flavoured markdown of a note into text that
-// reads well in Discord markdown. projectURL is the project's web URL, such as
-// https://gitlab.example.com/acme/support (a trailing slash is ignored).
+// RenderNote is RenderNoteWith(body, NoteLinks{Project: projectURL}): the
+// project's uploads are linked under its path, as GitLab served them
+// before 17.2.
+func RenderNote(body, projectURL string) string {
+	return RenderNoteWith(body, NoteLinks{Project: projectURL})
+}
+
+// NoteLinks says where the GitLab-relative links of a note lead.
+type NoteLinks struct {
+	// Project is the project's web URL, such as
+	// https://gitlab.example.com/acme/support (a trailing slash is
+	// ignored). "/..." targets are made absolute under its scheme and host.
+	Project string
+	// Uploads is the URL under which GitLab serves the project's uploads
+	// as <Uploads>/uploads/<secret>/<file> (GitLab.UploadsURL), such as
+	// https://gitlab.example.com/-/project/4242 on GitLab 17.2 and later
+	// (a trailing slash is ignored). "" or anything but a plain http(s) URL
+	// (valid UTF-8; no query, fragment, white space, control character,
+	// bracket, parenthesis, backslash or angle bracket) means Project.
+	Uploads string
+}
+
+// RenderNoteWith converts the GitLab-flavoured markdown of a note into text
+// that reads well in Discord markdown, with its links made absolute by
+// links.
 //
 // Fenced code blocks (``` or ~~~, also inside lists and quotes) and inline
 // code spans are copied unchanged; a fence is only rewritten to ``` (the
@@ -27,16 +50,20 @@ import (
 // closed at the end. Everywhere else:
 //
 //   - Links and images: "/uploads/..." targets are made absolute under
-//     projectURL, other "/..." targets under its scheme and host. No link
-//     hides its target (Discord shows only the text of [text](url)): a
+//     links.Uploads, and so are "/-/project/<id>/uploads/..." targets
+//     (with or without its relative URL root) when links.Uploads is that
+//     project's ID form; other "/..." targets are made absolute under
+//     links.Project's scheme and host. No link hides its target (Discord
+//     shows only the text of [text](url)): a
 //     link becomes its text followed by its URL, "docs (<https://...>)",
 //     or the URL alone when the text is the URL or empty; an upload of the
-//     project stays a masked link named after its file, "[shot.png](url)",
+//     project (<Uploads or Project>/uploads/<32 hex digits>/<file>, either
+//     form) stays a masked link named after its file, "[shot.png](url)",
 //     after the text when the text is more than the file name. An image is
 //     a link like the others, its alt text being its text; GitLab's
 //     {width=...} attributes and link titles are dropped. Bare
 //     "/uploads/<secret>/<file>" paths and bare GitLab paths that contain
-//     "/-/" are made absolute too.
+//     or start with "/-/" are made absolute too.
 //   - References: ~label and ~"two words" become `label` and `two words`
 //     (a label must start with a letter or _, so ~10min stays); #12, @user
 //     and :emoji: are left as they are. @everyone and @here get a zero-width
@@ -65,9 +92,16 @@ import (
 //
 // Runs of blank lines outside code are collapsed to one. No text is dropped
 // except HTML comments, the TOC markers and markup.
-func RenderNote(body, projectURL string) string {
-	r := &noteRenderer{project: strings.TrimRight(projectURL, "/")}
+func RenderNoteWith(body string, links NoteLinks) string {
+	r := &noteRenderer{project: strings.TrimRight(links.Project, "/")}
 	r.origin = noteOrigin(r.project)
+	r.uploads = r.project
+	if u := strings.TrimRight(links.Uploads, "/"); noteUploadBase(u) {
+		r.uploads = u
+		if m := noteIDFormRe.FindStringSubmatch(u); m != nil {
+			r.idRoot, r.idPath = m[1], m[2]
+		}
+	}
 	var out strings.Builder
 	out.Grow(len(body) + len(body)/8)
 	for _, b := range mdBlocks(body) {
@@ -86,7 +120,8 @@ func RenderNote(body, projectURL string) string {
 }
 
 // UploadRef is a file uploaded to GitLab and linked from a note as
-// /uploads/<Secret>/<Filename>. Filename is URL-decoded; Alt is the image's
+// /uploads/<Secret>/<Filename>, relative or under a project's path or ID
+// (/-/project/<id>/uploads/...). Filename is URL-decoded; Alt is the image's
 // alt text or the link's text.
 type UploadRef struct {
 	Secret, Filename, Alt string
@@ -96,8 +131,10 @@ type UploadRef struct {
 // appearance and without duplicates (same secret and filename). It looks at
 // markdown links, images and reference definitions and at HTML <a href>,
 // <img src> and <video src>, whose target is a relative /uploads/<32 hex
-// digits>/<file> path or an absolute URL whose path ends that way; links in
-// code blocks, code spans and HTML comments are ignored.
+// digits>/<file> path or any path or absolute URL whose path ends that
+// way: the project-path form (/acme/support/uploads/...) and the
+// project-ID form of GitLab 17.2 and later (/-/project/4242/uploads/...)
+// alike. Links in code blocks, code spans and HTML comments are ignored.
 func Uploads(body string) []UploadRef {
 	type hit struct {
 		pos int
@@ -642,7 +679,7 @@ var (
 	noteRefDefRe     = regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
 	noteAutoRe       = regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
 	noteURLRe        = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"\x{E000}\x{E001}]+`)
-	notePathRe       = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
+	notePathRe       = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|(?:[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/)?-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
 	noteTOCRe        = regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
 	noteTaskRe       = regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
 	noteHeadingRe    = regexp.MustCompile(`(?m)^([ \t]{0,3})#{4,6}[ \t]+([^\n]*?)(?:[ \t]+#+)?[ \t]*(\r?)$`)
@@ -654,6 +691,7 @@ var (
 	noteMentionRe    = regexp.MustCompile(`(?i)@(?:everyone|here)`)
 	noteUploadRe     = regexp.MustCompile(`(?:^|/)uploads/([0-9a-fA-F]{32})/([^/?#\s]+)(?:[?#].*)?$`)
 	noteUploadPathRe = regexp.MustCompile(`^[0-9a-fA-F]{32}/[^/?#]+$`)
+	noteIDFormRe     = regexp.MustCompile(`^(?i:https?)://[^/]+(/.*)?(/-/project/[0-9]+)$`)
 	noteSubtextRe    = regexp.MustCompile(`(?m)^([ \t>]*)-#`)
 	noteDiscordTagRe = regexp.MustCompile(`^<(?:[@#:/]|(?i:t|a|id|sound):)`)
 )
@@ -690,8 +728,12 @@ func setOf(names ...string) map[string]bool {
 // way, so every sentinel in the working text is a placeholder.
 type noteRenderer struct {
 	project, origin string
-	saved           []string
-	code            bool // rendering table cells, which end up in a code block
+	// uploads is where the project's uploads are served (NoteLinks.Uploads
+	// when usable, else project); idRoot and idPath split it when it is
+	// the ID form: "/gitlab" and "/-/project/4242" (idPath "" otherwise).
+	uploads, idRoot, idPath string
+	saved                   []string
+	code                    bool // rendering table cells, which end up in a code block
 }
 
 func (r *noteRenderer) protect(s string) string {
@@ -726,7 +768,7 @@ func (r *noteRenderer) prose(s string) string {
 		u, tail := noteTrimURL(m[0])
 		return r.protect(noteDecodeEntities(u)) + tail
 	})
-	if r.project != "" {
+	if r.uploads != "" {
 		s = noteReplace(notePathRe, s, func(m []string) string {
 			p, tail := noteTrimURL(m[2])
 			return m[1] + r.protect(r.abs(p)) + tail
@@ -1165,25 +1207,34 @@ func (r *noteRenderer) link(text, target string) string {
 	return r.protect(noteLeadEscape(noteDiscordSafe(noteInline(t))) + " (" + shown + ")")
 }
 
-// upload reports whether u is an upload of this project, <project>/uploads/
-// <32 hex digits>/<file>, and returns the file's name for link text. A
-// project URL that is not a plain http(s) URL (valid UTF-8; no query,
-// fragment, white space, control character, bracket, parenthesis,
-// backslash or angle bracket) has no uploads, so that the masked link sdesk
-// writes cannot be broken by it.
+// upload reports whether u is an upload of this project in either form,
+// <uploads>/uploads/<32 hex digits>/<file> or <project>/uploads/<32 hex
+// digits>/<file>, and returns the file's name for link text. A base that
+// is not a plain http(s) URL (noteUploadBase) has no uploads, so that the
+// masked link sdesk writes cannot be broken by it.
 func (r *noteRenderer) upload(u string) (string, bool) {
-	p := r.project
-	if !noteHTTP(p) || !utf8.ValidString(p) || strings.ContainsAny(p, "?#()[]\uE000\uE001") ||
-		discordEncodeURL(p, noteMaskedEscaped) != p {
-		return "", false
+	for _, p := range []string{r.uploads, r.project} {
+		if !noteUploadBase(p) {
+			continue
+		}
+		rest, ok := strings.CutPrefix(u, p+"/uploads/")
+		if !ok || !noteUploadPathRe.MatchString(rest) {
+			continue
+		}
+		// Named after the file's segment as the link's target writes it,
+		// so that the name is that segment or its decoded form.
+		return noteFileName(discordEncodeURL(rest[33:], noteMaskedEscaped)), true
 	}
-	rest, ok := strings.CutPrefix(u, p+"/uploads/")
-	if !ok || !noteUploadPathRe.MatchString(rest) {
-		return "", false
-	}
-	// Named after the file's segment as the link's target writes it, so
-	// that the name is that segment or its decoded form.
-	return noteFileName(discordEncodeURL(rest[33:], noteMaskedEscaped)), true
+	return "", false
+}
+
+// noteUploadBase reports whether p is a plain http(s) URL that uploads
+// may be linked under in a masked link: valid UTF-8, and no query,
+// fragment, white space, control character, bracket, parenthesis,
+// backslash, angle bracket or placeholder rune.
+func noteUploadBase(p string) bool {
+	return noteHTTP(p) && utf8.ValidString(p) && !strings.ContainsAny(p, "?#()[]\uE000\uE001") &&
+		discordEncodeURL(p, noteMaskedEscaped) == p
 }
 
 // noteMaskedEscaped lists what is percent-encoded in the target of a
@@ -1246,12 +1297,20 @@ func (r *noteRenderer) target(t string) string {
 	return r.abs(noteDecodeEntities(t))
 }
 
+// abs makes a GitLab-relative target absolute (see RenderNoteWith).
 func (r *noteRenderer) abs(u string) string {
-	if r.project == "" || !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
+	if r.uploads == "" || !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
 		return u
 	}
 	if strings.HasPrefix(u, "/uploads/") {
-		return r.project + u
+		return r.uploads + u
+	}
+	if r.idPath != "" {
+		for _, p := range []string{r.idRoot + r.idPath, r.idPath} {
+			if rest, ok := strings.CutPrefix(u, p+"/uploads/"); ok {
+				return r.uploads + "/uploads/" + rest
+			}
+		}
 	}
 	if r.origin == "" {
 		return u

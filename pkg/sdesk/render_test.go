@@ -157,7 +157,7 @@ func TestRenderNoteShowsLinkTargets(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
-			checkNoteForDiscord(t, tt.in, project, got)
+			checkNoteForDiscord(t, tt.in, got, project)
 		})
 	}
 }
@@ -182,7 +182,7 @@ func TestRenderNoteDiscordOnlySyntax(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
-			checkNoteForDiscord(t, tt.in, project, got)
+			checkNoteForDiscord(t, tt.in, got, project)
 		})
 	}
 }
@@ -580,7 +580,7 @@ func FuzzRenderNote(f *testing.F) {
 				t.Fatalf("RenderNote(%q, %q) = %q: leaked a placeholder", body, projectURL, out)
 			}
 		}
-		checkNoteForDiscord(t, body, projectURL, out)
+		checkNoteForDiscord(t, body, out, projectURL)
 		_ = sdesk.Uploads(body)
 		_ = sdesk.StripEmailQuote(body)
 	})
@@ -599,19 +599,26 @@ var discordNoteTagRe = regexp.MustCompile(`^<(?:[@#:/]|(?i:t|a|id|sound):)`)
 // it, outside code spans and blocks (found as Discord finds them, erring
 // towards less code) and backslash escapes:
 //   - every masked link [text](url) either has its URL as its text, or is
-//     sdesk's link to an upload of the project named after its file, or
-//     has its URL visible elsewhere in the output;
+//     sdesk's link to an upload under one of bases (the project URL, the
+//     uploads URL) named after its file, or has its URL visible elsewhere
+//     in the output;
 //   - no mention, timestamp or the like (<@, <#, <t:, ...) and no spoiler
 //     (||).
-func checkNoteForDiscord(t *testing.T, body, projectURL, out string) {
+func checkNoteForDiscord(t *testing.T, body, out string, bases ...string) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf("RenderNote(%q, %q) = %q: %s", body, projectURL, out, fmt.Sprintf(format, args...))
+		t.Fatalf("RenderNote(%q, %q) = %q: %s", body, bases, out, fmt.Sprintf(format, args...))
 	}
-	var uploadRe *regexp.Regexp // nil: no project URL to hold uploads
-	if utf8.ValidString(projectURL) {
-		uploadRe = regexp.MustCompile(`^` + regexp.QuoteMeta(strings.TrimRight(projectURL, "/")) + `/uploads/[0-9a-fA-F]{32}/([^/?#]+)$`)
+	var uploadRe *regexp.Regexp // nil: no base URL to hold uploads
+	var alts []string
+	for _, b := range bases {
+		if b != "" && utf8.ValidString(b) {
+			alts = append(alts, regexp.QuoteMeta(strings.TrimRight(b, "/")))
+		}
+	}
+	if len(alts) > 0 {
+		uploadRe = regexp.MustCompile(`^(?:` + strings.Join(alts, "|") + `)/uploads/[0-9a-fA-F]{32}/([^/?#]+)$`)
 	}
 	for i := 0; i < len(out); {
 		switch c := out[i]; {

@@ -347,6 +347,13 @@ func (s *Service) resumeRefused(ctx context.Context, r ReportRequest) (bool, err
 		if json.Unmarshal(old.Payload, &or) != nil || or.User.ID != r.User.ID || or.GuildID != r.GuildID {
 			continue
 		}
+		// This submission is an interaction too: claimed first, so a
+		// replay of it resumes nothing and makes no new report.
+		if first, err := s.Store.Claim(ctx, "job:"+r.InteractionID, ReplayTTL); err != nil {
+			return false, fmt.Errorf("claim resuming report: %w", err)
+		} else if !first {
+			return true, nil
+		}
 		or.Token = r.Token
 		or.Followup = "**" + strings.Join(strings.Fields(r.Title), " ") + "**\n\n" + r.Description
 		or.FollowupID = r.InteractionID
@@ -414,10 +421,16 @@ func (s *Service) closeDuplicates(ctx context.Context, j *Job, r ReportRequest, 
 // per job.
 func (s *Service) closeDuplicate(ctx context.Context, j *Job, dup int, keptURL string, log *slog.Logger) error {
 	prefix := "duplicate:" + strconv.Itoa(dup)
-	if _, err := s.step(ctx, j, prefix+":note", func() (string, error) {
+	v, err := s.step(ctx, j, prefix+":note", func() (string, error) {
+		// Another job (the report's own look at its end, or an earlier
+		// event of the duplicate) may have closed it already.
+		if is, err := s.GitLab.GetIssue(ctx, dup); err == nil && is.State == "closed" {
+			return "closed before", nil
+		}
 		id, err := s.GitLab.CreateNote(ctx, dup, duplicateNote(keptURL))
 		return strconv.Itoa(id), err
-	}); err != nil {
+	})
+	if err != nil || v == "closed before" {
 		return err
 	}
 	if _, err := s.step(ctx, j, prefix+":close", func() (string, error) {

@@ -119,7 +119,10 @@ func (s *Service) jobTTL() time.Duration {
 // ThreadName is the Discord thread name of an issue: "#<iid> <title>" cut
 // to Discord's 100 characters.
 func ThreadName(iid int, title string) string {
-	return Truncate(fmt.Sprintf("#%d %s", iid, strings.Join(strings.Fields(DiscordPlainText(title)), " ")), 100)
+	// Without the zero-width joiners gfm puts into the GitLab title: the
+	// same name whichever side the title comes from.
+	title = strings.ReplaceAll(DiscordPlainText(title), "\u200d", "")
+	return Truncate(fmt.Sprintf("#%d %s", iid, strings.Join(strings.Fields(title), " ")), 100)
 }
 
 // Truncate cuts s to at most n runes, marking a cut with an ellipsis.

@@ -1,10 +1,11 @@
 // Package gitlabfake is a fake GitLab REST API for tests: a real
 // httptest.Server answering, under /api/v4, the paths and shapes that
 // gitlab.com/gitlab-org/api/client-go uses for issues, notes, the current
-// user and project uploads of one project. It checks PRIVATE-TOKEN, logs
-// requests, injects faults and delays, runs the quick actions /close,
-// /reopen and /assign like GitLab does, and records the @mentions GitLab
-// would notify, so tests can prove that user text was defused.
+// user, the instance version and project uploads of one project. It checks
+// PRIVATE-TOKEN, logs requests, injects faults and delays, runs the quick
+// actions /close, /reopen and /assign like GitLab does, and records the
+// @mentions GitLab would notify, so tests can prove that user text was
+// defused.
 package gitlabfake
 
 import (
@@ -36,6 +37,9 @@ const (
 	DefaultProjectPath = "acme/support"
 	DefaultUserID      = 100
 	DefaultUsername    = "sdesk-bot"
+	// DefaultVersion is what GET /version answers: a GitLab that serves
+	// uploads at /-/project/<id>/uploads/... (17.2 and later).
+	DefaultVersion = "17.5.0"
 )
 
 // Issue is an issue as the fake stores it.
@@ -107,6 +111,7 @@ type Server struct {
 	projectPath string
 	userID      int
 	username    string
+	version     string
 	issues      []*Issue
 	nextID      int
 	nextNoteID  int
@@ -130,6 +135,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		projectPath: DefaultProjectPath,
 		userID:      DefaultUserID,
 		username:    DefaultUsername,
+		version:     DefaultVersion,
 		nextID:      90000,
 		nextNoteID:  5000,
 		uploads:     map[string][]byte{},
@@ -160,6 +166,14 @@ func (s *Server) SetUser(id int, username string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.userID, s.username = id, username
+}
+
+// SetVersion sets the version GET /version answers, e.g. "16.11.3-ee"
+// (the revision stays a fixed fake commit).
+func (s *Server) SetVersion(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version = v
 }
 
 // AddUpload stores a file served at /projects/:id/uploads/secret/filename.
@@ -402,6 +416,8 @@ func (s *Server) route(r *http.Request) route {
 	switch {
 	case len(seg) == 1 && seg[0] == "user":
 		return route{name: "/user"}
+	case len(seg) == 1 && seg[0] == "version":
+		return route{name: "/version"}
 	case len(seg) == 2 && seg[0] == "projects":
 		return route{name: "/projects/:id", project: seg[1]}
 	case len(seg) < 3 || seg[0] != "projects":
@@ -460,6 +476,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 	switch rt.name + " " + r.Method {
 	case "/user GET":
 		writeJSON(w, http.StatusOK, s.userJSON(s.userID, s.username))
+	case "/version GET":
+		// https://docs.gitlab.com/api/version/ (a mirror of the metadata
+		// API since 15.5, which adds kas and enterprise).
+		writeJSON(w, http.StatusOK, map[string]any{
+			"version": s.version, "revision": "6a1b2c3d4e5", "enterprise": false,
+			"kas": map[string]any{"enabled": false, "externalUrl": nil, "version": nil},
+		})
 	case "/projects/:id GET":
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": s.projectID, "path_with_namespace": s.projectPath,

@@ -118,3 +118,36 @@ func TestMentions(t *testing.T) {
 		})
 	}
 }
+
+func TestVersion(t *testing.T) {
+	f := gitlabfake.New(t)
+	get := func(token string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest("GET", f.URL()+"/api/v4/version", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("PRIVATE-TOKEN", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v
+	}
+	if status, v := get(f.Token()); status != 200 || v["version"] != gitlabfake.DefaultVersion || v["revision"] == "" {
+		t.Errorf("GET /version: got %d %v, want 200 with version %s and a revision", status, v, gitlabfake.DefaultVersion)
+	}
+	f.SetVersion("16.11.3-ee")
+	if status, v := get(f.Token()); status != 200 || v["version"] != "16.11.3-ee" {
+		t.Errorf("GET /version after SetVersion: got %d %v, want 200 with version 16.11.3-ee", status, v)
+	}
+	if status, _ := get("nope"); status != http.StatusUnauthorized {
+		t.Errorf("GET /version without the token: got %d, want 401 (authenticated users only)", status)
+	}
+	if n := f.CountRequests("GET", "/version"); n != 3 {
+		t.Errorf("CountRequests(/version): got %d, want 3", n)
+	}
+}
