@@ -70,6 +70,14 @@ func violation(s string) (pos, rule int) {
 			if (nameNext || next == '"' || escaped == '"') && !inURL[i] {
 				first(i, 3)
 			}
+		case '[':
+			if regexp.MustCompile(`^\[[a-z_]+:`).MatchString(s[i:]) {
+				first(i, 3)
+			}
+		case '-':
+			if !inURL[i] && strings.HasSuffix(s[:i], "GL") && (i == 2 || !regexp.MustCompile(`[A-Za-z0-9]`).MatchString(s[i-3:i-2])) && digitNext {
+				first(i, 3)
+			}
 		}
 	}
 	return pos, rule
@@ -77,11 +85,11 @@ func violation(s string) (pos, rule int) {
 
 // urlStart matches, at the start of a string, the longest run that can be
 // a URL span before its trailing punctuation is dropped.
-var urlStart = regexp.MustCompile(`^(?:https?://|www\.)[^\t\n\v\f\r \x{85}\p{Z}<>"` + "`" + `|\[\]\\*]*`)
+var urlStart = regexp.MustCompile(`^https?://[^\t\n\v\f\r \x{85}\p{Z}<>"` + "`" + `|\[\]\\*_~$]*`)
 
 // urlDomain matches a URL span's valid domain, followed by a character
 // that cannot continue it or by the end.
-var urlDomain = regexp.MustCompile(`^(?:https?://|www\.)(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9-]+\.[A-Za-z0-9-]+(?:[^A-Za-z0-9_.-]|$)`)
+var urlDomain = regexp.MustCompile(`^https?://(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9-]+\.[A-Za-z0-9-]+(?:[^A-Za-z0-9_.-]|$)`)
 
 // urlMask marks the bytes of s that lie in a URL span: the union of the
 // spans that start at any position.
@@ -89,7 +97,7 @@ func urlMask(s string) []bool {
 	mask := make([]bool, len(s))
 	for i := range s {
 		prev, _ := utf8.DecodeLastRuneInString(s[:i])
-		if i > 0 && !unicode.IsSpace(prev) && !strings.ContainsRune("*_(", prev) {
+		if i > 0 && !strings.ContainsRune("*_( \t\n\r\v\f", prev) {
 			continue
 		}
 		m := urlStart.FindString(s[i:])
@@ -99,8 +107,6 @@ func urlMask(s string) []bool {
 		prefix := len("https://")
 		if strings.HasPrefix(m, "http://") {
 			prefix = len("http://")
-		} else if strings.HasPrefix(m, "www.") {
-			prefix = len("www.")
 		}
 		for len(m) > prefix {
 			last := m[len(m)-1]

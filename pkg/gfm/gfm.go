@@ -33,16 +33,17 @@
 // so that text sdesk treats as inside a link is inside a link for GitLab
 // too:
 //
-//   - it starts at "http://", "https://" or "www." (lower case) at the
-//     start of s, after white space (unicode.IsSpace) or after '*', '_' or
-//     '(';
+//   - it starts at "http://" or "https://" (lower case) at the start of s,
+//     after ASCII white space (cmark-gfm and comrak count no other) or
+//     after '*', '_' or '('; never at "www.", which GitLab's renderer
+//     leaves unlinked in some contexts (a title, an open '[');
 //   - a valid domain follows: segments of ASCII letters, digits, '_' and
 //     '-', separated by single periods, at least two segments, no '_' in
-//     the last two (after "www." the domain needs a period of its own);
-//   - then any characters up to white space or one of < > " ` | [ ] \ *,
-//     which a URL rarely holds unencoded and which can end a link or start
-//     other Markdown (a table cell, a code span, a link, emphasis) in some
-//     renderer;
+//     the last two;
+//   - then any characters up to white space or one of < > " ` | [ ] \ * _
+//     ~ $, which a URL rarely holds unencoded and which can end a link or
+//     start other Markdown (a table cell, a code span, a link, emphasis
+//     that splits the link) in some renderer;
 //   - minus GFM's trailing punctuation, repeatedly: a trailing ? ! . , : *
 //     _ ~ ' or ", a trailing ')' while the span holds more ')' than '(',
 //     a trailing ';' and, when it ends an entity-like tail ('&', ASCII
@@ -62,15 +63,23 @@
 //     followed by an ASCII digit, and no '~' or '%' directly followed by a
 //     name character or '"' (GitLab: #12 issues, !3 merge requests, $4
 //     snippets, &5 epics, ~label and ~"two words" labels, %v1 and %"v 1"
-//     milestones). Full issue URLs are URL spans and are left alone.
+//     milestones), and no '[' directly followed by lower-case letters or
+//     '_' and then ':' ([issue:12], [work_item:12], [epic:5],
+//     [vulnerability:1] references), no "GL-" followed by a digit at the
+//     start of a word (GL-12 issue references). Full issue URLs are URL
+//     spans and are left alone. Not covered: bare commit SHAs and keys of
+//     an external issue tracker (ABC-123), which need the commit or the
+//     integration to exist.
 //     Anywhere, URL spans included: no '&' that starts something that
 //     html.UnescapeString decodes, so the decoded text is the text itself
 //     and decoding cannot make "@all" or anything else. A '&' in "?a=1&b=2"
 //     decodes to nothing and is allowed.
-//  4. HTML (Defuse and what is built on it; not Check): no '<' directly
-//     followed by an ASCII letter, '/', '!' or '?'. Text obeying it opens
-//     no HTML tag, comment, declaration, processing instruction or HTML
-//     block, so it cannot hide what follows it.
+//  4. HTML and footnotes (Defuse and what is built on it; not Check): no
+//     '<' directly followed by an ASCII letter, '/', '!' or '?', and no
+//     "[^". Text obeying it opens no HTML tag, comment, declaration,
+//     processing instruction or HTML block, so it cannot hide what follows
+//     it, and defines no footnote, which GitLab would render after sdesk's
+//     attribution line.
 //
 // Rule 3 makes the second half of "over the text and over its decoded text"
 // follow from the first: text in which no '&' decodes is its own decoded
@@ -106,6 +115,24 @@ const zwj = "\u200d"
 // line break, so the text reads and wraps as before.
 func Defuse(s string) string {
 	return defuse(s, true)
+}
+
+// DefuseTitle is Defuse for text GitLab shows without Markdown, where
+// nothing is a link: an issue title. No URL span is exempt from rules 2
+// and 3.
+func DefuseTitle(s string) string {
+	return defuse(s, false)
+}
+
+// CheckTitle is Check for text GitLab shows without Markdown (an issue
+// title): no URL span is exempt.
+func CheckTitle(s string) error {
+	var err error
+	scan(s, false, false, func(f finding) bool {
+		err = f.err(s)
+		return false
+	})
+	return err
 }
 
 // Quote returns Defuse(s) laid out as a Markdown block quote: "> " before

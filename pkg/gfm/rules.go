@@ -101,6 +101,16 @@ func scan(s string, urls, rule4 bool, visit func(finding) bool) {
 			if rule4 && i+1 < len(s) && isHTMLStart(s[i+1]) {
 				f = finding{i, 4, `"<" followed by a letter, "/", "!" or "?"`, joinAfter}
 			}
+		case '[':
+			if bracketRef(s, i+1) {
+				f = finding{i, 3, `"[" followed by a reference type and ":"`, joinAfter}
+			} else if rule4 && i+1 < len(s) && s[i+1] == '^' {
+				f = finding{i, 4, `"[^" opens a footnote`, joinAfter}
+			}
+		case '-':
+			if !inURL && i >= 2 && s[i-2:i] == "GL" && (i == 2 || !isASCIIAlnum(s[i-3])) && digitNext(s, i+1) {
+				f = finding{i, 3, `"GL-" followed by a digit`, joinAfter}
+			}
 		}
 		if f.rule != 0 && !visit(f) {
 			return
@@ -179,6 +189,16 @@ func nameNext(s string, j int, quote bool) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(s[j:])
 	return isNameRune(r)
+}
+
+// bracketRef reports whether s[j:] starts with one or more lower-case
+// ASCII letters or '_' and then ':', as GitLab's [type:id] references do.
+func bracketRef(s string, j int) bool {
+	k := j
+	for k < len(s) && ('a' <= s[k] && s[k] <= 'z' || s[k] == '_') {
+		k++
+	}
+	return k > j && k < len(s) && s[k] == ':'
 }
 
 func digitNext(s string, j int) bool { return j < len(s) && '0' <= s[j] && s[j] <= '9' }

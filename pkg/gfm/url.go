@@ -11,7 +11,7 @@ type span struct{ start, end int }
 
 // urlStop holds the ASCII characters that end a URL span besides white
 // space (see the package doc).
-const urlStop = "<>\"`|[]\\*"
+const urlStop = "<>\"`|[]\\*_~$"
 
 // urlTrailing holds the characters GFM drops from the end of an autolink
 // (cmark-gfm's autolink_delim also drops quotes).
@@ -21,7 +21,7 @@ const urlTrailing = "?!.,:*_~'\""
 func urlSpans(s string) []span {
 	var out []span
 	for i := 0; i < len(s); {
-		if c := s[i]; (c == 'h' || c == 'w') && urlBoundary(s, i) {
+		if s[i] == 'h' && urlBoundary(s, i) {
 			if end, ok := urlSpanAt(s, i); ok {
 				out = append(out, span{i, end})
 				i = end
@@ -34,17 +34,16 @@ func urlSpans(s string) []span {
 }
 
 // urlBoundary reports whether a URL span may start at s[i]: at the start,
-// after white space, or after '*', '_' or '('.
+// after ASCII white space, or after '*', '_' or '('.
 func urlBoundary(s string, i int) bool {
 	if i == 0 {
 		return true
 	}
 	switch s[i-1] {
-	case '*', '_', '(':
+	case '*', '_', '(', ' ', '\t', '\n', '\r', '\v', '\f':
 		return true
 	}
-	r, _ := utf8.DecodeLastRuneInString(s[:i])
-	return unicode.IsSpace(r) // U+FFFD, also for invalid UTF-8, is not
+	return false
 }
 
 // urlSpanAt returns the end of the URL span that starts at s[i], if one
@@ -56,8 +55,6 @@ func urlSpanAt(s string, i int) (int, bool) {
 		rest = i + len("https://")
 	case strings.HasPrefix(s[i:], "http://"):
 		rest = i + len("http://")
-	case strings.HasPrefix(s[i:], "www."):
-		rest = i + len("www.")
 	default:
 		return 0, false
 	}

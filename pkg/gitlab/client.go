@@ -44,7 +44,11 @@ var ErrUnsafeText = errors.New("text is not safe for GitLab")
 // checkText refuses text that gfm.Check refuses; op and field name the
 // call and the text in the error.
 func checkText(op, field, text string) error {
-	if err := gfm.Check(text); err != nil {
+	check := gfm.Check
+	if field == "title" {
+		check = gfm.CheckTitle // GitLab shows a title without Markdown: nothing in it is a link
+	}
+	if err := check(text); err != nil {
 		return sdesk.Permanent(fmt.Errorf("gitlab: %s: %s: %w: %w", op, field, ErrUnsafeText, err),
 			"sdesk built a text that breaks its own trust rules and did not send it; please report this with the log line")
 	}
@@ -354,13 +358,18 @@ func backoff(attempt int) time.Duration {
 }
 
 func toIssue(is *gl.Issue) sdesk.Issue {
-	return sdesk.Issue{
-		ID:     int(is.ID),
-		IID:    int(is.IID),
-		Title:  is.Title,
-		State:  is.State,
-		WebURL: is.WebURL,
+	iss := sdesk.Issue{
+		ID:           int(is.ID),
+		IID:          int(is.IID),
+		Title:        is.Title,
+		State:        is.State,
+		WebURL:       is.WebURL,
+		Confidential: is.Confidential,
 	}
+	if is.Author != nil {
+		iss.AuthorID = int(is.Author.ID)
+	}
+	return iss
 }
 
 // CreateIssue creates an issue. It is retried only when GitLab certainly

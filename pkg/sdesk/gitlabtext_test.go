@@ -21,7 +21,10 @@ func FuzzGitLabTexts(f *testing.F) {
 		r := sdesk.ReportRequest{InteractionID: "1300000000000000001", GuildID: "1200000000000000003", User: u, Title: title, Description: text}
 		desc := sdesk.IssueDescription(r, "1400000000000000001")
 		reply := sdesk.ReplyBody(sdesk.ThreadRequest{InteractionID: "1300000000000000002", User: u, Text: text, Attachments: []string{attachment}})
-		for what, s := range map[string]string{"title": sdesk.IssueTitle(r), "description": desc, "reply": reply} {
+		if err := gfm.CheckTitle(sdesk.IssueTitle(r)); err != nil {
+			t.Fatalf("title breaks the rules: %v\n%q", err, sdesk.IssueTitle(r))
+		}
+		for what, s := range map[string]string{"description": desc, "reply": reply} {
 			if err := gfm.Check(s); err != nil {
 				t.Fatalf("%s breaks the rules: %v\n%q", what, err, s)
 			}

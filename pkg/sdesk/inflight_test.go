@@ -132,3 +132,30 @@ func TestInFlightCreateMakesNoSecondOpenIssue(t *testing.T) {
 		})
 	}
 }
+
+// TestCopiedMarkerIsNotAReport: an issue that merely carries a report's
+// marker (a staff /clone of the report into a public issue) is neither
+// adopted by the report nor closed as its duplicate: only confidential
+// issues created by sdesk's own GitLab user are the report's.
+func TestCopiedMarkerIsNotAReport(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	rep := w.submit(t, "1300000000000000080")
+	if err := w.svc.RunJob(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := w.gitlab.Issue(1)
+	clone, err := w.svc.GitLab.CreateIssue(ctx, sdesk.NewIssue{Title: "Tracking: crash on start", Description: "Cloned.\n\n" + orig.Description[strings.Index(orig.Description, "<!-- sdesk:v1"):], Confidential: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := sdesk.Event{Key: "issue:clone:open", Kind: "Issue Hook", Report: rep.ID,
+		Issue: &sdesk.IssueEvent{IID: clone.IID, ID: clone.ID, Action: "open", State: "opened"}}
+	if err := w.svc.HandleEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	is, _ := w.gitlab.Issue(clone.IID)
+	if is.State != "opened" || len(is.Notes) != 0 {
+		t.Errorf("clone: got state %s and %d notes, want it left alone", is.State, len(is.Notes))
+	}
+}

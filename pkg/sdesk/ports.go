@@ -204,11 +204,13 @@ type NewIssue struct {
 
 // Issue is a GitLab issue as sdesk needs it.
 type Issue struct {
-	ID     int // global ID
-	IID    int
-	Title  string
-	State  string // opened or closed
-	WebURL string
+	ID           int // global ID
+	IID          int
+	Title        string
+	State        string // opened or closed
+	WebURL       string
+	Confidential bool
+	AuthorID     int // who created it
 }
 
 // Note is a GitLab note as sdesk needs it.

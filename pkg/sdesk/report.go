@@ -145,7 +145,7 @@ func markerSearch(r ReportRequest) string { return "interaction=" + r.Interactio
 
 // issueTitle is a report's title as GitLab gets it: one line, defused.
 func issueTitle(r ReportRequest) string {
-	return gfm.Defuse(strings.Join(strings.Fields(r.Title), " "))
+	return gfm.DefuseTitle(strings.Join(strings.Fields(r.Title), " "))
 }
 
 // issueDescription is the description of a report's issue: the reporter's
@@ -175,9 +175,12 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		return fmt.Errorf("decode report: %w", err)
 	}
 	issueStep, err := s.once(ctx, j, "issue", func() (string, error) {
-		found, err := s.GitLab.FindIssuesByMarker(ctx, markerSearch(r))
+		found, err := s.reportIssues(ctx, r)
 		if err != nil {
 			return "", err
+		}
+		if len(found) == 0 {
+			return "", fmt.Errorf("issue of report %s: %w", r.InteractionID, ErrNotFound)
 		}
 		return strconv.Itoa(found[0].IID) + " " + found[0].WebURL, nil
 	}, func() (string, error) {
@@ -402,8 +405,8 @@ func duplicateNote(keptURL string) string {
 // marker: one made by a create that was still in flight when an earlier
 // attempt died. Each gets a note naming the kept issue.
 func (s *Service) closeDuplicates(ctx context.Context, j *Job, r ReportRequest, kept int, keptURL string, log *slog.Logger) error {
-	found, err := s.GitLab.FindIssuesByMarker(ctx, markerSearch(r))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	found, err := s.reportIssues(ctx, r)
+	if err != nil {
 		return fmt.Errorf("look for duplicate issues: %w", err)
 	}
 	for _, is := range found {
@@ -417,6 +420,31 @@ func (s *Service) closeDuplicates(ctx context.Context, j *Job, r ReportRequest, 
 	return nil
 }
 
+// reportIssues returns the issues that sdesk made for a report, oldest
+// first: those carrying its marker that are confidential and were created
+// by sdesk's own GitLab user. A marker alone proves nothing: anyone can
+// copy it into an issue (a staff /clone of a report does).
+func (s *Service) reportIssues(ctx context.Context, r ReportRequest) ([]Issue, error) {
+	found, err := s.GitLab.FindIssuesByMarker(ctx, markerSearch(r))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.GitLab.CurrentUserID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("current user: %w", err)
+	}
+	var out []Issue
+	for _, is := range found {
+		if is.Confidential && is.AuthorID == own {
+			out = append(out, is)
+		}
+	}
+	return out, nil
+}
+
 // closeDuplicate writes duplicateNote on issue dup and closes it, each once
 // per job.
 func (s *Service) closeDuplicate(ctx context.Context, j *Job, dup int, keptURL string, log *slog.Logger) error {
@@ -424,13 +452,25 @@ func (s *Service) closeDuplicate(ctx context.Context, j *Job, dup int, keptURL s
 	v, err := s.step(ctx, j, prefix+":note", func() (string, error) {
 		// Another job (the report's own look at its end, or an earlier
 		// event of the duplicate) may have closed it already.
-		if is, err := s.GitLab.GetIssue(ctx, dup); err == nil && is.State == "closed" {
+		is, err := s.GitLab.GetIssue(ctx, dup)
+		if err != nil {
+			return "", fmt.Errorf("get duplicate issue: %w", err)
+		}
+		own, err := s.GitLab.CurrentUserID(ctx)
+		if err != nil {
+			return "", fmt.Errorf("current user: %w", err)
+		}
+		if !is.Confidential || is.AuthorID != own {
+			// Not sdesk's: someone copied the marker (a staff /clone).
+			return "not ours", nil
+		}
+		if is.State == "closed" {
 			return "closed before", nil
 		}
 		id, err := s.GitLab.CreateNote(ctx, dup, duplicateNote(keptURL))
 		return strconv.Itoa(id), err
 	})
-	if err != nil || v == "closed before" {
+	if err != nil || v == "closed before" || v == "not ours" {
 		return err
 	}
 	if _, err := s.step(ctx, j, prefix+":close", func() (string, error) {
