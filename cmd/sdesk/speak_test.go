@@ -52,6 +52,7 @@ func TestWhoMaySpeak(t *testing.T) {
 		{"staff /reply", env.Command(e2e.Staff, thread, "reply", map[string]string{"message": "staff answer"}), "staff answer"},
 		{"staff reply modal", env.ModalSubmit(e2e.Staff, thread, "replyto/1", map[string]string{"message": "staff modal answer"}), "staff modal answer"},
 		{"reporter Send to GitLab", env.MessageCommand(e2e.Reporter, thread, "Send to GitLab", target(e2e.Reporter, "forwarded by the reporter")), "forwarded by the reporter"},
+		{"staff Send to GitLab of the reporter's message", env.MessageCommand(e2e.Staff, thread, "Send to GitLab", target(e2e.Reporter, "sent on by staff")), "sent on by staff"},
 	}
 	for _, tt := range allowed {
 		if got := env.Interact(url, tt.in); got.Type != 5 {
@@ -73,6 +74,11 @@ func TestWhoMaySpeak(t *testing.T) {
 		if !strings.Contains(all, tt.want) {
 			t.Errorf("notes: want %q among them", tt.want)
 		}
+	}
+	// Whose message staff sent on is said in sdesk's attribution line,
+	// outside the quoted text.
+	if !strings.Contains(all, "— **moderator** on Discord, sending a message by **reporter**") {
+		t.Errorf("notes: want the attribution of the message staff sent on; got\n%s", all)
 	}
 	for _, bad := range []string{"I am the reporter now", "sent without the button", "my own words", "their words"} {
 		if strings.Contains(all, bad) {

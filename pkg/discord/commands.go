@@ -2,7 +2,6 @@ package discord
 
 import (
 	"context"
-	"strings"
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -87,7 +86,12 @@ var Commands = []Command{
 				if m, ok := data.Resolved.Messages[data.TargetID]; ok && m != nil {
 					req.Text = m.Content
 					if m.Author != nil && m.Author.ID != req.User.ID {
-						req.Text = strings.TrimSpace(m.Content + "\n\n(message by **" + m.Author.Username + "**)")
+						// Named in sdesk's own attribution line, not in the
+						// user's quoted text, where anyone could type it.
+						req.MessageAuthor = m.Author.Username
+						if req.MessageAuthor == "" {
+							req.MessageAuthor = "user " + m.Author.ID
+						}
 					}
 					for _, a := range m.Attachments {
 						req.Attachments = append(req.Attachments, a.URL)

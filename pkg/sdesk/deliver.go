@@ -190,17 +190,27 @@ func (s *Service) parkOrDrop(ctx context.Context, j *Job, ev Event, log *slog.Lo
 	return errParked
 }
 
-// wakeParked queues, oldest first, the parked events of a report whose
+// wakeParked delivers, oldest first, the parked events of a report whose
 // mapping was just written: those of its issue, and those of any second
-// issue of the same report (they close it as a duplicate).
+// issue of the same report (they close it as a duplicate). They run here,
+// one after the other, so that their messages keep their order in Lambda
+// too, where queued jobs run as separate invocations; from the first one
+// that does not finish, the rest go to the queue, in order.
 func (s *Service) wakeParked(ctx context.Context, iid int, report string, log *slog.Logger) error {
 	pending, err := s.Store.ListJobs(ctx, JobPending)
 	if err != nil {
 		return fmt.Errorf("list parked events: %w", err)
 	}
+	queue := false
 	for _, pj := range pending {
 		if pj.Kind != JobGitLabEvent || (jobIssue(pj) != iid && jobReport(pj) != report) {
 			continue
+		}
+		if !queue {
+			if err := s.RunJob(ctx, pj); err == nil {
+				continue
+			}
+			queue = true
 		}
 		if err := s.Queue.Enqueue(ctx, pj); err != nil {
 			return fmt.Errorf("queue parked event %s: %w", pj.ID, err)

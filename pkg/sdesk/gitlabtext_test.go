@@ -20,7 +20,7 @@ func FuzzGitLabTexts(f *testing.F) {
 		u := sdesk.User{ID: "1210000000000000001", Username: name}
 		r := sdesk.ReportRequest{InteractionID: "1300000000000000001", GuildID: "1200000000000000003", User: u, Title: title, Description: text}
 		desc := sdesk.IssueDescription(r, "1400000000000000001")
-		reply := sdesk.ReplyBody(sdesk.ThreadRequest{InteractionID: "1300000000000000002", User: u, Text: text, Attachments: []string{attachment}})
+		reply := sdesk.ReplyBody(sdesk.ThreadRequest{InteractionID: "1300000000000000002", User: u, Text: text, Attachments: []string{attachment}, MessageAuthor: name})
 		if err := gfm.CheckTitle(sdesk.IssueTitle(r)); err != nil {
 			t.Fatalf("title breaks the rules: %v\n%q", err, sdesk.IssueTitle(r))
 		}

@@ -491,6 +491,9 @@ type ThreadRequest struct {
 	IID           int      `json:"iid,omitempty"` // from a button's custom ID; 0: look up by channel
 	Text          string   `json:"text,omitempty"`
 	Attachments   []string `json:"attachments,omitempty"` // URLs
+	// MessageAuthor is the username of the message "Send to GitLab" sends,
+	// when someone else wrote it; shown in sdesk's attribution line.
+	MessageAuthor string `json:"message_author,omitempty"`
 }
 
 // Answer is what to tell Discord at once.
@@ -629,7 +632,11 @@ func replyBody(r ThreadRequest) string {
 	for _, a := range r.Attachments {
 		parts = append(parts, "Attachment: "+gfm.Defuse(strings.Join(strings.Fields(a), "%20")))
 	}
-	parts = append(parts, "---", "— **"+gitlabName(r.User)+"** on Discord", replyMarker(r))
+	by := "— **" + gitlabName(r.User) + "** on Discord"
+	if r.MessageAuthor != "" {
+		by += ", sending a message by **" + gitlabName(User{Username: r.MessageAuthor}) + "**"
+	}
+	parts = append(parts, "---", by, replyMarker(r))
 	return strings.Join(parts, "\n\n")
 }
 
