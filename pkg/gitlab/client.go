@@ -101,8 +101,9 @@ type Client struct {
 	userID  int           // guarded by userSem
 	userOK  chan struct{} // closed once userID is known
 
-	projectMu sync.Mutex // one project look-up at a time
-	projectID int        // guarded by projectMu; 0 until known
+	projectMu   sync.Mutex // one project look-up at a time
+	projectID   int        // guarded by projectMu; 0 until looked up
+	projectPath string     // guarded by projectMu: path_with_namespace
 
 	uploadsMu   sync.Mutex // one UploadsURL decision at a time
 	uploadsURL  string     // guarded by uploadsMu; "" until decided
@@ -120,10 +121,18 @@ func (c *Client) ProjectID(ctx context.Context) (int, error) {
 	if id, err := strconv.Atoi(c.project); err == nil {
 		return id, nil
 	}
+	id, _, err := c.lookupProject(ctx)
+	return id, err
+}
+
+// lookupProject reads the project's numeric ID and path_with_namespace
+// once (GET /projects/:id) and keeps them for the client's life; an error
+// keeps nothing.
+func (c *Client) lookupProject(ctx context.Context) (int, string, error) {
 	c.projectMu.Lock()
 	defer c.projectMu.Unlock()
 	if c.projectID != 0 {
-		return c.projectID, nil
+		return c.projectID, c.projectPath, nil
 	}
 	var p *gl.Project
 	err := c.call(ctx, "get project "+c.project, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
@@ -133,10 +142,10 @@ func (c *Client) ProjectID(ctx context.Context) (int, error) {
 		return resp, err
 	})
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	c.projectID = int(p.ID)
-	return c.projectID, nil
+	c.projectID, c.projectPath = int(p.ID), p.PathWithNamespace
+	return c.projectID, c.projectPath, nil
 }
 
 var _ sdesk.GitLab = (*Client)(nil)
@@ -721,17 +730,11 @@ func (c *Client) UploadsURL(ctx context.Context) (string, error) {
 		c.uploadsURL = base + "/-/project/" + strconv.Itoa(id)
 		return c.uploadsURL, nil
 	}
-	var p *gl.Project
-	err := c.call(ctx, "get project "+c.project, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-		var resp *gl.Response
-		var err error
-		p, resp, err = c.api.Projects.GetProject(c.project, nil, o...)
-		return resp, err
-	})
+	_, path, err := c.lookupProject(ctx)
 	if err != nil {
 		return "", fmt.Errorf("gitlab: uploads URL: %w", err)
 	}
-	path := strings.Trim(p.PathWithNamespace, "/")
+	path = strings.Trim(path, "/")
 	if path == "" {
 		return "", errors.New("gitlab: uploads URL: project without path_with_namespace")
 	}
