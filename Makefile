@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= bin
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME ?= 5s
 
-.PHONY: size events run test unit bench lint fmt vet staticcheck cfn-lint fuzz build build-Interactions build-Webhook dynamodb-local tools clean
+.PHONY: size events run test unit bench lint fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local tools clean
 
 ## run: sdesk serve on the embedded bbolt store (reads .env)
 run:
@@ -25,6 +25,14 @@ test: lint cfn-lint fuzz size
 ## fuzz: run every fuzz target for FUZZTIME (an engine deadline hiccup is not a finding: see the script)
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## chaos: the chaos run (issue 8, item 9): ~500 mixed operations against sdesk serve with 20% faults
+## and two kills; prints the seed and the counts. CHAOS_SEED=N replays a run (0: a new seed each time).
+CHAOS_SEED ?= 0
+CHAOS_OPS ?= 500
+chaos:
+	$(GO) test ./cmd/sdesk -run '^TestChaos$$' -count=1 -v -timeout 60m -args \
+	  -chaos.seed=$(CHAOS_SEED) -chaos.ops=$(CHAOS_OPS) -chaos.kills=2 -chaos.rate=0.2 -chaos.settle=3m
 
 ## bench: benchmarks (with DynamoDB Local)
 bench:
