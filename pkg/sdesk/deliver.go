@@ -353,8 +353,20 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 					return old[i], s.Discord.EditMessage(ctx, m.ThreadID, old[i], msg)
 				})
 			}
-			msg.Nonce = nonce(j, "msg:"+strconv.Itoa(i))
-			return s.post(ctx, m.ThreadID, msg)
+			// The nonce is the note's, not the job's: two jobs of one note
+			// (a create parked until the thread existed, and an edit that
+			// came first) make one message.
+			msg.Nonce = noteNonce(n.NoteID, i)
+			id, err := s.post(ctx, m.ThreadID, msg)
+			if err != nil || n.Action != "update" {
+				return id, err
+			}
+			// An edit that found no messages may have been given the
+			// create's message back: it shows the latest text all the same.
+			msg.Files = nil
+			return s.inThread(ctx, m.ThreadID, func() (string, error) {
+				return id, s.Discord.EditMessage(ctx, m.ThreadID, id, msg)
+			})
 		})
 		if err != nil {
 			return err

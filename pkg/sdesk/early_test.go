@@ -168,3 +168,46 @@ func TestAttemptHasADeadline(t *testing.T) {
 		t.Error("CreateIssue: got a context without a deadline")
 	}
 }
+
+// TestEditOvertakesParkedCreate: a note made before the thread existed is
+// parked; its edit arrives once the thread exists, before the parked
+// create has run. The note is one message, showing the edited text (the
+// chaos run saw two messages, the last one stale).
+func TestEditOvertakesParkedCreate(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	rep := w.submit(t, "1300000000000000090")
+	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 1)
+	if err := w.svc.RunJob(ctx, rep); err == nil {
+		t.Fatal("first attempt: got success, want the thread step to fail")
+	}
+	create := noteEvent(rep.ID, 1, 800, "original text")
+	if err := w.svc.HandleEvent(ctx, create); err != nil {
+		t.Fatal(err)
+	}
+	// The thread now exists (as the report job makes it), and the edit
+	// comes before the parked create is delivered.
+	th, err := w.svc.Discord.CreatePrivateThread(ctx, supportChannel, "#1 Crash on start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.PutMapping(ctx, sdesk.Mapping{IssueIID: 1, ThreadID: th, GuildID: guild, ChannelID: supportChannel, ReporterID: reporter.ID, Title: "Crash on start"}); err != nil {
+		t.Fatal(err)
+	}
+	edit := noteEvent(rep.ID, 1, 800, "edited text")
+	edit.Key = "note:800:edit"
+	edit.Note.Action = "update"
+	if err := w.svc.HandleEvent(ctx, edit); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.RunJob(ctx, sdesk.Job{ID: "gitlab:" + create.Key}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := w.discord.Messages(th)
+	if len(msgs) != 1 {
+		t.Fatalf("messages: got %d, want the note once", len(msgs))
+	}
+	if text := fmt.Sprint(msgs[0].Embeds); !strings.Contains(text, "edited text") {
+		t.Errorf("message: got %s, want the edited text", text)
+	}
+}

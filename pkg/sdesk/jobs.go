@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -260,6 +261,13 @@ func jobReport(j Job) string {
 // repeated after a lost answer returns the first message.
 func nonce(j *Job, step string) string {
 	sum := sha256.Sum256([]byte(j.ID + "/" + step))
+	return hex.EncodeToString(sum[:])[:25]
+}
+
+// noteNonce is the Discord message nonce of part i of a GitLab note,
+// whichever job posts it.
+func noteNonce(noteID, i int) string {
+	sum := sha256.Sum256([]byte("note/" + strconv.Itoa(noteID) + "/" + strconv.Itoa(i)))
 	return hex.EncodeToString(sum[:])[:25]
 }
 
