@@ -269,3 +269,32 @@ func TestBoundedFanOut(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferredEventKeepsItsPlace: an event deferred past its budget (a slow
+// Discord) is not overtaken by the issue's next event, which would
+// otherwise run at once: the thread gets them in order (issue 8, item 5).
+func TestDeferredEventKeepsItsPlace(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			h := newHookEnv(t, store, nil, func(a *app.App) { a.Service.EventBudget = 300 * time.Millisecond })
+			h.Discord.SetDelay(time.Second)
+			hdr, first := fixture(t, "note_plain")
+			first["object_attributes"].(map[string]any)["note"] = "first comment"
+			h.deliver(t, hdr, first)
+			h.Discord.SetDelay(0)
+			_, second := fixture(t, "note_plain")
+			attrs := second["object_attributes"].(map[string]any)
+			attrs["id"] = attrs["id"].(float64) + 1
+			attrs["note"] = "second comment"
+			h.deliver(t, hdr, second)
+			e2e.Eventually(t, "both comments", func() bool { return len(threadTexts(h)) >= 2 })
+			got := threadTexts(h)
+			if len(got) != 2 || !strings.Contains(got[0], "first comment") || !strings.Contains(got[1], "second comment") {
+				t.Errorf("thread: got %q, want the first comment, then the second", got)
+			}
+			if !strings.Contains(h.logs.String(), "event queued behind an earlier event of its issue") {
+				t.Errorf("logs: want the second event queued behind the first")
+			}
+		})
+	}
+}

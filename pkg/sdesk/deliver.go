@@ -60,13 +60,19 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 	if !first {
 		return s.resumeStalled(ctx, j.ID, log)
 	}
-	bctx, cancel := context.WithTimeout(ctx, s.eventBudget())
-	runErr := s.runJob(bctx, j, true)
-	cancel()
-	if runErr == nil {
-		return nil
+	if s.behindEarlier(ctx, j, log) {
+		// Run now, it could overtake them: it goes to the queue behind
+		// them, where the events of an issue run one at a time, in order.
+		log.Info("event queued behind an earlier event of its issue")
+	} else {
+		bctx, cancel := context.WithTimeout(ctx, s.eventBudget())
+		runErr := s.runJob(bctx, j, true)
+		cancel()
+		if runErr == nil {
+			return nil
+		}
+		log.Warn("event deferred", slog.String("error", runErr.Error()))
 	}
-	log.Warn("event deferred", slog.String("error", runErr.Error()))
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if err := s.Queue.Enqueue(qctx, j); err != nil {
@@ -77,6 +83,25 @@ func (s *Service) HandleEvent(ctx context.Context, ev Event) error {
 		return fmt.Errorf("defer event: %w", err)
 	}
 	return nil
+}
+
+// behindEarlier reports whether an earlier event of j's issue is still
+// pending (deferred, queued, retried after a backoff, or parked). When the
+// look-up fails, it says no: the event then runs at once, as before.
+func (s *Service) behindEarlier(ctx context.Context, j Job, log *slog.Logger) bool {
+	pending, err := s.Store.ListJobs(ctx, JobPending)
+	if err != nil {
+		log.Warn("earlier events of the issue not checked", slog.String("error", err.Error()))
+		return false
+	}
+	iid := jobIssue(j)
+	for _, pj := range pending {
+		if pj.Kind == JobGitLabEvent && pj.ID != j.ID && jobIssue(pj) == iid &&
+			(pj.CreatedAt.Before(j.CreatedAt) || pj.CreatedAt.Equal(j.CreatedAt) && pj.ID < j.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // orphan marks a stored job as held by no queue.

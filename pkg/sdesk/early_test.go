@@ -55,8 +55,10 @@ func TestEarlyEventsWait(t *testing.T) {
 			}
 		}
 	}
-	if parked != 2 || len(w.queue.jobs) != queued {
-		t.Fatalf("parked: got %d stored, %d queued, want 2 stored and none queued", parked, len(w.queue.jobs)-queued)
+	// The first is parked at once; the second, behind it, goes to the
+	// queue, where it would park too.
+	if parked != 2 || len(w.queue.jobs)-queued > 1 {
+		t.Fatalf("parked: got %d stored, %d queued, want 2 stored and at most the second queued", parked, len(w.queue.jobs)-queued)
 	}
 	// An event of an issue sdesk did not make is not kept.
 	if err := w.svc.HandleEvent(ctx, noteEvent("", 99, 900, "elsewhere")); err != nil {
@@ -198,6 +200,12 @@ func TestEditOvertakesParkedCreate(t *testing.T) {
 	edit.Key = "note:800:edit"
 	edit.Note.Action = "update"
 	if err := w.svc.HandleEvent(ctx, edit); err != nil {
+		t.Fatal(err)
+	}
+	// HandleEvent queues the edit behind the parked create; in Lambda, or
+	// while the report's job delivers parked events itself, the two can
+	// still run the other way round: the edit first.
+	if err := w.svc.RunJob(ctx, sdesk.Job{ID: "gitlab:" + edit.Key}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.svc.RunJob(ctx, sdesk.Job{ID: "gitlab:" + create.Key}); err != nil {
