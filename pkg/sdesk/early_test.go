@@ -32,7 +32,7 @@ func TestEarlyEventsWait(t *testing.T) {
 	w := newWorld(t)
 	rep := w.submit(t, "1300000000000000020")
 	// The issue is made, the thread is not (Discord down for a moment).
-	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 1)
+	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 3) // every try of the first attempt
 	if err := w.svc.RunJob(ctx, rep); err == nil {
 		t.Fatal("first attempt: got success, want the thread step to fail")
 	}
@@ -106,7 +106,7 @@ func TestParkedEventOfFailedReport(t *testing.T) {
 	w := newWorld(t)
 	logs := captureLogs(w)
 	rep := w.submit(t, "1300000000000000021")
-	w.discord.FailNext("POST", "/channels/*/threads", 503, "", sdesk.DefaultMaxAttempts)
+	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 3*sdesk.DefaultMaxAttempts) // every try of every attempt
 	for range sdesk.DefaultMaxAttempts {
 		_ = w.svc.RunJob(ctx, rep)
 	}
@@ -179,7 +179,7 @@ func TestEditOvertakesParkedCreate(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	rep := w.submit(t, "1300000000000000090")
-	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 1)
+	w.discord.FailNext("POST", "/channels/*/threads", 503, "", 3) // every try of the first attempt
 	if err := w.svc.RunJob(ctx, rep); err == nil {
 		t.Fatal("first attempt: got success, want the thread step to fail")
 	}

@@ -280,23 +280,57 @@ func (s *Service) once(ctx context.Context, j *Job, name string, find, create fu
 	if v, ok := j.Step(name); ok {
 		return v, nil
 	}
-	if _, started := j.Step(name + ":started"); started {
-		// An earlier attempt may have created it, or may yet: its request
-		// can still be in flight at the service.
-		if _, err := s.step(ctx, j, name+":retried", func() (string, error) { return "", nil }); err != nil {
+	for try := 1; ; try++ {
+		if _, started := j.Step(name + ":started"); started {
+			// An earlier try may have created it, or may yet: its request
+			// can still be in flight at the service.
+			if _, err := s.step(ctx, j, name+":retried", func() (string, error) { return "", nil }); err != nil {
+				return "", err
+			}
+			v, err := find()
+			switch {
+			case err == nil:
+				return s.step(ctx, j, name, func() (string, error) { return v, nil })
+			case !errors.Is(err, ErrNotFound):
+				return "", fmt.Errorf("%s: look for an earlier attempt's result: %w", name, err)
+			}
+		} else if _, err := s.step(ctx, j, name+":started", func() (string, error) { return "", nil }); err != nil {
 			return "", err
 		}
-		v, err := find()
-		switch {
-		case err == nil:
-			return s.step(ctx, j, name, func() (string, error) { return v, nil })
-		case !errors.Is(err, ErrNotFound):
-			return "", fmt.Errorf("%s: look for an earlier attempt's result: %w", name, err)
+		v, err := s.step(ctx, j, name, create)
+		wait := time.Duration(try) * onceBackoff
+		if err == nil || try >= onceTries || IsPermanent(err) || !fitsBefore(ctx, wait+onceReserve) {
+			return v, err
 		}
-	} else if _, err := s.step(ctx, j, name+":started", func() (string, error) { return "", nil }); err != nil {
-		return "", err
+		// One failed create does not cost the attempt: look, then try
+		// again, within it.
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
 	}
-	return s.step(ctx, j, name, create)
+}
+
+// A create of once is tried onceTries times in one attempt, onceBackoff,
+// then twice that apart, while onceReserve of the attempt's time is left
+// after the wait.
+const (
+	onceTries   = 3
+	onceBackoff = time.Second
+	onceReserve = 30 * time.Second
+)
+
+// fitsBefore reports whether d still fits before ctx's deadline (and ctx
+// has not ended).
+func fitsBefore(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > d
 }
 
 // skipped is the recorded result of a step that was refused for good.
