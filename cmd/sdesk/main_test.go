@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -283,39 +281,7 @@ func TestCrashBetweenAckAndJob(t *testing.T) {
 	env := e2e.New(t)
 	env.GitLab.SetDelay(time.Minute)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SDESK_E2E_SERVE=1")
-	for k, v := range env.Vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var line struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sdesk serving" {
-				addr <- line.Addr
-			}
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatal("child sdesk did not start")
-	}
+	url, cmd := startChild(t, env)
 
 	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{"title": "Crash", "description": "Kill me."})
 	if got := env.Interact(url, submit); got.Type != 5 {
