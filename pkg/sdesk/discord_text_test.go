@@ -51,7 +51,9 @@ func TestDiscordText(t *testing.T) {
 		{"url with mass mention", "https://x.test/@everyone", "https://x.test/%40everyone"},
 		{"url ends as Discord ends it", "https://x.test/a_, b_", `https://x.test/a%5F, b\_`},
 		{"url in angle brackets", "<https://x.test/>", `\<https://x.test/%3E`},
-		{"link text is a url", "[https://bank.example](https://evil.example)", `\[https://bank.example%5D(https://evil.example)`},
+		{"other scheme", "steam://x<@1> ftp://y", `steam\://x\<@1\> ftp\://y`},
+		{"url running up to <", "https://x.test/a_b.(<@1>", `https\://x.test/a\_b.(\<@1\>`},
+		{"link text is a url", "[https://bank.example](https://evil.example)", `\[https://bank.example%5D(https%3A//evil.example)`},
 		{"emoji and accents", "Zoë 🚀 日本", "Zoë 🚀 日本"},
 	}
 	for _, tt := range tests {

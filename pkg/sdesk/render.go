@@ -44,10 +44,35 @@ type NoteLinks struct {
 // that reads well in Discord markdown, with its links made absolute by
 // links.
 //
-// Fenced code blocks (``` or ~~~, also inside lists and quotes) and inline
-// code spans are copied unchanged; a fence is only rewritten to ``` (the
-// one Discord knows) when its content holds no ```, and an unclosed fence is
-// closed at the end. Everywhere else:
+// Code shows in Discord as the code it is in GitLab, and nothing in it
+// shows as markdown (issue 7, item 6). Discord ends a code block at the
+// first ``` after its start, on whatever line, and knows no other fence, so:
+//
+//   - A fenced code block (``` or ~~~ of any length, also inside lists and
+//     quotes; an unclosed one runs to the end) is written with ``` fences
+//     and keeps its content, but every run of three or more backticks in it
+//     gets a zero-width space after each second backtick. Its language is
+//     the info string's first word when Discord reads it as one (letters,
+//     digits and _ + - . #, at most 32), else none; the rest of the info
+//     string is dropped. In a block quote, each of its lines starts with
+//     "> " (the content without its own quote markers), so that Discord's
+//     quote holds the whole block. $$ display math $$, tables and a <code>
+//     element over several lines (on lines of its own) become such blocks.
+//   - An inline code span keeps its text, on one line (GitLab shows its line
+//     breaks as spaces), between one or two backticks as Discord needs:
+//     one when the text holds no lone backtick, else two, runs of exactly
+//     two backticks in the text then broken by a zero-width space; a space
+//     pads a text that starts or ends with a backtick. Spans of one or two
+//     backticks on one line, as most are, are copied unchanged.
+//   - Every other backtick gets a backslash, so that no code span or block
+//     starts where GitLab has none.
+//   - Discord looks for the end of emphasis, strong, underline and
+//     strike-through in whatever follows, code included: a "*", "_" or "~"
+//     from which one of these would end inside code gets a backslash (in a
+//     URL it is percent-encoded), as does every one of a run of four or more
+//     when code holding that character follows.
+//
+// Everywhere else:
 //
 //   - Links and images: "/uploads/..." targets are made absolute under
 //     links.Uploads, and so are "/-/project/<id>/uploads/..." targets
@@ -59,19 +84,37 @@ type NoteLinks struct {
 //     or the URL alone when the text is the URL or empty; an upload of the
 //     project (<Uploads or Project>/uploads/<32 hex digits>/<file>, either
 //     form) stays a masked link named after its file, "[shot.png](url)",
-//     after the text when the text is more than the file name. An image is
+//     after the text when the text is more than the file name, unless the
+//     name holds a "/", "\" or ":" and could pass for a URL or path: then
+//     the URL is shown like any other. An image is
 //     a link like the others, its alt text being its text; GitLab's
 //     {width=...} attributes and link titles are dropped. Bare
 //     "/uploads/<secret>/<file>" paths and bare GitLab paths that contain
 //     or start with "/-/" are made absolute too.
 //   - References: ~label and ~"two words" become `label` and `two words`
-//     (a label must start with a letter or _, so ~10min stays); #12, @user
-//     and :emoji: are left as they are. @everyone and @here get a zero-width
-//     space after the @ unless the @ follows an e-mail address character.
+//     (a label must start with a letter or _, so ~10min stays; a label
+//     holding code or a link stays as written); #12, @user and :emoji: are
+//     left as they are. @everyone and @here (any case) get a zero-width
+//     space after the @ wherever they are outside code: after a letter too,
+//     as in a@everyone (Discord starts a mention at any @), and when the @
+//     comes before a link whose text starts with everyone; in a URL the @ is
+//     percent-encoded as %40 instead.
+//   - URLs that sdesk shows (bare, <...>, link targets) have white space,
+//     < > [ ] | and backticks percent-encoded, and the ":" of every "://"
+//     after the first: a URL cut in two messages by SplitText leaves no
+//     markup and starts no link of its own. A bare URL that Discord would
+//     run on into code or a link sdesk wrote, or up to a "<" (its URL rule
+//     stops only at white space or "<", taking in the backslash of "\<"),
+//     is put in <...>; a link, or text ending in a URL, gets a space after
+//     it then.
 //   - Discord-only syntax is shown as written: a "<" starting a mention,
-//     channel or command link, timestamp, custom emoji or guild link, the
-//     pipes of a || spoiler, "-#" subtext at the start of a line and any
-//     "](" that sdesk did not write get a backslash.
+//     channel or command link, timestamp, custom emoji or guild link, a "<"
+//     that no ">" of the same text follows before code or a link (Discord's
+//     autolink runs over line breaks), the pipes of a || spoiler, "-#"
+//     subtext at the start of a line, every "[" and any "](" that sdesk did
+//     not write, and the ":" of a "://" after which Discord would link what
+//     sdesk wrote get a backslash; a backslash that would escape what sdesk
+//     wrote after it gets another.
 //   - HTML: <br> and <hr> become a line break, <details><summary>S</summary>
 //     becomes **S** and a newline, <b>/<strong> **, <i>/<em> *, <s>/<del>
 //     ~~, <u>/<ins> __, <h1>-<h6> **...**, <li> "- ", <code> a code span
@@ -86,7 +129,8 @@ type NoteLinks struct {
 //     task list items "- [ ] x" and "- [x] x" become "- ☐ x" and "- ☑ x";
 //     #### to ###### headings become **bold** lines (Discord renders only
 //     #, ## and ###); $$ display math $$ becomes a ```math block and inline
-//     $$math$$ or $`math`$ a code span; a table becomes a ``` block with
+//     $$math$$ (unless it holds code or a link) or $`math`$ a code span; a
+//     table becomes a ``` block with
 //     its columns aligned (cells rendered like the rest, one line each,
 //     links as "text (url)").
 //
@@ -116,7 +160,7 @@ func RenderNoteWith(body string, links NoteLinks) string {
 			out.WriteString(r.prose(strings.Join(b.lines, "")))
 		}
 	}
-	return out.String()
+	return noteEmphasisSafe(out.String())
 }
 
 // UploadRef is a file uploaded to GitLab and linked from a note as
@@ -248,31 +292,60 @@ func StripEmailQuote(body string) string {
 // A chunk ends, in order of preference, after a blank line, after a newline
 // or after a space or tab (the white space stays at the end of the chunk):
 // the last such break that leaves the chunk at least half full (half of max
-// less an added reopening line, see below) is taken,
+// less an added reopening string, see below) is taken,
 // else the last break of any kind, else a break between two runes that does
 // not split a grapheme sequence (combining marks, ZWJ, variation selectors,
 // skin tones, \r\n) or a markdown escape (a backslash and the ASCII
 // punctuation it escapes, which Discord would otherwise read as markup at
-// the start of the next chunk). Breaks inside a <...> link or a [text](url) masked link
-// and on fence lines are avoided; a hard break in one happens only when it
-// does not fit in a chunk by itself. A rune is never split.
+// the start of the next chunk). Breaks inside a <...> link, a bare URL, a
+// [text](url) masked link or a code span and on fence lines are avoided; a
+// hard break in one happens only when it does not fit in a chunk by itself,
+// and then still between two runes as above when it can. A break inside
+// code (see below) right after a "*", "_" or "~", or in a fenced block
+// whose rest holds nothing but white space and quote markers, is taken only
+// when no other fits: the string added after it would let Discord's
+// emphasis rules end there, or the reopened block would hold no character
+// and Discord would end it at the next ``` of the message. A rune is never
+// split.
 //
-// Fences: a line that, after at most 3 spaces, starts with 3 or more
-// backticks (and holds no other backtick) or tildes, and ends with a newline,
-// opens a fenced block; the next line that, after at most 3 spaces, is a run
-// of the same character at least as long followed only by spaces, tabs or
-// \r closes it; an unclosed block runs to the end. A break at byte offset p
-// is inside the block when it lies after the opening line's newline and not
-// after the start of the closing line. For such a break, the chunk before it
-// gets "\n" + the fence run (for example "\n```") appended and the chunk
-// after it gets the opening line with surrounding white space removed plus
-// "\n" (for example "```go\n") prepended; both count towards max. This
-// repair is done only for blocks whose two added strings together take at
-// most max/2 runes; longer ones are split as plain text.
+// Each chunk is a message of its own for Discord, so code cut by a break
+// is closed at the end of the chunk before it and opened again at the
+// start of the chunk after it:
 //
-// Removing those added strings and concatenating the chunks gives back s
-// exactly, in order. Chunks can consist of white space only when s has long
-// runs of it; callers skip those.
+//   - Fences: a line that, after at most 3 spaces and an optional block
+//     quote marker (">" and one or more spaces), starts with 3 or more
+//     backticks and holds no other backtick, and ends with a newline, opens
+//     a fenced block (Discord knows no ~~~ fence); the next line that, after
+//     at most 3 spaces and an optional quote marker, is a run of backticks at
+//     least as long followed only by spaces, tabs or \r closes it; an
+//     unclosed block runs to the end. A break at byte offset p is inside the
+//     block when it lies after the opening line's newline and not after the
+//     start of the closing line. The chunk before it gets "\n", the opening
+//     line's quote marker and the fence run appended (for example "\n```"
+//     or "\n> ```"), and the chunk after it gets the opening line with
+//     surrounding white space removed plus "\n" (for example "```go\n")
+//     prepended, or, when the two added strings would take more than max/2
+//     runes, the opening line's quote marker and fence run alone plus "\n".
+//     This repair is done only for blocks whose two added strings together
+//     take at most max/2 runes; longer ones are split as plain text. No break
+//     falls inside an opening line or inside a closing line before its end
+//     when that line, its newline and the two added strings take at most max
+//     runes together.
+//   - Code spans: outside fenced blocks, a run of one or two backticks not
+//     escaped by an odd run of backslashes before it (an escaped first
+//     backtick leaves the rest of the run) opens a code span that the next
+//     run of exactly as many backticks on the same line closes (as RenderNote
+//     writes spans; longer runs open none). A break between the opening run
+//     and the closing run, with text of the span on both sides, gets the
+//     run appended to the chunk before it and prepended to the chunk after
+//     it, with a space between the run and a backtick of the span's text
+//     next to it (Discord would read one longer run). No break falls inside
+//     the opening or closing run, right after the one or before the other,
+//     or inside a run of backticks in the span's text.
+//
+// Both added strings count towards max. Removing them and concatenating
+// the chunks gives back s exactly, in order. Chunks can consist of white
+// space only when s has long runs of it; callers skip those.
 func SplitText(s string, max int) []string {
 	if s == "" {
 		return nil
@@ -282,20 +355,15 @@ func SplitText(s string, max int) []string {
 	}
 	sp := newTextSplitter(s, max)
 	var chunks []string
-	var open *splitFence
+	var open splitRepair
 	for start := 0; start < len(s); {
-		room, prefix := max, ""
-		if open != nil {
-			room -= open.reopenRunes
-			prefix = open.reopen
-		}
-		cut := sp.cut(start, room)
-		chunk := prefix + s[start:cut]
-		open = nil
+		cut := sp.cut(start, max-open.reopenRunes)
+		chunk := open.reopen + s[start:cut]
+		open = splitRepair{}
 		if cut < len(s) {
-			if f := sp.fenceAt(cut); f != nil {
-				chunk += f.close
-				open = f
+			if rep, ok := sp.repairAt(cut); ok {
+				chunk += rep.close
+				open = rep
 			}
 		}
 		chunks = append(chunks, chunk)
@@ -330,7 +398,13 @@ func SplitText(s string, max int) []string {
 //   - in an http(s) URL, which Discord links as it stands (a backslash
 //     would become part of the link), those characters are percent-encoded
 //     instead (%5C %2A %5F %7E %7C %60 %5B %5D %3E, and %40 for the @ of
-//     @everyone and @here), which leads to the same place.
+//     @everyone and @here), which leads to the same place; but a URL that
+//     Discord would run on up to a "<" (its URL rule stops only at white
+//     space or "<", and would take in the backslash before it) is written
+//     as text, as below;
+//   - the ":" of any other "://" after a letter gets a backslash: Discord
+//     does not link the URL then (it links steam:// URLs too, and such a
+//     link would run on over the backslashes after it).
 //
 // Embed author names and footers are shown as plain text by Discord (no
 // markdown, no mentions): they take DiscordPlainText, not this.
@@ -342,9 +416,12 @@ func DiscordText(s string) string {
 	lead := true
 	for i := 0; i < len(s); {
 		if len(urls) > 0 && urls[0][0] == i {
-			b.WriteString(discordEncodeURL(s[i:urls[0][1]], discordMarkup))
-			i, urls, lead = urls[0][1], urls[1:], false
-			continue
+			if !noteURLRunsOn(s[urls[0][1]:]) {
+				b.WriteString(discordEncodeURL(s[i:urls[0][1]], discordMarkup))
+				i, urls, lead = urls[0][1], urls[1:], false
+				continue
+			}
+			urls = urls[1:] // written as text, its ":" escaped below
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
@@ -352,7 +429,8 @@ func DiscordText(s string) string {
 			b.WriteRune(r)
 			i += size
 			continue
-		case strings.ContainsRune(discordMarkup, r):
+		case strings.ContainsRune(discordMarkup, r),
+			r == ':' && i > 0 && noteASCIILetter(s[i-1]) && strings.HasPrefix(s[i+1:], "//"):
 			b.WriteByte('\\')
 		case lead && (r == '#' || r == '-' || r == '+'):
 			b.WriteByte('\\')
@@ -404,25 +482,38 @@ func DiscordPlainText(s string) string {
 // discordLink shows a URL as itself in Discord. An http(s) URL becomes
 // <url>, which Discord links (without a preview) and shows without the
 // brackets; its white space and angle brackets are percent-encoded so that
-// the link ends where the URL does (and so is the @ of @everyone and
-// @here). Anything else (a relative path, mailto:, javascript:) is not a
-// link in Discord and is shown as DiscordText.
+// the link ends where the URL does, and so are the @ of @everyone and
+// @here and the brackets, pipes and backticks, which would be markup where
+// a long URL is cut in two messages (noteURLEscaped). Anything else (a
+// relative path, mailto:, javascript:) is not a link in Discord and is
+// shown as DiscordText.
 func discordLink(u string) string {
 	if !noteHTTP(u) {
 		return DiscordText(u)
 	}
-	return "<" + discordEncodeURL(u, "<>") + ">"
+	return "<" + discordEncodeURL(u, noteURLEscaped) + ">"
 }
+
+// noteURLEscaped lists what is percent-encoded in a URL that sdesk shows,
+// besides white space, control characters and the @ of @everyone and @here.
+const noteURLEscaped = "<>[]|`"
 
 // discordEncodeURL percent-encodes, in a URL, what Discord would read as
 // the end of a link (white space, control characters), the @ of @everyone
-// and @here, and the ASCII characters in chars. The URL leads to the same
-// place.
+// and @here, the ":" of every "://" after the first (a part of the URL cut
+// off by SplitText would start a link of its own in Discord, which would
+// run on over the escapes after it), and the ASCII characters in chars. The
+// URL leads to the same place.
 func discordEncodeURL(u, chars string) string {
 	var b strings.Builder
 	b.Grow(len(u))
+	scheme := false // a "://" came before
 	for i, r := range u {
-		if r < utf8.RuneSelf && strings.IndexByte(chars, byte(r)) >= 0 ||
+		nested := false
+		if r == ':' && strings.HasPrefix(u[i+1:], "//") {
+			nested, scheme = scheme, true
+		}
+		if r < utf8.RuneSelf && strings.IndexByte(chars, byte(r)) >= 0 || nested ||
 			r == '@' && discordMassMentionRe.MatchString(u[i+1:]) ||
 			unicode.IsSpace(r) || unicode.IsControl(r) {
 			var buf [utf8.UTFMax]byte
@@ -600,47 +691,567 @@ func mdSplitRow(line string) []string {
 	return append(cells, strings.TrimSpace(t[last:]))
 }
 
-// renderFence keeps a fenced block's content and rewrites its fences to ```
-// when that is safe; an unclosed block gets a closing fence.
+// renderFence writes a fenced block as Discord reads one (see
+// RenderNoteWith): ``` fences (after the block's indentation when that is
+// at most three spaces), a language Discord knows as one or none, the
+// content with its ``` runs broken, "> " before each line of a block in a
+// quote, and a closing fence also for an unclosed block.
 func renderFence(b mdBlock) string {
 	prefix, marker, _ := mdFenceOpen(b.lines[0])
+	lead := b.lines[0][:prefix]
+	lang := ""
+	if f := strings.Fields(b.lines[0][prefix+len(marker):]); len(f) > 0 && len(f[0]) <= 32 && discordLangRe.MatchString(f[0]) {
+		lang = f[0]
+	}
+	quotes := strings.Count(lead, ">")
+	switch {
+	case quotes > 0:
+		lead = "> "
+	case len(lead) > 3 || strings.Trim(lead, " ") != "":
+		lead = "" // SplitText finds fences after at most three spaces
+	}
 	last := len(b.lines)
 	if b.closed {
 		last--
 	}
-	content := strings.Join(b.lines[1:last], "")
-	open := b.lines[0]
-	rewrite := marker != "```" && !strings.Contains(content, "```") &&
-		!strings.Contains(open[prefix+len(marker):], "`")
-	var out strings.Builder
-	if rewrite {
-		out.WriteString(open[:prefix] + "```" + open[prefix+len(marker):])
-		marker = "```"
-	} else {
-		out.WriteString(open)
+	var content strings.Builder
+	for _, l := range b.lines[1:last] {
+		if quotes > 0 {
+			l = noteUnquote(l, quotes)
+		}
+		content.WriteString(l)
 	}
-	out.WriteString(content)
+	quote := "" // before each content line
+	if quotes > 0 {
+		quote = lead
+	}
+	var out strings.Builder
+	out.WriteString(lead + "```" + lang + "\n")
+	for _, l := range strings.SplitAfter(noteBlockContent(content.String()), "\n") {
+		if l != "" {
+			out.WriteString(quote + noteBreakTicks(l))
+		}
+	}
+	out.WriteString(lead + "```")
 	if b.closed {
 		closer := b.lines[last]
-		if rewrite {
-			k := 0
-			for k < len(closer) && (closer[k] == ' ' || closer[k] == '\t' || closer[k] == '>') {
-				k++
-			}
-			n := k
-			for n < len(closer) && closer[n] == closer[k] {
-				n++
-			}
-			closer = closer[:k] + "```" + closer[n:]
-		}
-		out.WriteString(closer)
-	} else {
-		if s := out.String(); !strings.HasSuffix(s, "\n") {
-			out.WriteByte('\n')
-		}
-		out.WriteString(marker)
+		out.WriteString(closer[len(strings.TrimRight(closer, "\r\n")):])
 	}
 	return out.String()
+}
+
+// ---------------------------------------------------------------------------
+// Emphasis that Discord would close inside code
+
+var (
+	// noteCodeBlockRe is Discord's codeBlock rule (its client's
+	// /^```(?:([a-z0-9_+\-.#]+?)\n)?\n*([^\n][^]*?)\n*```/i); Go's regexp
+	// prefers the same match as JavaScript's backtracking.
+	noteCodeBlockRe = regexp.MustCompile("(?i)^```(?:[a-z0-9_+\\-.#]+?\n)?\n*[^\n][\\s\\S]*?\n*```")
+	// noteAutolinkRe and noteMailtoRe: Discord's <scheme:/...> and
+	// <name@host.tld> links, which it takes whole.
+	noteAutolinkRe = regexp.MustCompile(`^<[^: >]+:/[^ >]+>`)
+	noteMailtoRe   = regexp.MustCompile(`^<[^` + noteJSSpace + `<>@]+@[^` + noteJSSpace + `<>@]+\.[^` + noteJSSpace + `<>@]+>`)
+	// noteMaskedRe: the masked links sdesk writes, [file](url), which
+	// Discord takes whole.
+	noteMaskedRe = regexp.MustCompile(`^\[(?:\\.|[^\[\]\\])*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)`)
+)
+
+// noteJSSpace is JavaScript's \s, which Discord's rules use.
+const noteJSSpace = `\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}`
+
+// noteEmphasisWindow is how far past a delimiter noteEmphasisSafe looks
+// for the end of what Discord would start there: one it cannot find that
+// close, with code holding the delimiter's character farther on, is escaped;
+// so is every delimiter of a run of noteEmphasisRun or more, without
+// looking (no emphasis starts there in a note, and hostile runs stay cheap).
+const (
+	noteEmphasisWindow = 256
+	noteEmphasisRun    = 4
+)
+
+// noteEmphasisSafe gives a backslash to every "*", "_" and "~" of a
+// rendered note, outside code, from which Discord's emphasis, strong,
+// underline or strike-through rule (noteEmphasisEnd, each tried wherever it
+// could start, as a message can start anywhere in a note split in parts)
+// would end inside code, or could and is not looked at (noteEmphasisWindow,
+// noteEmphasisRun). Discord's rules look for the closing delimiter in
+// whatever follows, so "**a `b** [x](https://evil.example)`" would be bold
+// up to "b**" and show the rest of the code, a masked link, as markdown;
+// GitLab reads all of it after the backtick as code. In a link, which
+// Discord takes whole unless SplitText cuts it, such a character is
+// percent-encoded instead. Delimiters are decided from the last one back,
+// as each escape changes how the rules read what lies before it.
+func noteEmphasisSafe(s string) string {
+	if !strings.ContainsAny(s, "*_~") || !strings.Contains(s, "`") {
+		return s
+	}
+	regions, delims := noteDiscordRegions(s)
+	var codes []noteRegion
+	lastEnd := map[byte]int{} // delimiter character -> end of the last code holding it
+	for _, g := range regions {
+		if !g.code {
+			continue
+		}
+		codes = append(codes, g)
+		for _, c := range []byte("*_~") {
+			if strings.IndexByte(s[g.start:g.end], c) >= 0 {
+				lastEnd[c] = g.end
+			}
+		}
+	}
+	var esc []noteFix // descending
+	lo, hi := 0, 0    // the run of one character that holds p
+	for k := len(delims) - 1; k >= 0; k-- {
+		p := delims[k].pos
+		if lastEnd[s[p]] <= p {
+			continue
+		}
+		if p < lo || p >= hi || s[lo] != s[p] {
+			lo, hi = p, p+1
+			for lo > 0 && s[lo-1] == s[p] {
+				lo--
+			}
+			for hi < len(s) && s[hi] == s[p] {
+				hi++
+			}
+		}
+		if hi-lo >= noteEmphasisRun || noteEmphasisIntoCode(s, p, codes, lastEnd[s[p]], esc) {
+			esc = append(esc, noteFix{p, delims[k].link})
+		}
+	}
+	if len(esc) == 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 2*len(esc))
+	last := 0
+	for k := len(esc) - 1; k >= 0; k-- {
+		b.WriteString(s[last:esc[k].pos])
+		b.WriteString(esc[k].text(s[esc[k].pos]))
+		last = esc[k].pos + 1
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// noteFix is a delimiter that noteEmphasisSafe neutralizes: with a
+// backslash, or percent-encoded in a link.
+type noteFix struct {
+	pos int
+	pct bool
+}
+
+// text returns what the delimiter c becomes.
+func (f noteFix) text(c byte) string {
+	if f.pct {
+		return fmt.Sprintf("%%%02X", c)
+	}
+	return "\\" + string(c)
+}
+
+// noteEmphasisIntoCode reports whether a rule that Discord tries at s[p]
+// (noteEmphasisEnd) could end inside codes (sorted), with the fixes esc
+// (after p, descending) made to the text after p; lastEnd is where the last
+// code holding s[p] ends.
+func noteEmphasisIntoCode(s string, p int, codes []noteRegion, lastEnd int, esc []noteFix) bool {
+	end := min(len(s), p+noteEmphasisWindow)
+	cut := end < len(s) // the window does not reach the end of s
+	w := s[p:end]
+	var orig []int // index in w -> position in s (-1: added by a fix); nil: p+index
+	if k := sort.Search(len(esc), func(k int) bool { return esc[k].pos < end }); k < len(esc) {
+		var b strings.Builder
+		orig = make([]int, 0, end-p+8)
+		next := len(esc) - 1 // the first fix not yet made
+		for q := p; q < end; q++ {
+			if next >= k && esc[next].pos == q {
+				fixed := esc[next].text(s[q])
+				b.WriteString(fixed)
+				for range fixed {
+					orig = append(orig, -1)
+				}
+				next--
+				continue
+			}
+			b.WriteByte(s[q])
+			orig = append(orig, q)
+		}
+		w = b.String()
+	}
+	rules := []noteRule{noteEm, noteStrong}
+	switch s[p] {
+	case '_':
+		rules = []noteRule{noteEmUnderscore, noteUnderline}
+	case '~':
+		rules = []noteRule{noteStrike}
+	}
+	for _, rule := range rules {
+		q, atEnd := noteEmphasisEnd(w, rule)
+		switch {
+		case q < 0:
+			if cut && lastEnd > end {
+				return true // it could end past the window, in code
+			}
+			continue
+		case cut && atEnd:
+			return true // whether it ends there depends on what follows the window
+		}
+		if orig != nil {
+			q = orig[q]
+		} else {
+			q += p
+		}
+		i := sort.Search(len(codes), func(i int) bool { return codes[i].end > q })
+		if i < len(codes) && codes[i].start < q {
+			return true
+		}
+	}
+	return false
+}
+
+// noteRule is one of the rules with which Discord reads emphasis.
+type noteRule int
+
+const (
+	// noteEm is simple-markdown's em in its * form:
+	// ^\*(?=\S)((?:\*\*|\\[\s\S]|\s+(?:\\[\s\S]|[^\s\*\\]|\*\*)|[^\s\*\\])+?)\*(?!\*)
+	noteEm noteRule = iota
+	// noteEmUnderscore is its _ form: ^\b_((?:__|\\[\s\S]|[^\\_])+?)_\b
+	// (the \b before is not looked at: any "_" may open).
+	noteEmUnderscore
+	// noteStrong is simple-markdown's strong: ^\*\*((?:\\[\s\S]|[^\\])+?)\*\*(?!\*)
+	noteStrong
+	// noteUnderline is simple-markdown's u: ^__((?:\\[\s\S]|[^\\])+?)__(?!_)
+	noteUnderline
+	// noteStrike is Discord's s: ^~~([\s\S]+?)~~(?!_)
+	noteStrike
+)
+
+// noteEmphasisEnd returns where rule, tried at the start of w, finds its
+// closing delimiter in w, or -1; atEnd reports that it took the end of w
+// for the end of the text (the rule looks at what follows the delimiter).
+// At every point of each rule at most one way on can match (the rules
+// backtrack only into what cannot), so walking w once finds the match that
+// JavaScript's regular expression finds.
+func noteEmphasisEnd(w string, rule noteRule) (closer int, atEnd bool) {
+	runeLen := func(i int) int {
+		_, size := utf8.DecodeRuneInString(w[i:])
+		return size
+	}
+	space := func(i int) bool {
+		r, _ := utf8.DecodeRuneInString(w[i:])
+		return noteJSSpaceRune(r)
+	}
+	switch rule {
+	case noteStrong, noteUnderline, noteStrike:
+		if len(w) < 2 || w[1] != w[0] {
+			return -1, false
+		}
+		c := w[0]
+		for i, units := 2, 0; i < len(w); units++ {
+			if units > 0 && strings.HasPrefix(w[i:], w[:2]) {
+				if i+2 == len(w) {
+					return i, true
+				}
+				if next := w[i+2]; rule == noteStrike && next != '_' || rule != noteStrike && next != c {
+					return i, false
+				}
+			}
+			switch {
+			case w[i] == '\\' && rule != noteStrike:
+				if i+1 == len(w) {
+					return -1, false
+				}
+				i += 1 + runeLen(i+1)
+			default:
+				i += runeLen(i)
+			}
+		}
+	case noteEmUnderscore:
+		for i, units := 1, 0; i < len(w); units++ {
+			if units > 0 && w[i] == '_' {
+				if i+1 == len(w) {
+					return i, true
+				}
+				if !noteWordByte(w[i+1]) {
+					return i, false
+				}
+			}
+			switch {
+			case strings.HasPrefix(w[i:], "__"):
+				i += 2
+			case w[i] == '\\' && i+1 < len(w):
+				i += 1 + runeLen(i+1)
+			case w[i] != '\\' && w[i] != '_':
+				i += runeLen(i)
+			default:
+				return -1, false
+			}
+		}
+	case noteEm:
+		for i, units := 1, 0; i < len(w); units++ {
+			if units > 0 && w[i] == '*' {
+				if i+1 == len(w) {
+					return i, true
+				}
+				if w[i+1] != '*' {
+					return i, false
+				}
+			}
+			if units > 0 && space(i) {
+				// \s+, then one of the units that do not start with white
+				// space.
+				for i < len(w) && space(i) {
+					i += runeLen(i)
+				}
+				if i == len(w) || w[i] == '*' && !strings.HasPrefix(w[i:], "**") {
+					return -1, false
+				}
+			}
+			switch {
+			case strings.HasPrefix(w[i:], "**"):
+				i += 2
+			case w[i] == '\\' && i+1 < len(w):
+				i += 1 + runeLen(i+1)
+			case w[i] != '\\' && w[i] != '*' && !space(i):
+				i += runeLen(i)
+			default:
+				return -1, false
+			}
+		}
+	}
+	return -1, false
+}
+
+// noteWordByte reports whether c is in [A-Za-z0-9_], a word character for
+// a regular expression's \b.
+func noteWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// noteRegion is a part of a rendered note that Discord takes whole: code,
+// or a link.
+type noteRegion struct {
+	start, end int
+	code       bool
+}
+
+// noteDelim is a "*", "_" or "~" of a rendered note, outside code; link
+// when in a link.
+type noteDelim struct {
+	pos  int
+	link bool
+}
+
+// noteDiscordRegions walks a rendered note as Discord's parser reaches it
+// and returns, in order, its code (Discord's codeBlock and inlineCode rules),
+// bare URLs (its URL rule), <...> links and masked links, and the "*", "_"
+// and "~" outside code and backslash escapes.
+func noteDiscordRegions(s string) (regions []noteRegion, delims []noteDelim) {
+	code := newNoteCode(s)
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			if r, size := utf8.DecodeRuneInString(s[i+1:]); !noteJSWordOrSpace(r) {
+				i += 1 + size
+				continue
+			}
+		case c == '`':
+			if end := code.end(i); end > 0 {
+				regions = append(regions, noteRegion{i, end, true})
+				i = end
+				continue
+			}
+		case c == 'h' || c == 's':
+			if n := noteDiscordURLLen(s[i:]); n > 0 {
+				regions = append(regions, noteRegion{i, i + n, false})
+				delims = noteLinkDelims(s, i, i+n, delims)
+				i += n
+				continue
+			}
+		case c == '<' || c == '[':
+			loc := noteMaskedRe.FindStringIndex(s[i:])
+			if c == '<' {
+				if loc = noteAutolinkRe.FindStringIndex(s[i:]); loc == nil {
+					loc = noteMailtoRe.FindStringIndex(s[i:])
+				}
+			}
+			if loc != nil {
+				regions = append(regions, noteRegion{i, i + loc[1], false})
+				delims = noteLinkDelims(s, i, i+loc[1], delims)
+				i += loc[1]
+				continue
+			}
+		case c == '*' || c == '_' || c == '~':
+			delims = append(delims, noteDelim{i, false})
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return regions, delims
+}
+
+// noteLinkDelims appends to delims the "*", "_" and "~" of the link
+// s[start:end] that no backslash escapes: text, should SplitText cut the
+// link.
+func noteLinkDelims(s string, start, end int, delims []noteDelim) []noteDelim {
+	slashes := 0
+	for i := start; i < end; i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			slashes++
+			continue
+		case (c == '*' || c == '_' || c == '~') && slashes%2 == 0:
+			delims = append(delims, noteDelim{i, true})
+		}
+		slashes = 0
+	}
+	return delims
+}
+
+// noteJSWordOrSpace reports whether r is in JavaScript's [0-9A-Za-z\s]:
+// what Discord's escape rule, ^\\([^0-9A-Za-z\s]), does not escape.
+func noteJSWordOrSpace(r rune) bool {
+	return r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') ||
+		noteJSSpaceRune(r)
+}
+
+// noteJSSpaceRune reports whether r is in JavaScript's \s.
+func noteJSSpaceRune(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
+		return true
+	}
+	return r >= 0x2000 && r <= 0x200a
+}
+
+// noteDiscordURLRe is Discord's URL rule,
+// ^((?:https?|steam):\/\/[^\s<]+[^<.,:;"'\]\s]).
+var noteDiscordURLRe = regexp.MustCompile(`^(?:https?|steam)://[^` + noteJSSpace + `<]+[^<.,:;"'\]` + noteJSSpace + `]`)
+
+// noteDiscordURLLen returns the length of the URL that Discord links at
+// the start of s, or 0: its URL rule, then one unbalanced ")" dropped.
+func noteDiscordURLLen(s string) int {
+	m := noteDiscordURLRe.FindString(s)
+	from := 0
+	for n := len(m) - 1; n >= 0 && m[n] == ')'; n-- {
+		k := strings.IndexByte(m[from:], '(')
+		if k < 0 {
+			m = m[:len(m)-1]
+			break
+		}
+		from += k + 1
+	}
+	return len(m)
+}
+
+// noteCode finds code in a rendered note as Discord does: its codeBlock
+// rule (noteCodeBlockRe), then simple-markdown's inlineCode,
+// ^(`+)([\s\S]*?[^`])\1(?!`), which tries every length of the opening run
+// from the longest down, each closed by the next run exactly as long.
+type noteCode struct {
+	s      string
+	starts map[int][]int // run length -> starts of the backtick runs that long, ascending
+}
+
+func newNoteCode(s string) noteCode {
+	c := noteCode{s: s, starts: map[int][]int{}}
+	for i := 0; i < len(s); {
+		n := 0
+		for i+n < len(s) && s[i+n] == '`' {
+			n++
+		}
+		if n == 0 {
+			i++
+			continue
+		}
+		c.starts[n] = append(c.starts[n], i)
+		i += n
+	}
+	return c
+}
+
+// end returns the end of the code that starts at the backtick s[i], or -1.
+func (c noteCode) end(i int) int {
+	if strings.HasPrefix(c.s[i:], "```") {
+		if loc := noteCodeBlockRe.FindStringIndex(c.s[i:]); loc != nil {
+			return i + loc[1]
+		}
+	}
+	runEnd := i
+	for runEnd < len(c.s) && c.s[runEnd] == '`' {
+		runEnd++
+	}
+	for n := runEnd - i; n >= 1; n-- {
+		starts := c.starts[n]
+		if k := sort.SearchInts(starts, runEnd+1); k < len(starts) {
+			return starts[k] + n
+		}
+	}
+	return -1
+}
+
+// discordLangRe is what Discord reads as the language of a code block
+// (its codeBlock rule: ^```(?:([a-z0-9_+\-.#]+?)\n)?..., case-insensitive).
+var discordLangRe = regexp.MustCompile(`^(?i:[a-z0-9_+\-.#]+)$`)
+
+// noteUnquote removes up to n block quote markers (each after at most three
+// spaces, with one space or tab after it) from the start of a line.
+func noteUnquote(line string, n int) string {
+	for ; n > 0; n-- {
+		t := strings.TrimLeft(line, " ")
+		if len(line)-len(t) > 3 || !strings.HasPrefix(t, ">") {
+			break
+		}
+		line = t[1:]
+		if strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") {
+			line = line[1:]
+		}
+	}
+	return line
+}
+
+// noteBreakTicks puts a zero-width space after every second backtick of a
+// run of three or more, so that s holds no ```: Discord would end a code
+// block there.
+func noteBreakTicks(s string) string {
+	if !strings.Contains(s, "```") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '`' {
+			run = 0
+		} else if run++; run == 3 {
+			b.WriteString("\u200b")
+			run = 1
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// noteCodeBlock writes content (ending with a newline, or empty) as a ```
+// block with the language lang.
+func noteCodeBlock(lang, content string) string {
+	return "```" + lang + "\n" + noteBreakTicks(noteBlockContent(content)) + "```"
+}
+
+// noteBlockContent returns the content of a code block as it is written:
+// ending with one newline (Discord does not show trailing blank lines), and
+// a zero-width space on its one line when it holds nothing but line breaks.
+// Discord's code block needs a character that is not a line break
+// (^```...\n*([^\n][^]*?)\n*```): it would take the first backtick of the
+// closing fence for it and end at the next ``` of the message, the opening
+// fence of the next block, whose content would show as markdown.
+func noteBlockContent(content string) string {
+	if content = strings.TrimRight(content, "\n"); content == "" {
+		return "\u200b\n"
+	}
+	return content + "\n"
 }
 
 // renderMath turns $$ display math $$ into a ```math block.
@@ -655,8 +1266,7 @@ func renderMath(b mdBlock) string {
 			content += "\n"
 		}
 	}
-	f := noteFence(content)
-	out := f + "math\n" + content + f
+	out := noteCodeBlock("math", content)
 	if strings.HasSuffix(b.lines[len(b.lines)-1], "\n") {
 		out += "\n"
 	}
@@ -675,10 +1285,10 @@ var (
 	noteSummaryRe    = regexp.MustCompile(`(?is)<summary(?:\s[^<>]*)?>(.*?)</summary\s*>[ \t]*\n?`)
 	noteAttrRe       = regexp.MustCompile("([A-Za-z_:][-A-Za-z0-9_:.]*)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+))")
 	noteTagRe        = regexp.MustCompile("</?([A-Za-z][A-Za-z0-9]*)(?:\\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\\s*=\\s*(?:\"[^\"]*\"|'[^']*'|[^\\s\"'=<>`]+))?)*\\s*/?>")
-	noteLinkRe       = regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n]*>|(?:[^\s()<>]|\([^\s()<>]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
+	noteLinkRe       = regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n\x{E000}\x{E001}]*>|(?:[^\s()<>\x{E000}\x{E001}]|\([^\s()<>\x{E000}\x{E001}]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
 	noteRefDefRe     = regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
 	noteAutoRe       = regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
-	noteURLRe        = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"\x{E000}\x{E001}]+`)
+	noteURLRe        = regexp.MustCompile(`(?i)\bhttps?://[^` + noteJSSpace + `<>"\x{E000}\x{E001}]+`)
 	notePathRe       = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|(?:[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/)?-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
 	noteTOCRe        = regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
 	noteTaskRe       = regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
@@ -733,7 +1343,8 @@ type noteRenderer struct {
 	// the ID form: "/gitlab" and "/-/project/4242" (idPath "" otherwise).
 	uploads, idRoot, idPath string
 	saved                   []string
-	code                    bool // rendering table cells, which end up in a code block
+	bare                    map[int]bool // saved[i] is a bare URL (bareURL)
+	code                    bool         // rendering table cells, which end up in a code block
 }
 
 func (r *noteRenderer) protect(s string) string {
@@ -759,19 +1370,26 @@ func (r *noteRenderer) prose(s string) string {
 	s = r.html(s)
 	s = r.links(s)
 	s = noteReplace(noteRefDefRe, s, func(m []string) string {
-		return m[1] + r.protect(r.target(m[2]))
+		u := r.target(m[2])
+		if len(u) >= 2 && u[0] == '<' && u[len(u)-1] == '>' {
+			if u = u[1 : len(u)-1]; noteHTTP(u) {
+				return m[1] + r.protect(discordLink(u))
+			}
+			return m[1] + r.protect(DiscordText("<"+u+">"))
+		}
+		return m[1] + r.bareURL(u)
 	})
 	s = noteReplace(noteAutoRe, s, func(m []string) string {
-		return r.protect("<" + noteDecodeEntities(m[1]) + ">")
+		return r.protect("<" + discordEncodeURL(noteDecodeEntities(m[1]), noteURLEscaped) + ">")
 	})
 	s = noteReplace(noteURLRe, s, func(m []string) string {
 		u, tail := noteTrimURL(m[0])
-		return r.protect(noteDecodeEntities(u)) + tail
+		return r.bareURL(noteDecodeEntities(u)) + tail
 	})
 	if r.uploads != "" {
 		s = noteReplace(notePathRe, s, func(m []string) string {
 			p, tail := noteTrimURL(m[2])
-			return m[1] + r.protect(r.abs(p)) + tail
+			return m[1] + r.bareURL(r.abs(p)) + tail
 		})
 	}
 	s = noteTOCRe.ReplaceAllString(s, "")
@@ -789,15 +1407,34 @@ func (r *noteRenderer) prose(s string) string {
 		return m[1] + "**" + m[2] + "**" + m[3]
 	})
 	s = noteReplace(noteMathRe, s, func(m []string) string {
+		if strings.Contains(m[1], "\uE000") {
+			return m[0] // code or a link inside: not math
+		}
 		return r.protect(noteCodeSpan(strings.TrimSpace(m[1])))
 	})
 	s = noteDollarRe.ReplaceAllString(s, "$1")
 	s = noteBlankRunRe.ReplaceAllString(s, "\n\n")
-	s = noteInline(s)
+	s = r.inline(s)
 	if !r.code {
-		s = noteDiscordSafe(s)
+		s = r.discordSafe(s)
 	}
 	return r.expand(s)
+}
+
+// bareURL protects u, a URL that the note shows as it is: an http(s) URL
+// as Discord links it, with white space, noteURLEscaped and the @ of
+// @everyone and @here percent-encoded (discordSafe puts it in <...> when
+// Discord would run it on into what follows); anything else as DiscordText.
+func (r *noteRenderer) bareURL(u string) string {
+	if !noteHTTP(u) {
+		return r.protect(DiscordText(u))
+	}
+	p := r.protect(discordEncodeURL(u, noteURLEscaped))
+	if r.bare == nil {
+		r.bare = map[int]bool{}
+	}
+	r.bare[len(r.saved)-1] = true
+	return p
 }
 
 // noteSpan is a part of prose that markdown does not parse further: a code
@@ -944,9 +1581,11 @@ func (r *noteRenderer) protectSpans(s string) string {
 				sp.end += noteNewlineAt(s, sp.end)
 			}
 		case spanCodeElem:
-			b.WriteString(r.protect(noteCodeElement(s[sp.innerStart:sp.innerEnd])))
+			if code := noteCodeElement(s[sp.innerStart:sp.innerEnd]); code != "" {
+				b.WriteString(r.protect(code))
+			}
 		default:
-			b.WriteString(r.protect(s[sp.start:sp.end]))
+			b.WriteString(r.protect(noteGitLabSpan(s[sp.start:sp.end])))
 		}
 		last = sp.end
 	}
@@ -958,49 +1597,92 @@ func (r *noteRenderer) protectSpans(s string) string {
 func noteCodeElement(inner string) string {
 	inner = noteDecodeEntities(noteStripTags(inner))
 	if strings.Contains(inner, "\n") {
-		inner = strings.Trim(inner, "\r\n")
-		f := noteFence(inner)
-		return f + "\n" + inner + "\n" + f
+		return noteCodeBlock("", strings.Trim(inner, "\r\n")+"\n")
 	}
 	return noteCodeSpan(inner)
 }
 
-// noteCodeSpan wraps s in enough backticks to hold it.
+// noteGitLabSpan renders a code span of the note, span being its text with
+// its backticks. Discord reads a span of one or two backticks on one line
+// as GitLab does (the text holds no run as long as the delimiters, and does
+// not start or end with a backtick), so that is kept; any other is written
+// anew from its text as GitLab reads it: line breaks as spaces, and one
+// space removed from both ends when both are spaces.
+func noteGitLabSpan(span string) string {
+	n := 0
+	for n < len(span) && span[n] == '`' {
+		n++
+	}
+	if n <= 2 && !strings.ContainsAny(span, "\r\n") {
+		return span
+	}
+	text := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(span[n : len(span)-n])
+	if len(text) >= 2 && text[0] == ' ' && text[len(text)-1] == ' ' && strings.Trim(text, " ") != "" {
+		text = text[1 : len(text)-1]
+	}
+	return noteCodeSpan(text)
+}
+
+// noteCodeSpan writes s as an inline code span that Discord reads as
+// exactly that: line breaks become spaces; the delimiters are one backtick,
+// or two when s holds a lone backtick, runs of exactly two backticks in s
+// then getting a zero-width space between them (simple-markdown's
+// inlineCode rule, ^(`+)([\s\S]*?[^`])\1(?!`), ends a span at the first run
+// as long as its opening one, and a span opened by ``` would be Discord's
+// code block); a space pads s when it starts or ends with a backtick.
 func noteCodeSpan(s string) string {
 	if s == "" {
 		return ""
 	}
-	n := noteLongestRun(s, '`') + 1
-	ticks := strings.Repeat("`", n)
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	runs := map[int]bool{}
+	for i := 0; i < len(s); {
+		n := 0
+		for i+n < len(s) && s[i+n] == '`' {
+			n++
+		}
+		if n > 0 {
+			runs[n] = true
+			i += n
+		} else {
+			i++
+		}
+	}
+	ticks := "`"
+	if runs[1] {
+		ticks = "``"
+		if runs[2] {
+			s = noteBreakPairs(s)
+		}
+	}
 	if s[0] == '`' || s[len(s)-1] == '`' {
 		return ticks + " " + s + " " + ticks
 	}
 	return ticks + s + ticks
 }
 
-// noteFence returns ``` or, when content holds backtick runs that long, a
-// longer fence.
-func noteFence(content string) string {
-	n := 3
-	if l := noteLongestRun(content, '`'); l >= n {
-		n = l + 1
-	}
-	return strings.Repeat("`", n)
-}
-
-func noteLongestRun(s string, c byte) int {
-	longest, run := 0, 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			run++
-			if run > longest {
-				longest = run
-			}
-		} else {
-			run = 0
+// noteBreakPairs puts a zero-width space inside every run of exactly two
+// backticks.
+func noteBreakPairs(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		n := 0
+		for i+n < len(s) && s[i+n] == '`' {
+			n++
+		}
+		switch n {
+		case 0:
+			b.WriteByte(s[i])
+			i++
+		case 2:
+			b.WriteString("`\u200b`")
+			i += 2
+		default:
+			b.WriteString(s[i : i+n])
+			i += n
 		}
 	}
-	return longest
+	return b.String()
 }
 
 func noteStripTags(s string) string {
@@ -1194,7 +1876,7 @@ func (r *noteRenderer) link(text, target string) string {
 		if same {
 			return r.protect(u)
 		}
-		return r.protect(noteInline(t) + " (" + u + ")")
+		return r.protect(r.inline(t) + " (" + u + ")")
 	}
 	shown := discordLink(u)
 	if name, ok := r.upload(u); ok {
@@ -1204,14 +1886,15 @@ func (r *noteRenderer) link(text, target string) string {
 	if same {
 		return r.protect(shown)
 	}
-	return r.protect(noteLeadEscape(noteDiscordSafe(noteInline(t))) + " (" + shown + ")")
+	return r.protect(noteLeadEscape(r.discordSafe(r.inline(t))) + " (" + shown + ")")
 }
 
 // upload reports whether u is an upload of this project in either form,
 // <uploads>/uploads/<32 hex digits>/<file> or <project>/uploads/<32 hex
-// digits>/<file>, and returns the file's name for link text. A base that
-// is not a plain http(s) URL (noteUploadBase) has no uploads, so that the
-// masked link sdesk writes cannot be broken by it.
+// digits>/<file>, whose file name holds no "/", "\" or ":", and returns
+// that name for link text. A base that is not a plain http(s) URL
+// (noteUploadBase) has no uploads, so that the masked link sdesk writes
+// cannot be broken by it.
 func (r *noteRenderer) upload(u string) (string, bool) {
 	for _, p := range []string{r.uploads, r.project} {
 		if !noteUploadBase(p) {
@@ -1222,8 +1905,14 @@ func (r *noteRenderer) upload(u string) (string, bool) {
 			continue
 		}
 		// Named after the file's segment as the link's target writes it,
-		// so that the name is that segment or its decoded form.
-		return noteFileName(discordEncodeURL(rest[33:], noteMaskedEscaped)), true
+		// so that the name is that segment or its decoded form; a name
+		// that could pass for a URL or a path (https:%2F%2Fbank.example)
+		// is no name: the link shows its URL.
+		name := noteFileName(discordEncodeURL(rest[33:], noteMaskedEscaped))
+		if strings.ContainsAny(name, "/\\:") {
+			return "", false
+		}
+		return name, true
 	}
 	return "", false
 }
@@ -1238,11 +1927,12 @@ func noteUploadBase(p string) bool {
 }
 
 // noteMaskedEscaped lists what is percent-encoded in the target of a
-// masked link, besides white space and control characters.
-const noteMaskedEscaped = "\\<>"
+// masked link, besides white space, control characters and the @ of
+// @everyone and @here.
+const noteMaskedEscaped = "\\" + noteURLEscaped
 
 // noteMaskedTarget writes u as the target of a masked link: white space,
-// control characters, backslashes and angle brackets percent-encoded, and
+// control characters, backslashes and noteURLEscaped percent-encoded, and
 // in <...> when it holds parentheses.
 func noteMaskedTarget(u string) string {
 	u = discordEncodeURL(u, noteMaskedEscaped)
@@ -1289,8 +1979,10 @@ func noteLeadEscape(t string) string {
 }
 
 // target decodes and absolutizes a link target, keeping <...> around it.
+// Code that GitLab does not see in a target (an href holding backticks) is
+// put back as the text it was.
 func (r *noteRenderer) target(t string) string {
-	t = strings.TrimSpace(t)
+	t = strings.TrimSpace(r.expand(t))
 	if len(t) >= 2 && t[0] == '<' && t[len(t)-1] == '>' {
 		return "<" + r.abs(noteDecodeEntities(t[1:len(t)-1])) + ">"
 	}
@@ -1371,15 +2063,19 @@ func noteTrimURL(u string) (string, string) {
 	return u[:end], u[end:]
 }
 
-// noteInline renders label references, entities and @everyone/@here.
-func noteInline(s string) string {
+// inline renders label references (as protected code spans), entities and
+// @everyone/@here.
+func (r *noteRenderer) inline(s string) string {
 	if strings.Contains(s, "~") {
 		s = noteReplace(noteLabelRe, s, func(m []string) string {
+			if strings.Contains(m[0], "\uE000") {
+				return m[0] // code or a link inside: not a label
+			}
 			if m[2] != "" {
-				return m[1] + noteCodeSpan(m[2])
+				return m[1] + r.protect(noteCodeSpan(m[2]))
 			}
 			name := strings.TrimRight(m[3], ".?&")
-			return m[1] + noteCodeSpan(name) + m[3][len(name):]
+			return m[1] + r.protect(noteCodeSpan(name)) + m[3][len(name):]
 		})
 	}
 	return noteDefuse(noteDecodeEntities(s))
@@ -1407,59 +2103,121 @@ func noteDecodeEntities(s string) string {
 	})
 }
 
-// noteDefuse puts a zero-width space after the @ of @everyone and @here,
-// except in e-mail addresses.
+// noteDefuse puts a zero-width space after the @ of every @everyone and
+// @here (any case): Discord starts a mention at any @ (its mention rule,
+// ^<@!?(\d+)>|^(@(?:everyone|here)), is tried after a letter too, so an
+// e-mail address is no exception).
 func noteDefuse(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
 	}
-	locs := noteMentionRe.FindAllStringIndex(s, -1)
-	var b strings.Builder
-	last := 0
-	for _, loc := range locs {
-		if loc[0] > 0 && noteEmailByte(s[loc[0]-1]) {
-			continue
-		}
-		b.WriteString(s[last : loc[0]+1])
-		b.WriteString("\u200b")
-		last = loc[0] + 1
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return noteMentionRe.ReplaceAllStringFunc(s, func(m string) string { return "@\u200b" + m[1:] })
 }
 
-// noteDiscordSafe escapes, in rendered prose, the syntax that Discord has
-// and GitLab has not, so that a note reads in Discord as it does in GitLab:
+// discordSafe escapes, in rendered prose (placeholders in it), the syntax
+// that Discord has and GitLab has not, and what would let Discord read
+// something across the code and links that sdesk wrote, so that a note
+// reads in Discord as it does in GitLab:
 //
 //   - a "<" that would start a mention, a channel or command link, a
 //     timestamp, a custom emoji or a guild link (<@, <#, </, <:, <t:, <a:,
-//     <id:, <sound:) gets a backslash: it shows as written;
-//   - every | of a || run gets a backslash: no spoiler hides text;
-//   - "](" becomes "]\(": no masked link forms except those sdesk wrote
-//     (they are placeholders at this point, see link);
+//     <id:, <sound:) gets a backslash: it shows as written; so does a "<"
+//     that no ">" of s follows before a placeholder (Discord's autolink,
+//     which runs over line breaks, would end in what sdesk wrote, or in a
+//     code block after s);
+//   - every | of a || run gets a backslash, also when the second | starts
+//     a placeholder: no spoiler hides text;
+//   - every "[" gets a backslash, and "](" becomes "]\(": no masked link
+//     forms except those sdesk wrote;
+//   - every backtick gets a backslash: code starts only where sdesk wrote
+//     it (GitLab's code spans are placeholders at this point);
+//   - the ":" of a "://" (the "//" perhaps starting a placeholder) after a
+//     letter gets a backslash when a placeholder or a "<" follows before
+//     white space (noteURLRunsOn): Discord's URL
+//     rule, which runs on to the next white space or "<", would take in what
+//     sdesk wrote, or the backslash before the "<";
 //   - "-#" at the start of a line (after white space and quote markers)
-//     gets a backslash: no subtext.
+//     gets a backslash: no subtext;
+//   - before a placeholder: an odd run of backslashes gets one more (it
+//     would escape what sdesk wrote); an "@" gets a zero-width space when
+//     the placeholder's text starts with everyone or here; a placeholder
+//     ending with a backtick is kept apart from the next one starting with
+//     one by a zero-width space (the runs would merge);
+//   - a bare URL (bareURL) that Discord would run on into a placeholder or
+//     up to a "<" (noteURLRunsOn) is put in <...>;
+//   - a code block (a <code> element over several lines) gets the lines of
+//     its own that SplitText needs to find its fences;
+//   - any other placeholder whose last word holds a URL (noteEndsInURL: a
+//     link, whose URL SplitText may leave bare by cutting it, or text
+//     showing one) gets a space after it when Discord would run that URL on
+//     into what follows (noteURLRunsOn).
 //
 // A character already escaped by an odd run of backslashes is left alone.
-func noteDiscordSafe(s string) string {
+func (r *noteRenderer) discordSafe(s string) string {
 	if strings.Contains(s, "-#") {
 		s = noteSubtextRe.ReplaceAllString(s, "$1\\-#")
 	}
-	if !strings.ContainsAny(s, "<|(") {
+	if !strings.ContainsAny(s, "<|([`:\\\uE000") {
 		return s
 	}
 	var b strings.Builder
 	b.Grow(len(s) + 16)
-	slashes := 0 // backslashes just before s[i]
+	var stop []int // stop[i]: the first ">" or placeholder at or after i
+	slashes := 0   // backslashes just before s[i]
+	tickEnd := -1  // the end of a placeholder whose text ends with a backtick
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		escaped := slashes%2 == 1
+		if idx, end, ok := r.placeholderAt(s, i); ok {
+			text := r.saved[idx]
+			switch {
+			case slashes%2 == 1:
+				b.WriteByte('\\')
+			case i > 0 && s[i-1] == '@' && discordMassMentionRe.MatchString(text):
+				b.WriteString("\u200b")
+			case tickEnd == i && strings.HasPrefix(text, "`"):
+				b.WriteString("\u200b")
+			}
+			block := strings.HasPrefix(text, "```")
+			if block && b.Len() > 0 && s[i-1] != '\n' {
+				b.WriteByte('\n')
+			}
+			if r.bare[idx] && noteURLRunsOn(s[end:]) {
+				b.WriteString("<" + s[i:end] + ">")
+			} else {
+				b.WriteString(s[i:end])
+			}
+			switch {
+			case block && end < len(s) && s[end] != '\n' && s[end] != '\r':
+				b.WriteByte('\n')
+			case !r.bare[idx] && noteEndsInURL(text) && noteURLRunsOn(s[end:]):
+				b.WriteByte(' ')
+			}
+			tickEnd = -1
+			if strings.HasSuffix(text, "`") {
+				tickEnd = end
+			}
+			slashes = 0
+			i = end - 1
+			continue
+		}
 		switch {
-		case escaped:
-		case c == '<' && noteDiscordTagRe.MatchString(s[i:]),
-			c == '|' && (i+1 < len(s) && s[i+1] == '|' || i > 0 && s[i-1] == '|'),
-			c == '(' && i > 0 && s[i-1] == ']':
+		case slashes%2 == 1:
+		case c == '`', c == '[',
+			c == '|' && (r.peek(s, i+1, 1) == "|" || i > 0 && s[i-1] == '|'),
+			c == '(' && i > 0 && s[i-1] == ']',
+			c == ':' && i > 0 && noteASCIILetter(s[i-1]) && r.peek(s, i+1, 2) == "//" && noteURLRunsOn(s[i+1:]):
 			b.WriteByte('\\')
+		case c == '<':
+			if noteDiscordTagRe.MatchString(s[i:]) {
+				b.WriteByte('\\')
+				break
+			}
+			if stop == nil {
+				stop = noteStops(s)
+			}
+			if j := stop[i+1]; j == len(s) || s[j] != '>' {
+				b.WriteByte('\\')
+			}
 		}
 		b.WriteByte(c)
 		if c == '\\' {
@@ -1471,9 +2229,83 @@ func noteDiscordSafe(s string) string {
 	return b.String()
 }
 
-func noteEmailByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		strings.IndexByte("._%+-", c) >= 0
+// peek returns up to n bytes of what s reads from s[i] on, with its
+// placeholders put back.
+func (r *noteRenderer) peek(s string, i, n int) string {
+	var b strings.Builder
+	for i < len(s) && b.Len() < n {
+		if idx, end, ok := r.placeholderAt(s, i); ok {
+			b.WriteString(r.saved[idx][:min(len(r.saved[idx]), n-b.Len())])
+			i = end
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// placeholderAt reports whether a placeholder \uE000<n>\uE001 starts at
+// s[i], and its index and end.
+func (r *noteRenderer) placeholderAt(s string, i int) (idx, end int, ok bool) {
+	if !strings.HasPrefix(s[i:], "\uE000") {
+		return 0, 0, false
+	}
+	j := i + len("\uE000")
+	k := j
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	if k == j || !strings.HasPrefix(s[k:], "\uE001") {
+		return 0, 0, false
+	}
+	n, err := strconv.Atoi(s[j:k])
+	if err != nil || n >= len(r.saved) {
+		return 0, 0, false
+	}
+	return n, k + len("\uE001"), true
+}
+
+// noteStops returns, for each i in 0..len(s), the index of the first ">"
+// or placeholder start at or after i (len(s) when none).
+func noteStops(s string) []int {
+	stop := make([]int, len(s)+1)
+	stop[len(s)] = len(s)
+	for i := len(s) - 1; i >= 0; i-- {
+		stop[i] = stop[i+1]
+		if s[i] == '>' || strings.HasPrefix(s[i:], "\uE000") {
+			stop[i] = i
+		}
+	}
+	return stop
+}
+
+// noteURLRunsOn reports whether a URL that Discord links just before s
+// would run on into a placeholder or up to a "<": its URL rule takes in
+// everything up to white space or "<", so it would take in what sdesk wrote,
+// or the backslash that escapes the "<".
+func noteURLRunsOn(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == 0xE000, r == '<':
+			return true
+		case noteJSSpaceRune(r):
+			return false
+		}
+	}
+	return false
+}
+
+// noteEndsInURL reports whether the last word of s (after its last white
+// space or "<") holds the start of a URL that Discord links: http://,
+// https:// or steam://.
+func noteEndsInURL(s string) bool {
+	tail := s[strings.LastIndexFunc(s, func(r rune) bool { return r == '<' || noteJSSpaceRune(r) })+1:]
+	return strings.Contains(tail, "http://") || strings.Contains(tail, "https://") || strings.Contains(tail, "steam://")
+}
+
+func noteASCIILetter(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // noteReplace is ReplaceAllStringFunc with submatches (unmatched groups "").
@@ -1551,9 +2383,7 @@ func (r *noteRenderer) table(lines []string) string {
 			b.WriteString(strings.Join(dashes, "-|-") + "\n")
 		}
 	}
-	content := b.String()
-	f := noteFence(content)
-	out := f + "\n" + content + f
+	out := noteCodeBlock("", b.String())
 	if strings.HasSuffix(lines[len(lines)-1], "\n") {
 		out += "\n"
 	}
@@ -1726,19 +2556,37 @@ func quoteTrailing(lines []quoteLine) int {
 // ---------------------------------------------------------------------------
 // Splitting
 
-var splitLinkRe = regexp.MustCompile(`\[[^\[\]\n]*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)|<[^\s<>]+>`)
+var (
+	splitLinkRe = regexp.MustCompile(`\[[^\[\]\n]*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)|<[^\s<>]+>`)
+	// splitURLRe: what Discord's URL rule would link.
+	splitURLRe = regexp.MustCompile(`(?:https?|steam)://[^` + noteJSSpace + `<]+`)
+)
+
+// splitRepair is what a break adds: close at the end of the chunk before
+// it, reopen at the start of the chunk after it.
+type splitRepair struct {
+	close, reopen           string
+	closeRunes, reopenRunes int
+}
 
 // splitFence is a fenced block as SplitText sees it.
 type splitFence struct {
-	bodyStart, closerStart  int // a cut p is inside when bodyStart <= p <= closerStart
-	reopen, close           string
-	reopenRunes, closeRunes int
+	bodyStart, closerStart int // a cut p is inside when bodyStart <= p <= closerStart
+	splitRepair
+}
+
+// splitSpan is a code span as SplitText sees it: s[open:end], its runs
+// n backticks long.
+type splitSpan struct {
+	open, end, n int
 }
 
 type textSplitter struct {
 	s      string
 	fences []splitFence // repaired blocks only
-	avoid  [][2]int     // [lo, hi): positions on fence lines or inside links
+	spans  []splitSpan
+	avoid  [][2]int // [lo, hi): positions on fence lines or inside links and spans
+	lines  [][2]int // [lo, hi): positions strictly inside fence lines, ascending
 }
 
 func newTextSplitter(s string, limit int) *textSplitter {
@@ -1746,24 +2594,38 @@ func newTextSplitter(s string, limit int) *textSplitter {
 	var open *splitFence
 	var marker string
 	var openerStart int
+	var text [][2]int // lines outside fenced blocks
 	for start := 0; start < len(s); {
 		end, next := len(s), len(s)
 		if i := strings.IndexByte(s[start:], '\n'); i >= 0 {
 			end, next = start+i, start+i+1
 		}
 		line := s[start:end]
-		if open == nil {
-			if m, ok := splitFenceOpen(line); ok && end < len(s) {
+		switch {
+		case open == nil:
+			if quote, m, ok := splitFenceOpen(line); ok && end < len(s) {
 				marker, openerStart = m, start
+				close := "\n" + quote + m
 				reopen := strings.TrimSpace(line) + "\n"
-				open = &splitFence{bodyStart: next, reopen: reopen, close: "\n" + m,
-					reopenRunes: utf8.RuneCountInString(reopen), closeRunes: 1 + len(m)}
+				if utf8.RuneCountInString(reopen)+len(close) > limit/2 {
+					reopen = quote + m + "\n"
+				}
+				open = &splitFence{bodyStart: next, splitRepair: splitRepair{close: close, reopen: reopen,
+					closeRunes: utf8.RuneCountInString(close), reopenRunes: utf8.RuneCountInString(reopen)}}
 				sp.avoid = append(sp.avoid, [2]int{openerStart + 1, next + 1})
+				if open.fits(line, limit) {
+					sp.lines = append(sp.lines, [2]int{openerStart + 1, next})
+				}
+			} else {
+				text = append(text, [2]int{start, end})
 			}
-		} else if splitFenceClose(line, marker) {
+		case splitFenceClose(line, marker):
 			open.closerStart = start
 			sp.addFence(open, limit)
 			sp.avoid = append(sp.avoid, [2]int{start, next})
+			if open.fits(line, limit) {
+				sp.lines = append(sp.lines, [2]int{start + 1, end})
+			}
 			open = nil
 		}
 		start = next
@@ -1772,7 +2634,13 @@ func newTextSplitter(s string, limit int) *textSplitter {
 		open.closerStart = len(s)
 		sp.addFence(open, limit)
 	}
+	for _, l := range text {
+		sp.findSpans(l[0], l[1])
+	}
 	for _, loc := range splitLinkRe.FindAllStringIndex(s, -1) {
+		sp.avoid = append(sp.avoid, [2]int{loc[0] + 1, loc[1]})
+	}
+	for _, loc := range splitURLRe.FindAllStringIndex(s, -1) {
 		sp.avoid = append(sp.avoid, [2]int{loc[0] + 1, loc[1]})
 	}
 	sort.Slice(sp.avoid, func(i, j int) bool { return sp.avoid[i][0] < sp.avoid[j][0] })
@@ -1789,29 +2657,79 @@ func newTextSplitter(s string, limit int) *textSplitter {
 	return sp
 }
 
+// fits reports whether a fence line of f, its newline and both repair
+// strings take at most limit runes: then a chunk can hold it whole, and no
+// break falls inside it.
+func (f *splitFence) fits(line string, limit int) bool {
+	return utf8.RuneCountInString(line)+1+f.reopenRunes+f.closeRunes <= limit
+}
+
 func (sp *textSplitter) addFence(f *splitFence, limit int) {
 	if f.reopenRunes+f.closeRunes <= limit/2 {
 		sp.fences = append(sp.fences, *f)
 	}
 }
 
-func splitFenceOpen(line string) (string, bool) {
-	t := splitIndent(line)
-	if len(t) < 3 || (t[0] != '`' && t[0] != '~') {
-		return "", false
+// findSpans records the code spans of the line s[start:end].
+func (sp *textSplitter) findSpans(start, end int) {
+	s := sp.s
+	type run struct {
+		at, n   int
+		escaped bool // after an odd run of backslashes
 	}
+	var runs []run
+	slashes := 0
+	for i := start; i < end; {
+		if s[i] != '`' {
+			if s[i] == '\\' {
+				slashes++
+			} else {
+				slashes = 0
+			}
+			i++
+			continue
+		}
+		n := 0
+		for i+n < end && s[i+n] == '`' {
+			n++
+		}
+		runs = append(runs, run{i, n, slashes%2 == 1})
+		i += n
+		slashes = 0
+	}
+	for k := 0; k < len(runs); k++ {
+		at, n := runs[k].at, runs[k].n
+		if runs[k].escaped {
+			at, n = at+1, n-1
+		}
+		if n < 1 || n > 2 {
+			continue
+		}
+		for c := k + 1; c < len(runs); c++ {
+			if runs[c].n == n {
+				sp.spans = append(sp.spans, splitSpan{open: at, end: runs[c].at + n, n: n})
+				sp.avoid = append(sp.avoid, [2]int{at + 1, runs[c].at + n})
+				k = c
+				break
+			}
+		}
+	}
+}
+
+func splitFenceOpen(line string) (quote, marker string, ok bool) {
+	quote, t := splitIndent(line)
 	n := 0
-	for n < len(t) && t[n] == t[0] {
+	for n < len(t) && t[n] == '`' {
 		n++
 	}
-	if n < 3 || (t[0] == '`' && strings.IndexByte(t[n:], '`') >= 0) {
-		return "", false
+	if n < 3 || strings.IndexByte(t[n:], '`') >= 0 {
+		return "", "", false
 	}
-	return t[:n], true
+	return quote, t[:n], true
 }
 
 func splitFenceClose(line, marker string) bool {
-	t := splitIndent(line)
+	_, t := splitIndent(line)
 	n := 0
 	for n < len(t) && t[n] == marker[0] {
 		n++
@@ -1819,21 +2737,67 @@ func splitFenceClose(line, marker string) bool {
 	return n >= len(marker) && strings.Trim(t[n:], " \t\r") == ""
 }
 
-// splitIndent drops up to three leading spaces.
-func splitIndent(line string) string {
+// splitIndent drops up to three leading spaces and then a block quote
+// marker (">" and one or more spaces), which it returns.
+func splitIndent(line string) (quote, rest string) {
 	for k := 0; k < 3 && strings.HasPrefix(line, " "); k++ {
 		line = line[1:]
 	}
-	return line
+	if t := strings.TrimLeft(strings.TrimPrefix(line, ">"), " "); strings.HasPrefix(line, ">") && len(line)-len(t) > 1 {
+		return line[:len(line)-len(t)], t
+	}
+	return "", line
 }
 
-// fenceAt returns the repaired block that a cut at p is inside, or nil.
-func (sp *textSplitter) fenceAt(p int) *splitFence {
+// repairAt returns what a cut at p adds: the repair of the block or code
+// span that p is inside, if any.
+func (sp *textSplitter) repairAt(p int) (splitRepair, bool) {
 	i := sort.Search(len(sp.fences), func(i int) bool { return sp.fences[i].closerStart >= p })
 	if i < len(sp.fences) && sp.fences[i].bodyStart <= p {
-		return &sp.fences[i]
+		return sp.fences[i].splitRepair, true
 	}
-	return nil
+	if c, ok := sp.spanAt(p); ok && p > c.open+c.n && p < c.end-c.n {
+		ticks := strings.Repeat("`", c.n)
+		rep := splitRepair{close: ticks, reopen: ticks}
+		if sp.s[p-1] == '`' {
+			rep.close = " " + ticks
+		}
+		if sp.s[p] == '`' {
+			rep.reopen = ticks + " "
+		}
+		rep.closeRunes, rep.reopenRunes = len(rep.close), len(rep.reopen)
+		return rep, true
+	}
+	return splitRepair{}, false
+}
+
+// blankTail reports whether a cut at p falls in a repaired fenced block
+// whose rest holds nothing but line breaks, white space and quote markers.
+func (sp *textSplitter) blankTail(p int) bool {
+	i := sort.Search(len(sp.fences), func(i int) bool { return sp.fences[i].closerStart >= p })
+	return i < len(sp.fences) && sp.fences[i].bodyStart <= p &&
+		strings.Trim(sp.s[p:sp.fences[i].closerStart], "\n\r\t >") == ""
+}
+
+// spanAt returns the code span that a cut at p falls in, if any.
+func (sp *textSplitter) spanAt(p int) (splitSpan, bool) {
+	i := sort.Search(len(sp.spans), func(i int) bool { return sp.spans[i].end > p })
+	if i < len(sp.spans) && sp.spans[i].open < p {
+		return sp.spans[i], true
+	}
+	return splitSpan{}, false
+}
+
+// forbidden reports whether a cut at p would fall inside a fence line, or
+// in or next to a code span's opening or closing run, or inside a run of
+// backticks in its text, where no repair keeps the code whole.
+func (sp *textSplitter) forbidden(p int) bool {
+	i := sort.Search(len(sp.lines), func(i int) bool { return sp.lines[i][1] > p })
+	if i < len(sp.lines) && sp.lines[i][0] <= p {
+		return true
+	}
+	c, ok := sp.spanAt(p)
+	return ok && (p <= c.open+c.n || p >= c.end-c.n || sp.s[p-1] == '`' && sp.s[p] == '`')
 }
 
 func (sp *textSplitter) avoided(p int) bool {
@@ -1874,7 +2838,7 @@ func (sp *textSplitter) graphemeCut(p int) bool {
 func (sp *textSplitter) cut(start, room int) int {
 	s := sp.s
 	type cand struct{ p, n int }
-	blank, nl, space, hard, anyCut := cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}
+	blank, nl, space, hard, hardAvoided, anyCut, poor := cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}, cand{-1, 0}
 	lineBlank := start == 0 || s[start-1] == '\n'
 	n := 0
 	for p := start; p < len(s); {
@@ -1896,15 +2860,26 @@ func (sp *textSplitter) cut(start, room int) int {
 			lineBlank = false
 		}
 		cost := n
-		if f := sp.fenceAt(p); f != nil {
-			cost += f.closeRunes
+		rep, repaired := sp.repairAt(p)
+		if repaired {
+			cost += rep.closeRunes
 		}
-		if cost > room {
+		if cost > room || sp.forbidden(p) {
 			continue
 		}
 		c := cand{p, n}
+		if repaired && (strings.IndexByte("*_~", s[p-1]) >= 0 || sp.blankTail(p)) {
+			// The added closing string would let Discord end emphasis
+			// at that character, which the rest of s does not; or the
+			// reopened block would hold no character.
+			poor = c
+			continue
+		}
 		anyCut = c
 		if sp.avoided(p) {
+			if sp.graphemeCut(p) {
+				hardAvoided = c
+			}
 			continue
 		}
 		switch next := s[p]; {
@@ -1931,10 +2906,16 @@ func (sp *textSplitter) cut(start, room int) int {
 		best = hard.p
 	}
 	if best < 0 {
+		best = hardAvoided.p
+	}
+	if best < 0 {
 		best = anyCut.p
 	}
 	if best < 0 {
-		// Unreachable with max >= 16: one rune always fits.
+		best = poor.p
+	}
+	if best < 0 {
+		// Only code whose every break is forbidden fills the room.
 		_, size := utf8.DecodeRuneInString(s[start:])
 		best = start + size
 	}

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
-	"unicode"
+
 	"unicode/utf8"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -39,7 +40,7 @@ func TestRenderNote(t *testing.T) {
 		{"image without alt", "![](/uploads/" + secret1 + "/my%20shot.png)", "[my shot.png](" + up + secret1 + "/my%20shot.png)"},
 		{"image name not UTF-8 kept escaped", "![](/uploads/" + secret1 + "/%80.png)", "[%80.png](" + up + secret1 + "/%80.png)"},
 		{"image name decoded", "![](/uploads/" + secret1 + "/caf%C3%A9.png)", "[café.png](" + up + secret1 + "/caf%C3%A9.png)"},
-		{"image name is a sentinel rune", "![](\uE000)", "\uE000"},
+		{"image name is a sentinel rune", "![](\uE000)", "!\\[]\\(\uE000)"},
 		{"image name decodes to a sentinel rune", "![](/uploads/" + secret1 + "/%EE%80%80.png)", "[%EE%80%80.png](" + up + secret1 + "/%EE%80%80.png)"},
 		{"image name decodes to a placeholder", "`code` ![](/uploads/" + secret1 + "/%EE%80%800%EE%80%81.png)",
 			"`code` [%EE%80%800%EE%80%81.png](" + up + secret1 + "/%EE%80%800%EE%80%81.png)"},
@@ -58,7 +59,8 @@ func TestRenderNote(t *testing.T) {
 		{"labels", `~bug and ~"needs info", ~priority::high.`, "`bug` and `needs info`, `priority::high`."},
 		{"not labels", "takes ~10min, ~~gone~~, ~/x, a~b", "takes ~10min, ~~gone~~, ~/x, a~b"},
 		{"mentions defused", "@everyone @here @Here!", "@" + zwsp + "everyone @" + zwsp + "here @" + zwsp + "Here!"},
-		{"email kept", "mail ops@here.example or x@everyone.example", "mail ops@here.example or x@everyone.example"},
+		{"mentions in e-mail addresses defused", "mail ops@here.example or x@everyone.example",
+			"mail ops@" + zwsp + "here.example or x@" + zwsp + "everyone.example"},
 		{"br", "a<br>b<br/>c<br />d<BR>e", "a\nb\nc\nd\ne"},
 		{"details inline", "<details><summary>S</summary>body</details>", "**S**\nbody"},
 		{"details block", "<details><summary>Logs</summary>\n\nline 1\n</details>", "**Logs**\n\nline 1\n"},
@@ -75,7 +77,7 @@ func TestRenderNote(t *testing.T) {
 		{"unknown tags kept", "Replace <name> with yours, mail Jane Doe <jane@example.com>, 1 < 2 > 0",
 			"Replace <name> with yours, mail Jane Doe <jane@example.com>, 1 < 2 > 0"},
 		{"entities", "Tom &amp; Jerry &lt;3 &quot;hi&quot; it&#39;s a&nbsp;b &#x1F600; &bogus; &#0;",
-			"Tom & Jerry <3 \"hi\" it's a b 😀 &bogus; &#0;"},
+			"Tom & Jerry \\<3 \"hi\" it's a b 😀 &bogus; &#0;"},
 		{"entity in code kept", "`&amp;` and &amp;", "`&amp;` and &"},
 		{"toc", "[[_TOC_]]\n# Title\n[TOC]\ntext", "# Title\ntext"},
 		{"tasks", "- [ ] todo\n- [x] done\n* [X] Done too\n1. [ ] first\n  - [ ] nested\n- [link](https://example.org)",
@@ -93,7 +95,7 @@ func TestRenderNote(t *testing.T) {
 		{"fence untouched", "```\n@everyone <b>x</b> ~bug [a](/uploads/x) &amp;\n```\nafter ~bug",
 			"```\n@everyone <b>x</b> ~bug [a](/uploads/x) &amp;\n```\nafter `bug`"},
 		{"tilde fence", "~~~python\nprint('&amp;')\n~~~\n", "```python\nprint('&amp;')\n```\n"},
-		{"tilde fence holding backticks", "~~~\n```\n~~~", "~~~\n```\n~~~"},
+		{"tilde fence holding backticks", "~~~\n```\n~~~", "```\n``" + zwsp + "`\n```"},
 		{"unclosed fence", "```\ncode <b>", "```\ncode <b>\n```"},
 		{"fence in list", "1. step\n\n   ```sh\n   rm -rf ~bug\n   ```\n", "1. step\n\n   ```sh\n   rm -rf ~bug\n   ```\n"},
 		{"inline code untouched", "`<b>@everyone</b>` ~bug ``a ` b``", "`<b>@everyone</b>` `bug` ``a ` b``"},
@@ -125,7 +127,7 @@ func TestRenderNoteShowsLinkTargets(t *testing.T) {
 		{"anchor", `<a href="https://evil.example/a">safe</a>`, "safe (<https://evil.example/a>)"},
 		{"image elsewhere", "![logo](https://cdn.example/logo.png)", "logo (<https://cdn.example/logo.png>)"},
 		{"badge", "[![build](https://ci.example/b.svg)](https://ci.example/job)", "build (<https://ci.example/job>)"},
-		{"reference definition", "[docs]: https://x.test/d", "[docs]: https://x.test/d"},
+		{"reference definition", "[docs]: https://x.test/d", `\[docs]: https://x.test/d`},
 		{"space in target", "[x](<https://a.test/b c>)", "x (<https://a.test/b%20c>)"},
 		{"angle bracket in target", "[x](https://a.test/&gt;b)", "x (<https://a.test/%3Eb>)"},
 		{"mass mention in target", "[x](https://a.test/@here)", "x (<https://a.test/%40here>)"},
@@ -144,10 +146,10 @@ func TestRenderNoteShowsLinkTargets(t *testing.T) {
 		{"quote in link text", "[> q](https://x.test)", `\> q (<https://x.test>)`},
 		{"list in link text", "[1. a](https://x.test) [- b](https://x.test) [#1](https://x.test)",
 			`1\. a (<https://x.test>) \- b (<https://x.test>) #1 (<https://x.test>)`},
-		{"link text completes a link", "[x][(y)](https://z.test)", `[x]\(y) (<https://z.test>)`},
+		{"link text completes a link", "[x][(y)](https://z.test)", `\[x]\(y) (<https://z.test>)`},
 		{"mention in link text", "[<@1> @everyone](https://x.test)", `\<@1> @` + zwsp + "everyone (<https://x.test>)"},
-		{"link syntax left as text", "[a](b c) and [b](<c d>x)", `[a]\(b c) and [b]\(<c d>x)`},
-		{"link syntax from entities", "&#91;x&#93;&#40;https://evil.example/&#41;", `[x]\(https://evil.example/&#41;`},
+		{"link syntax left as text", "[a](b c) and [b](<c d>x)", `\[a]\(b c) and \[b]\(<c d>x)`},
+		{"link syntax from entities", "&#91;x&#93;&#40;https://evil.example/&#41;", `\[x]\(https://evil.example/&#41;`},
 		{"in code kept", "`[a](https://x.test)` and\n```\n[b](https://y.test)\n```",
 			"`[a](https://x.test)` and\n```\n[b](https://y.test)\n```"},
 	}
@@ -158,6 +160,175 @@ func TestRenderNoteShowsLinkTargets(t *testing.T) {
 				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
 			checkNoteForDiscord(t, tt.in, got, project)
+		})
+	}
+}
+
+// The holes an attacker found in the rendering of GitLab notes for Discord
+// (issue 7, item 6), and the shapes of the same kind found while closing
+// them: GitLab code that Discord did not read as code, so that a masked
+// link, a mention or a spoiler in it came alive; @everyone after a letter;
+// an upload named like a URL.
+func TestRenderNoteAttackerShapes(t *testing.T) {
+	evil := "[Refund form](https://evil.example/phish) <@&123> ||hidden||"
+	broken := "``" + zwsp + "`" // ``` in code, as sdesk writes it
+	up := project + "/uploads/" + secret1 + "/"
+	tests := []struct {
+		name, in, want string
+	}{
+		// Fences that Discord does not know: Discord ends a block at the
+		// first ``` and knows no ~~~, ```` or $$.
+		{"tilde fence holding backticks", "~~~\n```\n" + evil + "\n~~~", "```\n" + broken + "\n" + evil + "\n```"},
+		{"longer fence holding backticks", "````\n```\n" + evil + "\n````", "```\n" + broken + "\n" + evil + "\n```"},
+		{"math holding backticks", "$$\n```\n" + evil + "\n$$", "```math\n" + broken + "\n" + evil + "\n```"},
+		{"quoted tilde fence", "> ~~~\n> ```\n> " + evil + "\n> ~~~", "> ```\n> " + broken + "\n> " + evil + "\n> ```"},
+		{"quote ends before the closing fence", "> ```\n> " + evil + "\n\n```", "> ```\n> " + evil + "\n> ```"},
+		{"info string holding backticks", "~~~ a```b\n" + evil + "\n~~~", "```\n" + evil + "\n```"},
+		{"language Discord knows", "~~~ c++ {.numbered}\nx\n~~~", "```c++\nx\n```"},
+		{"code element holding backticks", "<code>```\n" + evil + "</code>", "```\n" + broken + "\n" + evil + "\n```"},
+		{"code span of three backticks", "````a```" + evil + "````", "`a```" + evil + "`"},
+		{"code span over two lines", "`a\n" + evil + "`", "`a " + evil + "`"},
+		{"code span holding one and two backticks", "```a`b``c```", "``a`b`" + zwsp + "`c``"},
+		// Blocks with no character but line breaks: Discord would end them at
+		// the next block's opening fence.
+		{"empty fence before a fence", "```\n```\nx\n```\n" + evil + "\n```", "```\n" + zwsp + "\n```\nx\n```\n" + evil + "\n```"},
+		{"empty math before a fence", "$$\n$$\n```\n" + evil + "\n```", "```math\n" + zwsp + "\n```\n```\n" + evil + "\n```"},
+		{"blank code element before a fence", "a <code>\n</code> b\n```\n" + evil + "\n```", "a \n```\n" + zwsp + "\n```\n b\n```\n" + evil + "\n```"},
+		{"empty quoted fence", "> ```\n>\n> ```", "> ```\n> " + zwsp + "\n> ```"},
+		// Backticks that are not code in GitLab: Discord would pair them
+		// with the code sdesk writes.
+		{"stray backtick", "x `\n```\na ` " + evil + "\n```", "x \\`\n```\na ` " + evil + "\n```"},
+		{"backticks from entities", "&#96;&#96;&#96;\n~~~\n" + evil + "\n~~~", "\\`\\`\\`\n```\n" + evil + "\n```"},
+		{"backslash from an entity before code", "&#92;`x` a `" + evil + "`", "\\\\`x` a `" + evil + "`"},
+		{"labels before code", "~bug`x` ~bug``y``", "`bug`" + zwsp + "`x` `bug`" + zwsp + "``y``"},
+		// Links and URLs that Discord would run on into code.
+		{"link text running into code", "[a `b](https://evil.example/phish) <@&1>`", "\\[a `b](https://evil.example/phish) <@&1>`"},
+		{"URL running into code", "https://x.test/`a " + evil + "`", "<https://x.test/>`a " + evil + "`"},
+		{"scheme running into code", "https://`a " + evil + "`", "https\\://`a " + evil + "`"},
+		// Discord's URL rule runs on to white space or "<", over a backslash,
+		// and its autolink rule over line breaks.
+		{"URL running up to an escaped <", "https://x.test/a<@1>", `<https://x.test/a>\<@1>`},
+		{"scheme in link text running up to an escaped <", "[see https://x.test/<@1>](https://y.test)", `see https\://x.test/\<@1> (<https://y.test>)`},
+		{"autolink closing in a code block", "x <y:/z\n```\n[a](b)>\n" + evil + "\n```", "x \\<y:/z\n```\n[a](b)>\n" + evil + "\n```"},
+		{"scheme before link text running up to an escaped <", "https:[//x.test/<@1>](https://y.test)", `https\://x.test/\<@1> (<https://y.test>)`},
+		{"spoiler made with link texts", "x|[|a|](https://x.test) y|[|b](https://x.test)", `x\||a| (<https://x.test>) y\||b (<https://x.test>)`},
+		{"reference definition of another scheme", "[a]: steam://x&lt;@1&gt;", `\[a]: steam\://x\<@1\>`},
+		{"text ending in a URL before code", "[r]: &#95;https://x.test/a`b " + evil + "`", `\[r]: \_https://x.test/a ` + "`b " + evil + "`"},
+		{"URL holding markup", "https://x.test/a[b]|c`d", "https://x.test/a%5Bb%5D%7Cc%60d"},
+		{"URL holding a URL", "https://x.test/?u=https://y.test/", "https://x.test/?u=https%3A//y.test/"},
+		{"link target holding code", "[x](]https://]x.test/<code>a\nb</code>~~~https://x.test/)", "\\[x]\\(]<https://%5Dx.test/>\n```\na\nb\n```\n~~~https://x.test/)"},
+		// Code or a link inside what would be code: the text is kept as it is.
+		{"inline math around code", "x $$a `b` c$$ y", "x $$a `b` c$$ y"},
+		{"label around code", "~\"a `b` c\"", "~\"a `b` c\""},
+		// @everyone and @here: Discord starts a mention at any @.
+		{"mass mentions after a letter", "a@everyone x@here A@Everyone", "a@" + zwsp + "everyone x@" + zwsp + "here A@" + zwsp + "Everyone"},
+		{"mass mention before a link", "@[everyone](https://x.test)", "@" + zwsp + "everyone (<https://x.test>)"},
+		{"mass mention around empty code", "@<code></code>everyone", "@" + zwsp + "everyone"},
+		{"mass mentions in URLs", "https://x.test/@everyone <https://x.test/@here>", "https://x.test/%40everyone <https://x.test/%40here>"},
+		// Emphasis that Discord would close inside code.
+		{"strong closing in code", "**a `b** " + evil + "`", "\\**a `b** " + evil + "`"},
+		{"em closing in code", "*a `b* " + evil + "`", "\\*a `b* " + evil + "`"},
+		{"underscores closing in code", "_a `b_ " + evil + "` __c `d__ " + evil + "`", "\\_a `b_ " + evil + "` \\__c `d__ " + evil + "`"},
+		{"strike-through closing in code", "~~a `b~~ " + evil + "`", "\\~~a `b~~ " + evil + "`"},
+		{"em closing in a fenced block", "*a\n```\nb* " + evil + "\n```", "\\*a\n```\nb* " + evil + "\n```"},
+		{"emphasis closing before code kept", "**Note:** run `ls *.log`, _see_ `snake_case`", "**Note:** run `ls *.log`, _see_ `snake_case`"},
+		// An upload named like a URL shows its URL.
+		{"upload named like a URL", "[x](/uploads/" + secret1 + "/https:%2F%2Fgitlab.example%2Flogin)",
+			"x (<" + up + "https:%2F%2Fgitlab.example%2Flogin>)"},
+		{"upload named like a URL, no text", "![](/uploads/" + secret1 + "/https:%2F%2Fgitlab.example%2Flogin)",
+			"<" + up + "https:%2F%2Fgitlab.example%2Flogin>"},
+		{"upload named like a path", "[a.png](/uploads/" + secret1 + "/..%2Fa.png)", "a.png (<" + up + "..%2Fa.png>)"},
+		{"upload named with a backslash", "![](/uploads/" + secret1 + "/a%5Cb.png)", "<" + up + "a%5Cb.png>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := sdesk.RenderNote(tt.in, project)
+			if got != tt.want {
+				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
+			}
+			checkNoteForDiscord(t, tt.in, got, project)
+		})
+	}
+}
+
+// A note is split into several messages: code cut by a split is closed
+// and opened again, so each message shows code where GitLab does.
+func TestSplitRenderedNoteKeepsCode(t *testing.T) {
+	evil := "[Refund form](https://evil.example/phish) <@&1> ||x||"
+	var quoted strings.Builder
+	quoted.WriteString("> ~~~\n")
+	for range 80 {
+		quoted.WriteString("> " + strings.Repeat("y", 60) + "\n")
+	}
+	quoted.WriteString("> " + evil + "\n> ~~~\n")
+	tests := []struct {
+		name, in string
+	}{
+		{"code span", "`" + strings.Repeat("x", 4500) + evil + " end`"},
+		{"code span with backticks at the cut", "``" + strings.Repeat("`x", 2500) + evil + " end``"},
+		{"code span after text", "see " + strings.Repeat("word ", 500) + "`" + strings.Repeat("x ", 2000) + evil + " end`"},
+		{"quoted fence", quoted.String()},
+		{"fence with a long info string", "```" + strings.Repeat("a", 3000) + "\n" + strings.Repeat("x\n", 2500) + evil + "\n```"},
+		{"fence indented with a tab", "\t~~~\n" + strings.Repeat("y", 5000) + evil + "\n\t~~~"},
+		{"code span holding runs of three backticks", "`" + strings.Repeat("ab```", 1000) + evil + "`"},
+		{"long URL", "https://x.test/" + strings.Repeat("a", 5000) + "||hidden||[x](https://evil.example/phish)<@1> x"},
+	}
+	for _, tt := range tests {
+		for _, max := range []int{2000, 4096} {
+			t.Run(fmt.Sprint(tt.name, " ", max), func(t *testing.T) {
+				out := sdesk.RenderNote(tt.in, project)
+				chunks := sdesk.SplitText(out, max)
+				if len(chunks) < 2 {
+					t.Fatalf("SplitText(RenderNote(%.40q...), %d): %d chunk, want more: the test lost its point", tt.in, max, len(chunks))
+				}
+				checkSplit(t, out, max, chunks)
+				checkChunksForDiscord(t, tt.in, out, max, chunks, project)
+			})
+		}
+	}
+}
+
+// The test's model of Discord (discordShows) reads code, links and
+// mentions as Discord's own rules do.
+func TestDiscordShows(t *testing.T) {
+	tests := []struct {
+		name, in string
+		live     bool
+	}{
+		{"code block with a language line", "```0\n```<#1>\n```", false},
+		{"code block without one", "```0\n```<#1>", true},
+		{"code block after text", "a ```\n<@1>\n``` b", false},
+		{"code block ends at the first ```", "````\n```\n<@1>\n````", true},
+		{"inline code", "`<@1>` ``a ` <@1>``", false},
+		{"inline code with a shorter opening run", "``<@1>`", false},
+		{"unclosed inline code", "`` <@1>", true},
+		{"escaped backtick", "\\`<@1>`", true},
+		{"spoiler", "a ||b||", true},
+		{"escaped spoiler", `a \|\|b\|\|`, false},
+		{"URL holds the pipes", "https://x.test/a||b||", false},
+		{"URL ends at a space", "https://x.test/a ||b||", true},
+		{"URL running into code", "https://x.test/`a <@1>`", true},
+		{"autolink", "<https://x.test/a||b||>", false},
+		{"mass mention", "a@everyone", true},
+		{"mass mention in a URL", "https://x.test/@here", true},
+		{"defused mass mention", "a@" + zwsp + "everyone", false},
+		{"mention in link text", "[a <@1>](https://x.test) https://x.test", true},
+		{"masked link", "[a](https://x.test)", true},
+		{"link showing its target", "[https://x.test](https://x.test)", false},
+		{"upload named after its file", "[a.png](" + project + "/uploads/" + secret1 + "/a.png)", false},
+		{"upload named like a URL", "[https://x.test/a](" + project + "/uploads/" + secret1 + "/https:%2F%2Fx.test%2Fa)", true},
+		{"strong closing in code", "**a `b** <@1>`", true},
+		{"escaped strong", "\\**a `b** <@1>`", false},
+		{"strong closing before code", "**a** `b`", false},
+		{"em closing in a code block", "*a\n```\nb* x\n```", true},
+		{"em after white space", "a * b `c * d`", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			why := discordShows(tt.in, project)
+			if live := why != ""; live != tt.live {
+				t.Errorf("discordShows(%q) = %q, want live %v", tt.in, why, tt.live)
+			}
 		})
 	}
 }
@@ -173,7 +344,7 @@ func TestRenderNoteDiscordOnlySyntax(t *testing.T) {
 		{"already escaped", `\<@123> \|| \\<@1>`, `\<@123> \|\| \\\<@1>`},
 		{"spoiler", "||hidden|| a | b |||", `\|\|hidden\|\| a | b \|\|\|`},
 		{"subtext", "-# small\n  -# indented\n> -# quoted\nnot -# here", "\\-# small\n  \\-# indented\n> \\-# quoted\nnot -# here"},
-		{"html and email kept", "<b>x</b> <jane@example.com> 1 < 2", "**x** <jane@example.com> 1 < 2"},
+		{"html and email kept", "<b>x</b> <jane@example.com> 1 < 2", `**x** <jane@example.com> 1 \< 2`},
 		{"code kept", "`<@1> ||x||`\n```\n-# <t:0>\n```", "`<@1> ||x||`\n```\n-# <t:0>\n```"},
 	}
 	for _, tt := range tests {
@@ -413,8 +584,12 @@ func longNote(n int) string {
 }
 
 // checkSplit checks the documented properties of SplitText: every chunk has
-// at most max runes and some text of s, chunks are valid UTF-8 when s is, and
-// removing the added fence lines and concatenating gives s back.
+// at most max runes and some text of s, chunks are valid UTF-8 when s is, no
+// break falls inside a fence line that fits in a chunk, or in or next to a
+// code span's opening or closing run or inside a run of backticks in a
+// span, and
+// removing the added fence lines and code span runs and concatenating gives
+// s back.
 func checkSplit(t *testing.T, s string, max int, chunks []string) {
 	t.Helper()
 	if s == "" {
@@ -434,26 +609,46 @@ func checkSplit(t *testing.T, s string, max int, chunks []string) {
 			t.Fatalf("chunk %d is not valid UTF-8: %q", i, c)
 		}
 	}
-	fences := testFences(s, max)
-	if !reassemble(s, 0, chunks, nil, fences) {
+	m := newSplitModel(s, max)
+	if !m.reassemble(0, chunks, "") {
 		t.Fatalf("chunks do not reassemble to the input\ninput  %q\nchunks %q", s, chunks)
 	}
 }
 
-// testFence mirrors the fence rule in SplitText's documentation.
-type testFence struct {
-	bodyStart, closerStart int
-	reopen, close          string
+// splitModel mirrors the rules in SplitText's documentation: which
+// strings a break at each position adds, and where no break may fall.
+type splitModel struct {
+	s      string
+	fences []testFence
+	spans  []testSpan
+	lines  [][2]int // [lo, hi): breaks inside fence lines
 }
 
-func testFences(s string, max int) []testFence {
-	indent := func(l string) string {
+type testFence struct {
+	bodyStart, closerStart int
+	close, reopen          string
+}
+
+// fits: the fence line, its newline and both added strings fit in max.
+func (f testFence) fits(line string, max int) bool {
+	return utf8.RuneCountInString(line)+1+utf8.RuneCountInString(f.reopen)+utf8.RuneCountInString(f.close) <= max
+}
+
+type testSpan struct{ open, end, n int }
+
+func newSplitModel(s string, max int) *splitModel {
+	m := &splitModel{s: s}
+	// prefix splits a line into its quote marker and the rest, after at
+	// most three spaces.
+	prefix := func(l string) (string, string) {
 		for k := 0; k < 3 && strings.HasPrefix(l, " "); k++ {
 			l = l[1:]
 		}
-		return l
+		if rest := strings.TrimLeft(strings.TrimPrefix(l, ">"), " "); strings.HasPrefix(l, ">") && len(l)-len(rest) >= 2 {
+			return l[:len(l)-len(rest)], rest
+		}
+		return "", l
 	}
-	var fences []testFence
 	var open *testFence
 	var run string
 	for start := 0; start < len(s); {
@@ -461,15 +656,24 @@ func testFences(s string, max int) []testFence {
 		if i := strings.IndexByte(s[start:], '\n'); i >= 0 {
 			end, next = start+i, start+i+1
 		}
-		line := indent(s[start:end])
+		quote, line := prefix(s[start:end])
 		if open == nil {
 			n := 0
-			for n < len(line) && (line[0] == '`' || line[0] == '~') && line[n] == line[0] {
+			for n < len(line) && line[n] == '`' {
 				n++
 			}
-			if n >= 3 && end < len(s) && !(line[0] == '`' && strings.Contains(line[n:], "`")) {
+			if n >= 3 && end < len(s) && !strings.Contains(line[n:], "`") {
 				run = line[:n]
-				open = &testFence{bodyStart: next, reopen: strings.TrimSpace(s[start:end]) + "\n", close: "\n" + run}
+				f := testFence{bodyStart: next, close: "\n" + quote + run, reopen: strings.TrimSpace(s[start:end]) + "\n"}
+				if utf8.RuneCountInString(f.reopen)+utf8.RuneCountInString(f.close) > max/2 {
+					f.reopen = quote + run + "\n"
+				}
+				if f.fits(s[start:end], max) {
+					m.lines = append(m.lines, [2]int{start + 1, next})
+				}
+				open = &f
+			} else {
+				m.spans = append(m.spans, testSpans(s, start, end)...)
 			}
 		} else {
 			n := 0
@@ -477,8 +681,11 @@ func testFences(s string, max int) []testFence {
 				n++
 			}
 			if n >= len(run) && strings.Trim(line[n:], " \t\r") == "" {
+				if open.fits(s[start:end], max) {
+					m.lines = append(m.lines, [2]int{start + 1, end})
+				}
 				open.closerStart = start
-				fences = append(fences, *open)
+				m.fences = append(m.fences, *open)
 				open = nil
 			}
 		}
@@ -486,60 +693,117 @@ func testFences(s string, max int) []testFence {
 	}
 	if open != nil {
 		open.closerStart = len(s)
-		fences = append(fences, *open)
+		m.fences = append(m.fences, *open)
 	}
-	kept := fences[:0]
-	for _, f := range fences {
+	kept := m.fences[:0]
+	for _, f := range m.fences {
 		if utf8.RuneCountInString(f.reopen)+utf8.RuneCountInString(f.close) <= max/2 {
 			kept = append(kept, f)
 		}
 	}
-	return kept
+	m.fences = kept
+	return m
 }
 
-func fenceAt(fences []testFence, p int) *testFence {
-	for i := range fences {
-		if fences[i].bodyStart <= p && p <= fences[i].closerStart {
-			return &fences[i]
+// testSpans returns the code spans of the line s[start:end].
+func testSpans(s string, start, end int) []testSpan {
+	var spans []testSpan
+	type run struct{ at, n, eff int } // eff: the run's length as an opening run
+	var runs []run
+	for i := start; i < end; {
+		if s[i] != '`' {
+			i++
+			continue
+		}
+		j := i
+		for j < end && s[j] == '`' {
+			j++
+		}
+		slashes := 0
+		for k := i - 1; k >= start && s[k] == '\\'; k-- {
+			slashes++
+		}
+		eff := j - i
+		if slashes%2 == 1 {
+			eff--
+		}
+		runs = append(runs, run{i, j - i, eff})
+		i = j
+	}
+	for k := 0; k < len(runs); k++ {
+		n := runs[k].eff
+		if n < 1 || n > 2 {
+			continue
+		}
+		for c := k + 1; c < len(runs); c++ {
+			if runs[c].n == n {
+				spans = append(spans, testSpan{open: runs[k].at + runs[k].n - n, end: runs[c].at + n, n: n})
+				k = c
+				break
+			}
 		}
 	}
-	return nil
+	return spans
+}
+
+// repair returns what a break at p adds, and whether a break may fall there.
+func (m *splitModel) repair(p int) (close, reopen string, ok bool) {
+	for _, l := range m.lines {
+		if l[0] <= p && p < l[1] {
+			return "", "", false
+		}
+	}
+	for _, f := range m.fences {
+		if f.bodyStart <= p && p <= f.closerStart {
+			return f.close, f.reopen, true
+		}
+	}
+	for _, c := range m.spans {
+		if p <= c.open || p >= c.end {
+			continue
+		}
+		if p <= c.open+c.n || p >= c.end-c.n || m.s[p-1] == '`' && m.s[p] == '`' {
+			return "", "", false
+		}
+		close, reopen = strings.Repeat("`", c.n), strings.Repeat("`", c.n)
+		if m.s[p-1] == '`' {
+			close = " " + close
+		}
+		if m.s[p] == '`' {
+			reopen += " "
+		}
+		return close, reopen, true
+	}
+	return "", "", true
 }
 
 // reassemble reports whether chunks, from position pos of s on, are s[pos:]
-// with fence lines added exactly where the rule says.
-func reassemble(s string, pos int, chunks []string, reopen *testFence, fences []testFence) bool {
+// with the strings added exactly where the rules say; the first chunk starts
+// with reopen.
+func (m *splitModel) reassemble(pos int, chunks []string, reopen string) bool {
+	s := m.s
 	if len(chunks) == 0 {
 		return pos == len(s)
 	}
-	c := chunks[0]
-	if reopen != nil {
-		if !strings.HasPrefix(c, reopen.reopen) {
-			return false
-		}
-		c = c[len(reopen.reopen):]
+	c, ok := strings.CutPrefix(chunks[0], reopen)
+	if !ok {
+		return false
 	}
 	if len(chunks) == 1 {
 		return c != "" && s[pos:] == c
 	}
-	// Without an added closing fence.
-	if p := pos + len(c); p > pos && strings.HasPrefix(s[pos:], c) && p < len(s) && fenceAt(fences, p) == nil &&
-		reassemble(s, p, chunks[1:], nil, fences) {
-		return true
+	// The chunk is s[pos:p] and then what a break at p adds.
+	for k := 0; k <= len(c); k++ {
+		p := pos + len(c) - k
+		if p <= pos || p >= len(s) || s[pos:p] != c[:len(c)-k] {
+			continue
+		}
+		close, next, ok := m.repair(p)
+		if ok && close == c[len(c)-k:] && m.reassemble(p, chunks[1:], next) {
+			return true
+		}
 	}
-	// With one: "\n" and a run of fence characters at the end.
-	k := len(c)
-	for k > 0 && (c[k-1] == '`' || c[k-1] == '~') && c[k-1] == c[len(c)-1] {
-		k--
-	}
-	if k == 0 || c[k-1] != '\n' {
-		return false
-	}
-	body := c[:k-1]
-	p := pos + len(body)
-	f := fenceAt(fences, p)
-	return f != nil && f.close == c[k-1:] && p > pos && strings.HasPrefix(s[pos:], body) &&
-		reassemble(s, p, chunks[1:], f, fences)
+	return false
 }
 
 func FuzzSplitText(f *testing.F) {
@@ -556,6 +820,9 @@ func FuzzSplitText(f *testing.F) {
 	})
 }
 
+// FuzzRenderNote states the rule for rendered notes (checkNoteForDiscord),
+// for a note and for each part SplitText makes of it. Its seeds in
+// testdata/fuzz/FuzzRenderNote hold the shapes of issue 7, item 6.
 func FuzzRenderNote(f *testing.F) {
 	f.Add("Hello <b>there</b> ~bug @everyone ![x](/uploads/"+secret1+"/x.png)", project)
 	f.Add("```\ncode\n```\n| a | b |\n|---|---|\n| 1 | 2 |\n$$\nx\n$$", project)
@@ -581,6 +848,14 @@ func FuzzRenderNote(f *testing.F) {
 			}
 		}
 		checkNoteForDiscord(t, body, out, projectURL)
+		// Posted in parts, each part on its own obeys the same rule; small
+		// parts, so that the fuzzer splits often, but large enough to hold
+		// the opening line of every fence RenderNote writes and for
+		// SplitText to repair it (max/2 runes).
+		max := 64 + len(body)%64
+		chunks := sdesk.SplitText(out, max)
+		checkSplit(t, out, max, chunks)
+		checkChunksForDiscord(t, body, out, max, chunks, projectURL)
 		_ = sdesk.Uploads(body)
 		_ = sdesk.StripEmailQuote(body)
 	})
@@ -595,22 +870,82 @@ var discordLinkRe = regexp.MustCompile(`^\[((?:\[[^\]]*\]|[^\[\]])*)\]\(\s*<?((?
 // link, a timestamp, a custom emoji or a guild link.
 var discordNoteTagRe = regexp.MustCompile(`^<(?:[@#:/]|(?i:t|a|id|sound):)`)
 
+// jsSpace is JavaScript's \s, which Discord's rules use.
+const jsSpace = `\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}`
+
+var (
+	// discordCodeBlockRe is Discord's codeBlock rule, as its client has it:
+	// /^```(?:([a-z0-9_+\-.#]+?)\n)?\n*([^\n][^]*?)\n*```/i. Go's regexp
+	// prefers, like JavaScript's backtracking, the language line when the
+	// block can have one, so a block ends where Discord ends it.
+	discordCodeBlockRe = regexp.MustCompile("(?i)^```(?:([a-z0-9_+\\-.#]+?)\n)?\n*([^\n][\\s\\S]*?)\n*```")
+	// discordURLRuleRe is Discord's bare URL rule:
+	// /^((?:https?|steam):\/\/[^\s<]+[^<.,:;"'\]\s])/ (then unbalanced
+	// closing parentheses are dropped, see discordURLLen).
+	discordURLRuleRe = regexp.MustCompile(`^(?:https?|steam)://[^` + jsSpace + `<]+[^<.,:;"'\]` + jsSpace + `]`)
+	// discordAutolinkRe and discordMailtoRe: Discord's <scheme:/...> and
+	// <name@host.tld> links.
+	discordAutolinkRe = regexp.MustCompile(`^<[^: >]+:/[^ >]+>`)
+	discordMailtoRe   = regexp.MustCompile(`^<[^` + jsSpace + `<>@]+@[^` + jsSpace + `<>@]+\.[^` + jsSpace + `<>@]+>`)
+	// massMentionAtRe: Discord's mention rule for @everyone and @here
+	// (^(@(?:everyone|here))), here in any case.
+	massMentionAtRe = regexp.MustCompile(`^(?i)@(?:everyone|here)`)
+	// discordEmphasisRes: simple-markdown's em, strong and u and Discord's s
+	// (^~~([\s\S]+?)~~(?!_)), which look for their closing delimiter in
+	// whatever follows, code included; group 1 is the closing delimiter.
+	// Lookaheads are written as a character that must follow (or the end);
+	// em's (?=\S) is checked apart.
+	discordEmphasisRes = []*regexp.Regexp{
+		regexp.MustCompile(`^_(?:__|\\[\s\S]|[^\\_])+?(_)\b`),
+		regexp.MustCompile(`^\*(?:\*\*|\\[\s\S]|[` + jsSpace + `]+(?:\\[\s\S]|[^` + jsSpace + `*\\]|\*\*)|[^` + jsSpace + `*\\])+?(\*)(?:[^*]|$)`),
+		regexp.MustCompile(`^\*\*(?:\\[\s\S]|[^\\])+?(\*\*)(?:[^*]|$)`),
+		regexp.MustCompile(`^__(?:\\[\s\S]|[^\\])+?(__)(?:[^_]|$)`),
+		regexp.MustCompile(`^~~[\s\S]+?(~~)(?:[^_]|$)`),
+	}
+)
+
 // checkNoteForDiscord states the rule for a rendered note as Discord parses
-// it, outside code spans and blocks (found as Discord finds them, erring
-// towards less code) and backslash escapes:
-//   - every masked link [text](url) either has its URL as its text, or is
-//     sdesk's link to an upload under one of bases (the project URL, the
-//     uploads URL) named after its file, or has its URL visible elsewhere
-//     in the output;
-//   - no mention, timestamp or the like (<@, <#, <t:, ...) and no spoiler
-//     (||).
+// it (discordShows).
 func checkNoteForDiscord(t *testing.T, body, out string, bases ...string) {
 	t.Helper()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Fatalf("RenderNote(%q, %q) = %q: %s", body, bases, out, fmt.Sprintf(format, args...))
+	if why := discordShows(out, bases...); why != "" {
+		t.Fatalf("RenderNote(%q, %q) = %q: %s", body, bases, out, why)
 	}
-	var uploadRe *regexp.Regexp // nil: no base URL to hold uploads
+}
+
+// checkChunksForDiscord states the same rule for each chunk of a rendered
+// note, as sdesk posts each in a message of its own.
+func checkChunksForDiscord(t *testing.T, body, out string, max int, chunks []string, bases ...string) {
+	t.Helper()
+	for i, c := range chunks {
+		if why := discordShows(c, bases...); why != "" {
+			t.Fatalf("RenderNote(%q, %q) = %q, SplitText(.., %d) chunk %d of %d = %q: %s", body, bases, out, max, i, len(chunks), c, why)
+		}
+	}
+}
+
+// discordShows returns what Discord would show of out that a note must
+// not: "" when nothing. It walks out as Discord's parser reaches it, skipping
+// what Discord reads as code (discordCodeEnd, with Discord's own rules),
+// backslash escapes (simple-markdown's escape rule, \\([^0-9A-Za-z\s])),
+// bare URLs (Discord's URL rule) and <...> links, and finds:
+//   - a masked link [text](url) (its text checked like out) that neither has
+//     its URL as its text, nor is sdesk's link to an upload under one of
+//     bases (the project URL, the uploads URL) named after its file (a name
+//     without "/", "\\" or ":", which could pass for a URL), nor has its URL
+//     visible elsewhere in out;
+//   - a mention, timestamp or the like (<@, <#, <t:, ...) or a spoiler (||);
+//   - @everyone or @here, in any case, even in a URL (stricter than
+//     Discord, whose mention rule is case-sensitive and which links a URL
+//     whole: sdesk percent-encodes it there);
+//   - a "*", "_" or "~" outside code from which emphasis, strong, underline
+//     or strike-through (discordEmphasisRes) would end inside code: Discord
+//     would then show the rest of that code as markdown. Every such
+//     character counts as one that could start them (stricter than Discord,
+//     where some are taken by what comes before them): a message can start
+//     anywhere in a note split in parts.
+func discordShows(out string, bases ...string) string {
+	d := discordWalk{whole: out}
 	var alts []string
 	for _, b := range bases {
 		if b != "" && utf8.ValidString(b) {
@@ -618,89 +953,210 @@ func checkNoteForDiscord(t *testing.T, body, out string, bases ...string) {
 		}
 	}
 	if len(alts) > 0 {
-		uploadRe = regexp.MustCompile(`^(?:` + strings.Join(alts, "|") + `)/uploads/[0-9a-fA-F]{32}/([^/?#]+)$`)
+		d.uploadRe = regexp.MustCompile(`^(?:` + strings.Join(alts, "|") + `)/uploads/[0-9a-fA-F]{32}/([^/?#]+)$`)
 	}
-	for i := 0; i < len(out); {
-		switch c := out[i]; {
-		case c == '\\' && i+1 < len(out) && out[i+1] < utf8.RuneSelf && (unicode.IsPunct(rune(out[i+1])) || unicode.IsSymbol(rune(out[i+1]))):
-			i += 2
-			continue
+	d.code, d.delims = new([][2]int), new([]int)
+	if why := d.walk(out, 0); why != "" {
+		return why
+	}
+	return emphasisIntoCode(out, *d.code, *d.delims)
+}
+
+type discordWalk struct {
+	whole    string
+	uploadRe *regexp.Regexp // nil: no base URL to hold uploads
+	// code and delims, when not nil, collect the code that walk skips and
+	// the "*", "_" and "~" that it reaches.
+	code   *[][2]int
+	delims *[]int
+}
+
+// emphasisIntoCode returns where emphasis from one of delims would end
+// inside code, or "".
+func emphasisIntoCode(s string, code [][2]int, delims []int) string {
+	for _, p := range delims {
+		for _, re := range discordEmphasisRes {
+			loc := re.FindStringSubmatchIndex(s[p:])
+			if loc == nil {
+				continue
+			}
+			if next, _ := utf8.DecodeRuneInString(s[p+1:]); re == discordEmphasisRes[1] && jsSpaceRune(next) {
+				continue // em's (?=\S)
+			}
+			q := p + loc[2]
+			k := sort.Search(len(code), func(k int) bool { return code[k][1] > q })
+			if k < len(code) && code[k][0] < q {
+				return fmt.Sprintf("%q at %d would end inside the code at %d: %q", s[p:p+loc[3]], p, code[k][0], s[code[k][0]:code[k][1]])
+			}
+		}
+	}
+	return ""
+}
+
+// jsSpaceRune reports whether r is in JavaScript's \s.
+func jsSpaceRune(r rune) bool {
+	return strings.ContainsRune("\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff", r) || r >= 0x2000 && r <= 0x200a
+}
+
+// walk checks s, found at whole[base:].
+func (d discordWalk) walk(s string, base int) string {
+	code := newDiscordCode(s)
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s):
+			if r, size := utf8.DecodeRuneInString(s[i+1:]); !jsWordOrSpace(r) {
+				i += 1 + size
+				continue
+			}
 		case c == '`':
-			if end := discordCodeEnd(out, i); end > 0 {
+			if end := code.end(i); end > 0 {
+				if d.code != nil {
+					*d.code = append(*d.code, [2]int{i, end})
+				}
 				i = end
 				continue
 			}
-			for i < len(out) && out[i] == '`' {
-				i++
+		case (c == '*' || c == '_' || c == '~') && d.delims != nil:
+			*d.delims = append(*d.delims, i)
+		case c == 'h' || c == 's':
+			if n := discordURLLen(s[i:]); n > 0 {
+				if massMentionRe.MatchString(s[i : i+n]) {
+					return fmt.Sprintf("@everyone or @here in the URL %q", s[i:i+n])
+				}
+				i += n
+				continue
 			}
-			continue
+		case c == '<':
+			if discordNoteTagRe.MatchString(s[i:]) {
+				return fmt.Sprintf("Discord markup %q at %d", s[i:min(len(s), i+4)], base+i)
+			}
+			loc := discordAutolinkRe.FindStringIndex(s[i:])
+			if loc == nil {
+				loc = discordMailtoRe.FindStringIndex(s[i:])
+			}
+			if loc != nil {
+				if massMentionRe.MatchString(s[i : i+loc[1]]) {
+					return fmt.Sprintf("@everyone or @here in the link %q", s[i:i+loc[1]])
+				}
+				i += loc[1]
+				continue
+			}
 		case c == '[':
-			m := discordLinkRe.FindStringSubmatch(out[i:])
+			m := discordLinkRe.FindStringSubmatchIndex(s[i:])
 			if m == nil {
 				break
 			}
-			text, target := unescapeDiscord(m[1]), m[2]
-			rest := out[:i] + "\x00" + out[i+len(m[0]):]
-			var sm []string
-			if uploadRe != nil {
-				sm = uploadRe.FindStringSubmatch(target)
+			link, text, target := s[i:i+m[1]], unescapeDiscord(s[i+m[2]:i+m[3]]), s[i+m[4]:i+m[5]]
+			inner := discordWalk{whole: d.whole, uploadRe: d.uploadRe}
+			if why := inner.walk(s[i+m[2]:i+m[3]], base+i+m[2]); why != "" {
+				return fmt.Sprintf("in the text of the link %q: %s", link, why)
 			}
-			if sm != nil {
-				name, err := url.PathUnescape(sm[1])
-				if text == sm[1] || err == nil && text == name {
-					i += len(m[0])
-					continue
-				}
+			if !d.sdeskUpload(text, target) && target != "" && text != target &&
+				!strings.Contains(d.whole[:base+i]+"\x00"+d.whole[base+i+m[1]:], target) {
+				return fmt.Sprintf("masked link %q hides its target", link)
 			}
-			if target != "" && text != target && !strings.Contains(rest, target) {
-				fail("masked link %q hides its target", m[0])
-			}
-			i += len(m[0])
+			i += m[1]
 			continue
-		case c == '<' && discordNoteTagRe.MatchString(out[i:]):
-			fail("Discord markup %q at %d", out[i:min(len(out), i+4)], i)
-		case c == '|' && strings.HasPrefix(out[i:], "||"):
-			fail("spoiler at %d", i)
+		case c == '|' && strings.HasPrefix(s[i:], "||"):
+			return fmt.Sprintf("spoiler at %d", base+i)
+		case c == '@' && massMentionAtRe.MatchString(s[i:]):
+			return fmt.Sprintf("%q at %d", s[i:i+massMentionAtRe.FindStringIndex(s[i:])[1]], base+i)
 		}
-		_, size := utf8.DecodeRuneInString(out[i:])
+		_, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 	}
+	return ""
 }
 
-// discordCodeEnd returns the end of the code block or span that starts
-// with the backticks at s[i:], or -1. A block (Discord's rule:
-// ^```(?:lang\n)?\n*([^\n][^]*?)\n*```) runs from ``` past any newlines
-// and one more character to the next ```; else a run of n backticks runs
-// to the next run of exactly n.
-func discordCodeEnd(s string, i int) int {
-	if strings.HasPrefix(s[i:], "```") {
-		k := i + 3
-		for k < len(s) && s[k] == '\n' {
-			k++
-		}
-		if k < len(s) {
-			if j := strings.Index(s[k+1:], "```"); j >= 0 {
-				return k + 1 + j + 3
-			}
-		}
+// sdeskUpload reports whether [text](target) is sdesk's link to an upload,
+// named after its file.
+func (d discordWalk) sdeskUpload(text, target string) bool {
+	if d.uploadRe == nil || strings.ContainsAny(text, "/\\:") {
+		return false
 	}
-	n := 0
-	for i+n < len(s) && s[i+n] == '`' {
-		n++
+	sm := d.uploadRe.FindStringSubmatch(target)
+	if sm == nil {
+		return false
 	}
-	for j := i + n; j < len(s); {
-		if s[j] != '`' {
-			j++
+	name, err := url.PathUnescape(sm[1])
+	return text == sm[1] || err == nil && text == name
+}
+
+// jsWordOrSpace reports whether r is in [0-9A-Za-z\s] as JavaScript reads
+// it: what a backslash does not escape.
+func jsWordOrSpace(r rune) bool {
+	return r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') || jsSpaceRune(r)
+}
+
+// discordURLLen returns the length of the URL that Discord links at the
+// start of s, or 0: its URL rule, then its trimming of closing
+// parentheses (one ")" is dropped when no "(" is left to match it).
+func discordURLLen(s string) int {
+	m := discordURLRuleRe.FindString(s)
+	if m == "" {
+		return 0
+	}
+	from := 0
+	for n := len(m) - 1; n >= 0 && m[n] == ')'; n-- {
+		k := strings.IndexByte(m[from:], '(')
+		if k < 0 {
+			m = m[:len(m)-1]
+			break
+		}
+		from += k + 1
+	}
+	return len(m)
+}
+
+// discordCode finds code in s as Discord does.
+type discordCode struct {
+	s      string
+	starts map[int][]int // run length -> starts of the maximal backtick runs that long, ascending
+}
+
+func newDiscordCode(s string) discordCode {
+	c := discordCode{s: s, starts: map[int][]int{}}
+	for i := 0; i < len(s); {
+		if s[i] != '`' {
+			i++
 			continue
 		}
-		k := j
-		for k < len(s) && s[k] == '`' {
-			k++
+		n := 0
+		for i+n < len(s) && s[i+n] == '`' {
+			n++
 		}
-		if k-j == n {
-			return k
+		c.starts[n] = append(c.starts[n], i)
+		i += n
+	}
+	return c
+}
+
+// end returns the end of the code that starts at s[i] (a backtick), or -1.
+// Discord's parser tries its rules at every position it reaches, also
+// inside a run of backticks after the run's first positions failed:
+// codeBlock (discordCodeBlockRe) first, then simple-markdown's inlineCode,
+// ^(`+)([\s\S]*?[^`])\1(?!`): from the run of N backticks at s[i:] it tries
+// N, N-1, ... 1 as the opening run, each closed by the first later run of
+// exactly that many backticks with text between.
+func (c discordCode) end(i int) int {
+	s := c.s
+	if strings.HasPrefix(s[i:], "```") {
+		if loc := discordCodeBlockRe.FindStringIndex(s[i:]); loc != nil {
+			return i + loc[1]
 		}
-		j = k
+	}
+	runEnd := i
+	for runEnd < len(s) && s[runEnd] == '`' {
+		runEnd++
+	}
+	for n := runEnd - i; n >= 1; n-- {
+		starts := c.starts[n]
+		// The first run of n after this one: the opening run's own
+		// backticks cannot close it, and text lies between.
+		k := sort.SearchInts(starts, runEnd+1)
+		if k < len(starts) {
+			return starts[k] + n
+		}
 	}
 	return -1
 }
@@ -741,6 +1197,11 @@ func TestRenderNoteHostileInputs(t *testing.T) {
 		"pipes":             strings.Repeat("|", 50_000),
 		"link halves":       strings.Repeat("](", 25_000),
 		"shown links":       strings.Repeat("[a](https://x.test/a) ", 2_500),
+		"stars before code": strings.Repeat("*", 50_000) + "`*`",
+		"open emphasis":     strings.Repeat("*a **b ", 7_000) + "`*`",
+		"open underlines":   strings.Repeat("_a __b ", 7_000) + "`_`",
+		"emphasis and code": strings.Repeat("**a `*` _b `_` ~~c `~` ", 2_000),
+		"backtick pairs":    strings.Repeat("`a``", 12_000),
 	}
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {

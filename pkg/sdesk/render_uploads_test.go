@@ -38,7 +38,7 @@ func TestRenderNoteUploadForms(t *testing.T) {
 		{"bare relative path form", id, "file: /uploads/" + secret1 + "/a.txt", "file: " + newUp + "a.txt"},
 		{"bare relative ID form", id, "file: /-/project/4242/uploads/" + secret1 + "/a.txt", "file: " + newUp + "a.txt"},
 		{"html img in ID form", id, `<img src="/-/project/4242/uploads/` + secret1 + `/a.png" alt="diagram">`, "diagram ([a.png](" + newUp + "a.png))"},
-		{"reference definition", id, "[ref]: /uploads/" + secret1 + "/r.zip", "[ref]: " + newUp + "r.zip"},
+		{"reference definition", id, "[ref]: /uploads/" + secret1 + "/r.zip", `\[ref]: ` + newUp + "r.zip"},
 		{"another project's ID form", id, "![a](/-/project/99/uploads/" + secret1 + "/a.png)",
 			"a (<https://gitlab.example.com/-/project/99/uploads/" + secret1 + "/a.png>)"},
 		{"another project's absolute ID form", id, "[a.png](https://gitlab.example.com/-/project/42/uploads/" + secret1 + "/a.png)",
@@ -129,8 +129,8 @@ func TestUploadsBothForms(t *testing.T) {
 // FuzzRenderNoteWith states, for any note and any pair of URLs, the rules
 // of FuzzRenderNote (valid UTF-8 in, valid UTF-8 out; no placeholder
 // leaked; no masked link hides its target, except sdesk's file links under
-// either URL; no Discord markup) and that RenderNote is RenderNoteWith
-// without an uploads URL.
+// either URL; no Discord markup; the same for each part SplitText makes of
+// it) and that RenderNote is RenderNoteWith without an uploads URL.
 func FuzzRenderNoteWith(f *testing.F) {
 	f.Add("![x](/uploads/"+secret1+"/x.png) ![y](/-/project/4242/uploads/"+secret2+"/y.png) /-/profile", project, idForm)
 	f.Add("[b](/gitlab/-/project/4242/uploads/"+secret1+"/b(1).png) [c]("+rootedIDForm+"/uploads/"+secret2+"/c.png)", rootedProject, rootedIDForm)
@@ -151,6 +151,10 @@ func FuzzRenderNoteWith(f *testing.F) {
 			}
 		}
 		checkNoteForDiscord(t, body, out, projectURL, uploadsURL)
+		max := 64 + len(body)%64
+		chunks := sdesk.SplitText(out, max)
+		checkSplit(t, out, max, chunks)
+		checkChunksForDiscord(t, body, out, max, chunks, projectURL, uploadsURL)
 		if got, want := sdesk.RenderNoteWith(body, sdesk.NoteLinks{Project: projectURL}), sdesk.RenderNote(body, projectURL); got != want {
 			t.Fatalf("RenderNoteWith(%q, {Project: %q}) = %q, want RenderNote's %q", body, projectURL, got, want)
 		}
