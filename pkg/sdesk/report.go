@@ -68,6 +68,11 @@ type ReportRequest struct {
 	User          User   `json:"user"`
 	Title         string `json:"title"`
 	Description   string `json:"description"`
+	// Category is the GitLab label of the chosen category (a
+	// Category.GitLabLabel); "" when none was chosen or none is offered.
+	Category string `json:"category,omitempty"`
+	// Files are the files attached in the form (at most MaxReportFiles).
+	Files []Attachment `json:"files,omitempty"`
 	// Followup is the text of a later /report that completes this one
 	// (its thread was refused); FollowupID is that interaction's ID.
 	Followup   string `json:"followup,omitempty"`
@@ -108,6 +113,9 @@ func (s *Service) SubmitReport(ctx context.Context, r ReportRequest) error {
 		return err
 	}
 	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkForm(r); err != nil {
 		return err
 	}
 	r.Title = strings.TrimSpace(r.Title)

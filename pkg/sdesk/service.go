@@ -44,6 +44,12 @@ type Service struct {
 	IssueLabels      []string // GITLAB_ISSUE_LABELS
 	LockOnClose      bool     // SDESK_LOCK_ON_CLOSE
 	GitLabURL        string   // GITLAB_URL: makes GitLab's relative links absolute
+	// Categories are the report form's category options
+	// (SDESK_CATEGORIES); none: the form has no category select.
+	Categories []Category
+	// MaxAttachmentBytes is the largest file taken from Discord
+	// (SDESK_MAX_ATTACHMENT_MB; 0: DefaultMaxAttachmentBytes).
+	MaxAttachmentBytes int64
 	// MaxMessagesPerEvent caps the Discord messages of one GitLab event
 	// (SDESK_MAX_MESSAGES_PER_EVENT; 0: DefaultMaxMessagesPerEvent).
 	MaxMessagesPerEvent int
