@@ -1,6 +1,7 @@
 package sdesk
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -55,4 +56,21 @@ func (s *Service) checkForm(r ReportRequest) error {
 		return &UserError{Message: fmt.Sprintf("Your report was not sent: it has %d files (at most %d).", len(r.Files), MaxReportFiles)}
 	}
 	return nil
+}
+
+// ErrTooLarge is matched (errors.Is) by the error of a download whose file
+// is over the size limit it was given; nothing of it is kept.
+var ErrTooLarge = errors.New("file is too large")
+
+// Upload is a file uploaded to the GitLab project (project uploads API,
+// POST /projects/:id/uploads, https://docs.gitlab.com/api/project_markdown_uploads/):
+// it can be linked from any issue of the project, confidential ones too.
+type Upload struct {
+	// URL is the project-relative link GitLab returns,
+	// "/uploads/<32 hex secret>/<filename>", as GitLab's own Markdown for
+	// the upload uses it.
+	URL string
+	// Filename is the name GitLab stored the file under (the last path
+	// segment of URL).
+	Filename string
 }
