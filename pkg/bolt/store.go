@@ -5,12 +5,15 @@
 //
 //	issues          <iid>                          -> JSON mapping
 //	threads         <threadID>                     -> <iid>
-//	reporters       /<userID>/ <iid>               -> ""
 //	claims          <key>                          -> <expiry, unix ns>
 //	jobs            <id>                           -> JSON sdesk.Job
 //	jobs_by_status  /#<status>/ <created>\x00<id>  -> <id>
 //	expiry          <unix ns><kind><name>          -> ""  (claims and jobs)
 //	notes           <iid><noteID>                  -> JSON []string
+//
+// Files written by earlier versions may also hold a bucket "reporters"
+// (/<userID>/ <iid> -> "", a reporter's issues). Nothing reads or writes it
+// any more; it is left as it is and does no harm.
 //
 // Every write is one bbolt transaction. Reads treat records past their
 // expiry as absent; write transactions also delete up to sweepLimit expired
@@ -44,7 +47,6 @@ const sweepLimit = 256
 var (
 	bucketIssues       = []byte("issues")
 	bucketThreads      = []byte("threads")
-	bucketReporters    = []byte("reporters")
 	bucketClaims       = []byte("claims")
 	bucketJobs         = []byte("jobs")
 	bucketJobsByStatus = []byte("jobs_by_status")
@@ -82,7 +84,7 @@ func Open(path string) (*Store, error) {
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{
-			bucketIssues, bucketThreads, bucketReporters, bucketClaims,
+			bucketIssues, bucketThreads, bucketClaims,
 			bucketJobs, bucketJobsByStatus, bucketExpiry, bucketNotes,
 		} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -187,11 +189,11 @@ type mappingRecord struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
-// PutMapping writes the issue, thread and reporter records in one
-// transaction. It fails with sdesk.ErrConflict, writing nothing, when the
-// issue is mapped to another thread or reporter or the thread to another
-// issue. Re-writing a mapping updates every field except CreatedAt, which
-// keeps its first value.
+// PutMapping writes the issue and thread records in one transaction. It
+// fails with sdesk.ErrConflict, writing nothing, when the issue is mapped
+// to another thread or reporter or the thread to another issue. Re-writing
+// a mapping updates every field except CreatedAt, which keeps its first
+// value.
 func (s *Store) PutMapping(ctx context.Context, m sdesk.Mapping) error {
 	if m.IssueIID <= 0 || m.ThreadID == "" {
 		return fmt.Errorf("bolt: put mapping: need an issue IID and a thread ID, got %d and %q", m.IssueIID, m.ThreadID)
@@ -230,17 +232,7 @@ func (s *Store) PutMapping(ctx context.Context, m sdesk.Mapping) error {
 		if err := issues.Put(iidKey, rec); err != nil {
 			return err
 		}
-		if err := threads.Put([]byte(m.ThreadID), iidKey); err != nil {
-			return err
-		}
-		if m.ReporterID == "" {
-			return nil
-		}
-		list, err := tx.Bucket(bucketReporters).CreateBucketIfNotExists([]byte(m.ReporterID))
-		if err != nil {
-			return err
-		}
-		return list.Put(iidKey, nil)
+		return threads.Put([]byte(m.ThreadID), iidKey)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: put mapping: %w", err)
@@ -298,32 +290,6 @@ func (s *Store) MappingByThread(ctx context.Context, threadID string) (sdesk.Map
 		return sdesk.Mapping{}, fmt.Errorf("bolt: mapping of thread %q: %w", threadID, err)
 	}
 	return m, nil
-}
-
-// IssuesByReporter returns a reporter's mappings ordered by IssueIID.
-func (s *Store) IssuesByReporter(ctx context.Context, userID string) ([]sdesk.Mapping, error) {
-	out := []sdesk.Mapping{}
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		list := tx.Bucket(bucketReporters).Bucket([]byte(userID))
-		if list == nil {
-			return nil
-		}
-		issues := tx.Bucket(bucketIssues)
-		return list.ForEach(func(iidKey, _ []byte) error {
-			m, ok, err := getMapping(issues, iidKey)
-			if err != nil {
-				return err
-			}
-			if ok {
-				out = append(out, m)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bolt: issues of reporter %q: %w", userID, err)
-	}
-	return out, nil
 }
 
 // Claim records key until ttl has passed; see sdesk.Store.
@@ -536,17 +502,6 @@ func (s *Store) ListJobs(ctx context.Context, status sdesk.JobStatus) ([]sdesk.J
 		return nil, fmt.Errorf("bolt: list %s jobs: %w", status, err)
 	}
 	return out, nil
-}
-
-// DeleteJob removes a job; a missing job is not an error.
-func (s *Store) DeleteJob(ctx context.Context, id string) error {
-	err := s.update(ctx, func(tx *bbolt.Tx, _ time.Time) error {
-		return deleteJob(tx, id)
-	})
-	if err != nil {
-		return fmt.Errorf("bolt: delete job %q: %w", id, err)
-	}
-	return nil
 }
 
 func noteKey(iid, noteID int) []byte {

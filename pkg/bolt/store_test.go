@@ -2,8 +2,12 @@ package bolt_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +158,231 @@ func TestCanceledContext(t *testing.T) {
 	if _, err := s.NoteMessages(ctx, 1, 1); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "bolt: ") {
 		t.Errorf("NoteMessages with canceled context: got %v, want a bolt: error wrapping context.Canceled", err)
 	}
+}
+
+// buckets returns the names of the top-level buckets of the file at path,
+// sorted, and the keys of each bucket nested in "reporters".
+func buckets(t *testing.T, path string) (names []string, reporters map[string][]uint64) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("bbolt.Open(%q): got error %v, want nil", path, err)
+	}
+	defer db.Close()
+	reporters = map[string][]uint64{}
+	err = db.View(func(tx *bbolt.Tx) error {
+		if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		}); err != nil {
+			return err
+		}
+		old := tx.Bucket([]byte("reporters"))
+		if old == nil {
+			return nil
+		}
+		return old.ForEachBucket(func(user []byte) error {
+			return old.Bucket(user).ForEach(func(k, _ []byte) error {
+				reporters[string(user)] = append(reporters[string(user)], binary.BigEndian.Uint64(k))
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		t.Fatalf("read %q: got error %v, want nil", path, err)
+	}
+	slices.Sort(names)
+	return names, reporters
+}
+
+// TestBuckets checks the buckets named in the package documentation: a new
+// file has exactly those, whatever was written.
+func TestBuckets(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sdesk.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatalf("Open: got error %v, want nil", err)
+	}
+	if err := s.PutMapping(ctx, sdesk.Mapping{IssueIID: 1, ThreadID: "2", ReporterID: "3", CreatedAt: time.Now()}); err != nil {
+		t.Fatalf("PutMapping: got error %v, want nil", err)
+	}
+	if err := s.PutJob(ctx, sdesk.Job{ID: "j", Status: sdesk.JobPending, CreatedAt: time.Now()}); err != nil {
+		t.Fatalf("PutJob: got error %v, want nil", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: got error %v, want nil", err)
+	}
+	got, _ := buckets(t, path)
+	want := []string{"claims", "expiry", "issues", "jobs", "jobs_by_status", "notes", "threads"}
+	if !slices.Equal(got, want) {
+		t.Errorf("buckets: got %q, want %q", got, want)
+	}
+}
+
+// TestOldReporterBucketIsIgnored opens a file as earlier versions wrote it,
+// with the "reporters" bucket (reporter -> issue list): the store works on
+// it, still refuses conflicting mappings, and leaves the old bucket as it
+// was.
+func TestOldReporterBucketIsIgnored(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sdesk.db")
+	created := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	old := sdesk.Mapping{IssueIID: 1, IssueURL: "https://gitlab.example.com/g/p/-/issues/1", ThreadID: "201",
+		GuildID: "100", ChannelID: "101", ReporterID: "301", Title: "old", CreatedAt: created}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("bbolt.Open: got error %v, want nil", err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		iid := binary.BigEndian.AppendUint64(nil, 1)
+		rec := `{"iid":1,"issue_url":"https://gitlab.example.com/g/p/-/issues/1","thread_id":"201",` +
+			`"guild_id":"100","channel_id":"101","reporter_id":"301","title":"old","created_at":"2025-03-04T05:06:07Z"}`
+		for name, kv := range map[string][2][]byte{
+			"issues":  {iid, []byte(rec)},
+			"threads": {[]byte("201"), iid},
+		} {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			if err := b.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		r, err := tx.CreateBucket([]byte("reporters"))
+		if err != nil {
+			return err
+		}
+		list, err := r.CreateBucket([]byte("301"))
+		if err != nil {
+			return err
+		}
+		return list.Put(iid, nil)
+	})
+	if err != nil {
+		t.Fatalf("write the old layout: got error %v, want nil", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("bbolt Close: got error %v, want nil", err)
+	}
+
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatalf("Open of an old file: got error %v, want nil", err)
+	}
+	for _, get := range []func() (sdesk.Mapping, error){
+		func() (sdesk.Mapping, error) { return s.MappingByIssue(ctx, 1) },
+		func() (sdesk.Mapping, error) { return s.MappingByThread(ctx, "201") },
+	} {
+		if got, err := get(); err != nil || !sameMapping(got, old) {
+			t.Errorf("old mapping: got %+v, %v, want %+v, nil", got, err, old)
+		}
+	}
+	second := sdesk.Mapping{IssueIID: 2, ThreadID: "202", ReporterID: "301", Title: "new", CreatedAt: created}
+	for _, tt := range []struct {
+		m        sdesk.Mapping
+		conflict bool
+	}{
+		{old, false},
+		{second, false},
+		{sdesk.Mapping{IssueIID: 1, ThreadID: "201", ReporterID: "309"}, true},
+		{sdesk.Mapping{IssueIID: 3, ThreadID: "201", ReporterID: "301"}, true},
+	} {
+		err := s.PutMapping(ctx, tt.m)
+		if got := errors.Is(err, sdesk.ErrConflict); got != tt.conflict || (err != nil && !got) {
+			t.Errorf("PutMapping(%d, %q, %q): got error %v, want conflict %v", tt.m.IssueIID, tt.m.ThreadID, tt.m.ReporterID, err, tt.conflict)
+		}
+	}
+	if got, err := s.MappingByThread(ctx, "202"); err != nil || got.IssueIID != 2 {
+		t.Errorf("MappingByThread(%q): got %+v, %v, want issue 2", "202", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: got error %v, want nil", err)
+	}
+	_, reporters := buckets(t, path)
+	if want := map[string][]uint64{"301": {1}}; !maps.EqualFunc(reporters, want, slices.Equal) {
+		t.Errorf("old reporters bucket: got %v, want it unchanged, %v", reporters, want)
+	}
+}
+
+// FuzzPutMapping checks PutMapping against a model of its rules, over a
+// sequence of writes among four issues, four threads and three reporters
+// (one of them none): a write is refused with ErrConflict exactly when its
+// issue is mapped to another thread or reporter or its thread to another
+// issue; after every write, refused or not, each issue and each thread
+// reads back exactly as the model says (a refused write left nothing, an
+// accepted one changed every field but CreatedAt).
+func FuzzPutMapping(f *testing.F) {
+	f.Add([]byte{0x00, 'a', 0x04, 'b', 0x10, 'c', 0x01, 'd', 0x21, 'e', 0x05, 'f'})
+	f.Add([]byte{0x00, 'a', 0x00, 'b', 0x05, 'c', 0x01, 'd', 0x04, 'e'})
+	f.Add([]byte{0x20, 'a', 0x20, 'b', 0x00, 'c', 0x31, 'd'})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 64 {
+			ops = ops[:64]
+		}
+		s := open(t, filepath.Join(t.TempDir(), "sdesk.db"))
+		ctx := context.Background()
+		threads := []string{"201", "202", "203", "204"}
+		reporters := []string{"301", "302", ""}
+		base := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+		byIssue := map[int]sdesk.Mapping{}
+		byThread := map[string]int{}
+		for i := 0; i+1 < len(ops); i += 2 {
+			b := ops[i]
+			m := sdesk.Mapping{
+				IssueIID:   1 + int(b%4),
+				ThreadID:   threads[(b>>2)%4],
+				ReporterID: reporters[int(b>>4)%3],
+				GuildID:    "100",
+				ChannelID:  "101",
+				Title:      fmt.Sprintf("title %02x", ops[i+1]),
+				IssueURL:   fmt.Sprintf("https://gitlab.example.com/g/p/-/issues/%d#%02x", 1+b%4, ops[i+1]),
+				CreatedAt:  base.Add(time.Duration(i) * time.Second),
+			}
+			old, issueTaken := byIssue[m.IssueIID]
+			iid, threadTaken := byThread[m.ThreadID]
+			conflict := issueTaken && (old.ThreadID != m.ThreadID || old.ReporterID != m.ReporterID) ||
+				threadTaken && iid != m.IssueIID
+			err := s.PutMapping(ctx, m)
+			if conflict != errors.Is(err, sdesk.ErrConflict) || (err != nil && !conflict) {
+				t.Fatalf("write %d: PutMapping(%+v): got error %v, want conflict %v", i/2, m, err, conflict)
+			}
+			if !conflict {
+				if issueTaken {
+					m.CreatedAt = old.CreatedAt
+				}
+				byIssue[m.IssueIID] = m
+				byThread[m.ThreadID] = m.IssueIID
+			}
+			for iid := 1; iid <= 4; iid++ {
+				got, err := s.MappingByIssue(ctx, iid)
+				want, ok := byIssue[iid]
+				if !ok {
+					if !errors.Is(err, sdesk.ErrNotFound) {
+						t.Fatalf("write %d: MappingByIssue(%d): got %+v, %v, want ErrNotFound", i/2, iid, got, err)
+					}
+				} else if err != nil || !sameMapping(got, want) {
+					t.Fatalf("write %d: MappingByIssue(%d): got %+v, %v, want %+v", i/2, iid, got, err, want)
+				}
+			}
+			for _, thread := range threads {
+				got, err := s.MappingByThread(ctx, thread)
+				iid, ok := byThread[thread]
+				if !ok {
+					if !errors.Is(err, sdesk.ErrNotFound) {
+						t.Fatalf("write %d: MappingByThread(%q): got %+v, %v, want ErrNotFound", i/2, thread, got, err)
+					}
+				} else if want := byIssue[iid]; err != nil || !sameMapping(got, want) {
+					t.Fatalf("write %d: MappingByThread(%q): got %+v, %v, want %+v", i/2, thread, got, err, want)
+				}
+			}
+		}
+	})
+}
+
+func sameMapping(a, b sdesk.Mapping) bool {
+	ta, tb := a.CreatedAt, b.CreatedAt
+	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb)
 }

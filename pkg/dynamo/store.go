@@ -6,12 +6,16 @@
 //
 //	issue mapping    PK=ISSUE#<iid>          SK=MAPPING
 //	thread mapping   PK=THREAD#<threadID>    SK=MAPPING
-//	reporter list    PK=REPORTER#<userID>    SK=ISSUE#<iid, 10 digits>
 //	claim            PK=CLAIM#<key>          SK=CLAIM, expires_at
 //	job              PK=JOB#<id>             SK=JOB, GSI1PK=JOBS#<status>,
 //	                 GSI1SK=<created, UTC, 9-digit fraction>#<id>,
 //	                 expires_at when the job has an expiry
 //	note messages    PK=ISSUE#<iid>          SK=NOTE#<noteID, 12 digits>
+//
+// Tables written by earlier versions may also hold reporter items
+// (PK=REPORTER#<userID>, SK=ISSUE#<iid, 10 digits>, a copy of the mapping).
+// Nothing reads or writes them any more; they are left as they are, do no
+// harm and may be deleted by hand.
 //
 // DynamoDB deletes expired items late (DynamoDB Local never does), so every
 // read checks the expiry itself and Claim overwrites an expired claim with a
@@ -22,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -69,8 +74,6 @@ func New(client *dynamodb.Client, table string) *Store {
 
 func issuePK(iid int) string          { return "ISSUE#" + strconv.Itoa(iid) }
 func threadPK(threadID string) string { return "THREAD#" + threadID }
-func reporterPK(userID string) string { return "REPORTER#" + userID }
-func reporterSK(iid int) string       { return fmt.Sprintf("ISSUE#%010d", iid) }
 func claimPK(key string) string       { return "CLAIM#" + key }
 func jobPK(id string) string          { return "JOB#" + id }
 func jobsPK(status sdesk.JobStatus) string {
@@ -106,8 +109,8 @@ func expiresAt(t time.Time) int64 {
 	return s
 }
 
-// mappingItem is the stored form of a mapping (issue, thread and reporter
-// items all carry the full mapping).
+// mappingItem is the stored form of a mapping (the issue and the thread
+// item both carry the full mapping).
 type mappingItem struct {
 	PK         string `dynamodbav:"PK"`
 	SK         string `dynamodbav:"SK"`
@@ -151,12 +154,12 @@ func parseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-// PutMapping writes the issue, thread and reporter items in one
-// TransactWriteItems. The issue item may only be written if it is absent or
-// already maps to the same thread and reporter, the thread item only if it
-// is absent or already maps to the same issue; otherwise nothing is written
-// and the error wraps sdesk.ErrConflict. Re-writing a mapping updates every
-// field except CreatedAt, which keeps its first value.
+// PutMapping writes the issue and thread items in one TransactWriteItems.
+// The issue item may only be written if it is absent or already maps to the
+// same thread and reporter, the thread item only if it is absent or already
+// maps to the same issue; otherwise nothing is written and the error wraps
+// sdesk.ErrConflict. Re-writing a mapping updates every field except
+// CreatedAt, which keeps its first value.
 func (s *Store) PutMapping(ctx context.Context, m sdesk.Mapping) error {
 	if m.IssueIID <= 0 || m.ThreadID == "" {
 		return fmt.Errorf("dynamo: put mapping: need an issue IID and a thread ID, got %d and %q", m.IssueIID, m.ThreadID)
@@ -177,38 +180,24 @@ func (s *Store) PutMapping(ctx context.Context, m sdesk.Mapping) error {
 	}
 	const set = "SET #iid = :iid, #url = :url, #thread = :thread, #guild = :guild, #channel = :channel, " +
 		"#reporter = :reporter, #title = :title, #created = if_not_exists(#created, :created)"
-	update := func(pk, sk, cond string, condNames ...string) types.TransactWriteItem {
-		n := map[string]string{}
-		v := map[string]types.AttributeValue{}
-		for k, x := range names {
-			n[k] = x
-		}
-		for k, x := range values {
-			v[k] = x
-		}
-		u := &types.Update{
+	update := func(pk, cond string) types.TransactWriteItem {
+		n := maps.Clone(names)
+		n["#pk"] = attrPK
+		return types.TransactWriteItem{Update: &types.Update{
 			TableName:                           aws.String(s.table),
-			Key:                                 key(pk, sk),
+			Key:                                 key(pk, skMapping),
 			UpdateExpression:                    aws.String(set),
+			ConditionExpression:                 aws.String(cond),
 			ExpressionAttributeNames:            n,
-			ExpressionAttributeValues:           v,
+			ExpressionAttributeValues:           maps.Clone(values),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}
-		if cond != "" {
-			u.ConditionExpression = aws.String(cond)
-			n["#pk"] = attrPK
-		}
-		return types.TransactWriteItem{Update: u}
+		}}
 	}
+	// The order matters: conflictMessage reads the cancellation reasons by
+	// position.
 	items := []types.TransactWriteItem{
-		update(issuePK(m.IssueIID), skMapping,
-			"attribute_not_exists(#pk) OR (#thread = :thread AND #reporter = :reporter)"),
-		update(threadPK(m.ThreadID), skMapping, "attribute_not_exists(#pk) OR #iid = :iid"),
-	}
-	if m.ReporterID != "" {
-		// No condition: the issue item's condition already guarantees that
-		// this issue belongs to this reporter.
-		items = append(items, update(reporterPK(m.ReporterID), reporterSK(m.IssueIID), ""))
+		update(issuePK(m.IssueIID), "attribute_not_exists(#pk) OR (#thread = :thread AND #reporter = :reporter)"),
+		update(threadPK(m.ThreadID), "attribute_not_exists(#pk) OR #iid = :iid"),
 	}
 	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
@@ -248,8 +237,6 @@ func conflictMessage(m sdesk.Mapping, reasons []types.CancellationReason) string
 			}
 		case 1:
 			add(fmt.Sprintf("thread %q is mapped to issue %d", m.ThreadID, old.IssueIID))
-		default:
-			add("condition failed")
 		}
 	}
 	return msg
@@ -290,37 +277,6 @@ func (s *Store) getMapping(ctx context.Context, pk string) (sdesk.Mapping, error
 		return sdesk.Mapping{}, err
 	}
 	return it.mapping()
-}
-
-// IssuesByReporter returns a reporter's mappings ordered by IssueIID (the
-// sort key is the zero-padded IID).
-func (s *Store) IssuesByReporter(ctx context.Context, userID string) ([]sdesk.Mapping, error) {
-	out := []sdesk.Mapping{}
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(reporterPK(userID)), ":prefix": str("ISSUE#")},
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("dynamo: issues of reporter %q: %w", userID, err)
-		}
-		for _, item := range page.Items {
-			var it mappingItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("dynamo: issues of reporter %q: %w", userID, err)
-			}
-			m, err := it.mapping()
-			if err != nil {
-				return nil, fmt.Errorf("dynamo: issues of reporter %q: %w", userID, err)
-			}
-			out = append(out, m)
-		}
-	}
-	return out, nil
 }
 
 // Claim writes the claim item unless an unexpired one exists. The item's
@@ -573,18 +529,6 @@ func (s *Store) ListJobs(ctx context.Context, status sdesk.JobStatus) ([]sdesk.J
 		}
 	}
 	return out, nil
-}
-
-// DeleteJob removes a job; a missing job is not an error.
-func (s *Store) DeleteJob(ctx context.Context, id string) error {
-	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table),
-		Key:       key(jobPK(id), skJob),
-	})
-	if err != nil {
-		return fmt.Errorf("dynamo: delete job %q: %w", id, err)
-	}
-	return nil
 }
 
 // notesItem is the stored form of a note's Discord messages.

@@ -3,7 +3,6 @@ package dynamo_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -49,17 +48,32 @@ func getItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[st
 	return out.Item
 }
 
-func scanCount(t *testing.T, client *dynamodb.Client, table string) int {
+// scanKeys returns the keys of every item in table as "PK SK", sorted.
+func scanKeys(t *testing.T, client *dynamodb.Client, table string) []string {
 	t.Helper()
-	out, err := client.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		t.Fatalf("Scan: got error %v, want nil", err)
+	keys := []string{}
+	p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("Scan: got error %v, want nil", err)
+		}
+		for _, item := range page.Items {
+			pk, _ := item["PK"].(*types.AttributeValueMemberS)
+			sk, _ := item["SK"].(*types.AttributeValueMemberS)
+			if pk == nil || sk == nil {
+				t.Fatalf("Scan: got an item without string keys: %v", item)
+			}
+			keys = append(keys, pk.Value+" "+sk.Value)
+		}
 	}
-	return len(out.Items)
+	slices.Sort(keys)
+	return keys
 }
 
-// TestItemLayout checks the documented item keys with raw reads, so the
-// layout in the package documentation stays true.
+// TestItemLayout checks the documented item keys with a raw scan, so the
+// layout in the package documentation stays true: these items and no
+// others.
 func TestItemLayout(t *testing.T) {
 	client, table := dynamotest.NewTable(t)
 	s := dynamo.New(client, table)
@@ -80,17 +94,15 @@ func TestItemLayout(t *testing.T) {
 		t.Fatalf("PutNoteMessages: got error %v, want nil", err)
 	}
 
-	for _, tt := range []struct{ pk, sk string }{
-		{"ISSUE#42", "MAPPING"},
-		{"THREAD#200", "MAPPING"},
-		{"REPORTER#300", "ISSUE#0000000042"},
-		{"CLAIM#evt", "CLAIM"},
-		{"JOB#j1", "JOB"},
-		{"ISSUE#42", "NOTE#000000000007"},
-	} {
-		if item := getItem(t, client, table, tt.pk, tt.sk); item == nil {
-			t.Errorf("item %s/%s: got none, want one", tt.pk, tt.sk)
-		}
+	want := []string{
+		"CLAIM#evt CLAIM",
+		"ISSUE#42 MAPPING",
+		"ISSUE#42 NOTE#000000000007",
+		"JOB#j1 JOB",
+		"THREAD#200 MAPPING",
+	}
+	if got := scanKeys(t, client, table); !slices.Equal(got, want) {
+		t.Errorf("items: got %q, want %q", got, want)
 	}
 	claim := getItem(t, client, table, "CLAIM#evt", "CLAIM")
 	if n, ok := claim["expires_at"].(*types.AttributeValueMemberN); !ok || n.Value == "" {
@@ -115,9 +127,9 @@ func TestItemLayout(t *testing.T) {
 	}
 }
 
-// TestPutMappingIsOneTransaction checks with raw reads that a conflicting
-// PutMapping leaves no item behind, not even the unconditional reporter
-// item.
+// TestPutMappingIsOneTransaction checks with a raw scan that a conflicting
+// PutMapping leaves no item behind, whichever of its conditions failed, and
+// that its error names the conflict.
 func TestPutMappingIsOneTransaction(t *testing.T) {
 	client, table := dynamotest.NewTable(t)
 	s := dynamo.New(client, table)
@@ -126,9 +138,9 @@ func TestPutMappingIsOneTransaction(t *testing.T) {
 	if err := s.PutMapping(ctx, first); err != nil {
 		t.Fatalf("PutMapping: got error %v, want nil", err)
 	}
-	before := scanCount(t, client, table)
-	if before != 3 {
-		t.Errorf("items after one mapping: got %d, want 3", before)
+	before := scanKeys(t, client, table)
+	if want := []string{"ISSUE#1 MAPPING", "THREAD#201 MAPPING"}; !slices.Equal(before, want) {
+		t.Errorf("items after one mapping: got %q, want %q", before, want)
 	}
 
 	tests := []struct {
@@ -138,6 +150,7 @@ func TestPutMappingIsOneTransaction(t *testing.T) {
 	}{
 		{"issue taken", sdesk.Mapping{IssueIID: 1, ThreadID: "209", ReporterID: "309"}, `issue 1 is mapped to thread "201"`},
 		{"thread taken", sdesk.Mapping{IssueIID: 9, ThreadID: "201", ReporterID: "309"}, `thread "201" is mapped to issue 1`},
+		{"other reporter", sdesk.Mapping{IssueIID: 1, ThreadID: "201", ReporterID: "309"}, `issue 1 belongs to reporter "301"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,13 +161,73 @@ func TestPutMappingIsOneTransaction(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.msg) {
 				t.Errorf("PutMapping error: got %q, want it to contain %q", err, tt.msg)
 			}
-			if item := getItem(t, client, table, "REPORTER#309", fmt.Sprintf("ISSUE#%010d", tt.m.IssueIID)); item != nil {
-				t.Errorf("reporter item after conflict: got %v, want none", item)
-			}
-			if got := scanCount(t, client, table); got != before {
-				t.Errorf("items after conflict: got %d, want %d", got, before)
+			if got := scanKeys(t, client, table); !slices.Equal(got, before) {
+				t.Errorf("items after conflict: got %q, want %q", got, before)
 			}
 		})
+	}
+}
+
+// TestOldReporterItemsAreIgnored: a table written by earlier versions also
+// holds reporter items (REPORTER#<userID> / ISSUE#<iid, 10 digits>). The
+// store works on it, still refuses conflicting mappings, and neither writes
+// nor changes reporter items.
+func TestOldReporterItemsAreIgnored(t *testing.T) {
+	client, table := dynamotest.NewTable(t)
+	s := dynamo.New(client, table)
+	ctx := t.Context()
+	old := sdesk.Mapping{IssueIID: 1, IssueURL: "https://gitlab.example.com/g/p/-/issues/1", ThreadID: "201",
+		GuildID: "100", ChannelID: "101", ReporterID: "301", Title: "old", CreatedAt: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
+	if err := s.PutMapping(ctx, old); err != nil {
+		t.Fatalf("PutMapping: got error %v, want nil", err)
+	}
+	reporterItem := map[string]types.AttributeValue{
+		"PK":          &types.AttributeValueMemberS{Value: "REPORTER#301"},
+		"SK":          &types.AttributeValueMemberS{Value: "ISSUE#0000000001"},
+		"iid":         &types.AttributeValueMemberN{Value: "1"},
+		"issue_url":   &types.AttributeValueMemberS{Value: old.IssueURL},
+		"thread_id":   &types.AttributeValueMemberS{Value: "201"},
+		"guild_id":    &types.AttributeValueMemberS{Value: "100"},
+		"channel_id":  &types.AttributeValueMemberS{Value: "101"},
+		"reporter_id": &types.AttributeValueMemberS{Value: "301"},
+		"title":       &types.AttributeValueMemberS{Value: "old"},
+		"created_at":  &types.AttributeValueMemberS{Value: "2025-03-04T05:06:07Z"},
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: reporterItem}); err != nil {
+		t.Fatalf("PutItem(old reporter item): got error %v, want nil", err)
+	}
+
+	renamed := old
+	renamed.Title = "renamed"
+	second := sdesk.Mapping{IssueIID: 2, ThreadID: "202", ReporterID: "301", Title: "new", CreatedAt: time.Now()}
+	for _, tt := range []struct {
+		m        sdesk.Mapping
+		conflict bool
+	}{
+		{renamed, false},
+		{second, false},
+		{sdesk.Mapping{IssueIID: 1, ThreadID: "201", ReporterID: "309"}, true},
+		{sdesk.Mapping{IssueIID: 3, ThreadID: "201", ReporterID: "301"}, true},
+	} {
+		err := s.PutMapping(ctx, tt.m)
+		if got := errors.Is(err, sdesk.ErrConflict); got != tt.conflict || (err != nil && !got) {
+			t.Errorf("PutMapping(%d, %q, %q): got error %v, want conflict %v", tt.m.IssueIID, tt.m.ThreadID, tt.m.ReporterID, err, tt.conflict)
+		}
+	}
+	if got, err := s.MappingByIssue(ctx, 1); err != nil || got.Title != "renamed" || got.ReporterID != "301" {
+		t.Errorf("MappingByIssue(1): got %+v, %v, want the renamed mapping of reporter 301", got, err)
+	}
+	if got, err := s.MappingByThread(ctx, "202"); err != nil || got.IssueIID != 2 {
+		t.Errorf("MappingByThread(%q): got %+v, %v, want issue 2", "202", got, err)
+	}
+	want := []string{"ISSUE#1 MAPPING", "ISSUE#2 MAPPING", "REPORTER#301 ISSUE#0000000001", "THREAD#201 MAPPING", "THREAD#202 MAPPING"}
+	if got := scanKeys(t, client, table); !slices.Equal(got, want) {
+		t.Errorf("items: got %q, want %q", got, want)
+	}
+	got := getItem(t, client, table, "REPORTER#301", "ISSUE#0000000001")
+	title, _ := got["title"].(*types.AttributeValueMemberS)
+	if title == nil || title.Value != "old" || len(got) != len(reporterItem) {
+		t.Errorf("old reporter item: got %d attributes, title %#v, want it unchanged (%d attributes, title %q)", len(got), title, len(reporterItem), "old")
 	}
 }
 
