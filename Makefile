@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= bin
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME ?= 5s
 
-.PHONY: size events run test unit bench lint fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local tools clean
+.PHONY: size events run test unit bench lint tidy fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local tools clean
 
 ## run: sdesk serve on the embedded bbolt store (reads .env)
 run:
@@ -38,8 +38,17 @@ chaos:
 bench:
 	scripts/with-dynamodb.sh $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
-## lint: gofmt, go vet, staticcheck
-lint: fmt vet staticcheck
+## lint: gofmt, go vet, staticcheck, go.mod and go.sum tidy
+lint: fmt vet staticcheck tidy
+
+# tidy: `go mod tidy` would change nothing (checked on copies, so a failed
+# check leaves the tree as it was).
+tidy:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp go.mod go.sum "$$tmp"/; \
+	$(GO) mod tidy -modfile="$$tmp/go.mod" || exit 1; \
+	if ! cmp -s go.mod "$$tmp/go.mod" || ! cmp -s go.sum "$$tmp/go.sum"; then \
+	  echo "go.mod/go.sum are not tidy: run go mod tidy"; diff -u go.mod "$$tmp/go.mod"; diff -u go.sum "$$tmp/go.sum"; exit 1; fi
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -23,6 +23,7 @@ import (
 	"github.com/sdesk/sdesk/internal/repo"
 	"github.com/sdesk/sdesk/pkg/discord/discordfake"
 	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
+	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
 // IDs the harness uses.
@@ -155,6 +156,46 @@ func (e *Env) ModalSubmit(u User, channelID, customID string, fields map[string]
 		rows = append(rows, map[string]any{"type": 1, "components": []map[string]any{{"type": 4, "custom_id": k, "value": v}}})
 	}
 	return e.interaction(5, u, channelID, map[string]any{"custom_id": customID, "components": rows}, nil)
+}
+
+// Form is what a user fills in the /report form.
+type Form struct {
+	Title, Description string
+	Category           string             // the selected option's value; "" leaves the select out
+	Files              []sdesk.Attachment // uploaded in the File Upload
+}
+
+// ReportForm is a submitted /report modal of Label components, as Discord
+// sends it
+// (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-modal-submit-data-structure):
+// each Label (type 18) carries its child component with the value (Text
+// Input, type 4) or values (String Select, type 3: option values; File
+// Upload, type 19: attachment IDs), and the files are in
+// resolved.attachments.
+func (e *Env) ReportForm(u User, f Form) Interaction {
+	label := func(id int, child map[string]any) map[string]any {
+		return map[string]any{"type": 18, "id": id, "component": child}
+	}
+	comps := []map[string]any{
+		label(1, map[string]any{"type": 4, "id": 2, "custom_id": "title", "value": f.Title}),
+		label(3, map[string]any{"type": 4, "id": 4, "custom_id": "description", "value": f.Description}),
+	}
+	if f.Category != "" {
+		comps = append(comps, label(5, map[string]any{"type": 3, "id": 6, "custom_id": "category", "values": []string{f.Category}}))
+	}
+	ids := []string{}
+	atts := map[string]any{}
+	for _, a := range f.Files {
+		ids = append(ids, a.ID)
+		atts[a.ID] = map[string]any{"id": a.ID, "filename": a.Filename, "size": a.Size, "url": a.URL, "proxy_url": a.URL,
+			"content_type": a.ContentType, "ephemeral": true}
+	}
+	comps = append(comps, label(7, map[string]any{"type": 19, "id": 8, "custom_id": "files", "values": ids}))
+	data := map[string]any{"custom_id": "report", "components": comps}
+	if len(atts) > 0 {
+		data["resolved"] = map[string]any{"attachments": atts}
+	}
+	return e.interaction(5, u, ChannelID, data, nil)
 }
 
 // Button is a click on a button of a message in channelID.

@@ -49,7 +49,7 @@ func (s *Service) maxAttachmentBytes() int64 {
 // that SDESK_CATEGORIES does not offer (a tampered submit) or more files
 // than the form takes.
 func (s *Service) checkForm(r ReportRequest) error {
-	if r.Category != "" && !slices.ContainsFunc(s.Categories, func(c Category) bool { return c.GitLabLabel == r.Category }) {
+	if _, ok := s.category(r.Category); r.Category != "" && !ok {
 		return &UserError{Message: "Your report was not sent: that category is not offered here. Please use /report again."}
 	}
 	if len(r.Files) > MaxReportFiles {
@@ -73,4 +73,13 @@ type Upload struct {
 	// Filename is the name GitLab stored the file under (the last path
 	// segment of URL).
 	Filename string
+}
+
+// category returns the offered category whose GitLab label is label.
+func (s *Service) category(label string) (Category, bool) {
+	i := slices.IndexFunc(s.Categories, func(c Category) bool { return c.GitLabLabel == label })
+	if i < 0 {
+		return Category{}, false
+	}
+	return s.Categories[i], true
 }

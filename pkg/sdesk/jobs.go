@@ -224,7 +224,7 @@ func (s *Service) apologize(ctx context.Context, j Job, log *slog.Logger) {
 	if json.Unmarshal(j.Payload, &p) != nil || p.Token == "" {
 		return
 	}
-	msg := Message{Content: fmt.Sprintf("Sorry, that did not work. Please try again later, or give staff this reference: `%s`.", j.ErrorRef)}
+	msg := Message{Content: Apology(j.ErrorRef)}
 	if err := s.Discord.EditResponse(ctx, p.Token, msg); err != nil {
 		log.Error("apology not delivered", slog.String("error_ref", j.ErrorRef), slog.String("error", err.Error()))
 	}

@@ -11,18 +11,17 @@ import (
 // Records with an expiry in the past are treated as absent by every method,
 // whether or not the backend has deleted them yet.
 type Store interface {
-	// PutMapping writes the issue -> thread, thread -> issue and
-	// reporter -> issue records atomically. Writing the same mapping again
-	// succeeds (it overwrites Title and IssueURL). Writing a mapping whose
-	// issue is already mapped to another thread, or whose thread is already
-	// mapped to another issue, fails with ErrConflict and writes nothing.
+	// PutMapping writes the issue -> thread and thread -> issue records
+	// atomically. Writing the same mapping again succeeds (it overwrites
+	// every field but CreatedAt, which keeps its first value). Writing a
+	// mapping whose issue is already mapped to another thread or another
+	// reporter, or whose thread is already mapped to another issue, fails
+	// with ErrConflict and writes nothing.
 	PutMapping(ctx context.Context, m Mapping) error
 	// MappingByIssue returns the mapping of an issue, or ErrNotFound.
 	MappingByIssue(ctx context.Context, iid int) (Mapping, error)
 	// MappingByThread returns the mapping of a thread, or ErrNotFound.
 	MappingByThread(ctx context.Context, threadID string) (Mapping, error)
-	// IssuesByReporter returns a reporter's mappings ordered by IssueIID.
-	IssuesByReporter(ctx context.Context, userID string) ([]Mapping, error)
 
 	// Claim records key until ttl has passed. It returns true for the first
 	// caller and false while an unexpired claim exists (a conditional write:
@@ -40,8 +39,6 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (Job, error)
 	// ListJobs returns the jobs with the given status, oldest first.
 	ListJobs(ctx context.Context, status JobStatus) ([]Job, error)
-	// DeleteJob removes a job; deleting a missing job is not an error.
-	DeleteJob(ctx context.Context, id string) error
 
 	// PutNoteMessages remembers which Discord messages carry a GitLab note.
 	PutNoteMessages(ctx context.Context, iid, noteID int, messageIDs []string) error
@@ -79,6 +76,11 @@ type Discord interface {
 	EditThread(ctx context.Context, threadID string, e ThreadEdit) error
 	// EditResponse edits the original response of an interaction.
 	EditResponse(ctx context.Context, token string, m Message) error
+	// DownloadAttachment fetches a file a user attached in Discord from its
+	// signed CDN URL (valid for about a day), reading at most max bytes: a
+	// larger file is an error matching ErrTooLarge. A link Discord no
+	// longer serves is a PermanentError.
+	DownloadAttachment(ctx context.Context, a Attachment, max int64) (File, error)
 }
 
 // Message is a Discord message as sdesk builds it.
@@ -178,6 +180,11 @@ type GitLab interface {
 	GetNote(ctx context.Context, iid, noteID int) (Note, error)
 	// CurrentUserID returns the ID of the token's user.
 	CurrentUserID(ctx context.Context) (int, error)
+	// UploadFile uploads a file to the project (POST /projects/:id/uploads)
+	// and returns its project-relative URL; a file over GitLab's maximum
+	// attachment size is an error matching ErrTooLarge. Repeating it is
+	// safe: at worst an upload no text links to.
+	UploadFile(ctx context.Context, f File) (Upload, error)
 	// DownloadUpload fetches a file uploaded to the project
 	// (/uploads/<secret>/<filename>).
 	DownloadUpload(ctx context.Context, secret, filename string) (File, error)

@@ -161,9 +161,16 @@ func issueTitle(r ReportRequest) string {
 // nothing in it can hide or restyle what follows), a rule, sdesk's
 // attribution line and the marker. The user's name is gfm.Inline text;
 // the IDs are Discord snowflakes sdesk checked.
-func issueDescription(r ReportRequest, threadID string) string {
+//
+// files is the report's files part (filesMarkdown), put between the quote
+// and the rule; "" when the report has no files.
+func issueDescription(r ReportRequest, threadID, files string) string {
 	var b strings.Builder
 	b.WriteString(gfm.Quote(r.Description))
+	if files != "" {
+		b.WriteString("\n\n")
+		b.WriteString(strings.TrimRight(files, "\n"))
+	}
 	b.WriteString("\n\n---\n\nReported from Discord by **")
 	b.WriteString(gitlabName(r.User))
 	b.WriteString("** (user ID `")
@@ -182,6 +189,11 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("decode report: %w", err)
 	}
+	files, downloaded, err := s.reportFiles(ctx, j, r, log)
+	if err != nil {
+		return err
+	}
+	filesMD := filesMarkdown(files, s.maxAttachmentBytes())
 	issueStep, err := s.once(ctx, j, "issue", func() (string, error) {
 		found, err := s.reportIssues(ctx, r)
 		if err != nil {
@@ -194,8 +206,8 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	}, func() (string, error) {
 		is, err := s.GitLab.CreateIssue(ctx, NewIssue{
 			Title:        issueTitle(r),
-			Description:  issueDescription(r, ""),
-			Labels:       s.IssueLabels,
+			Description:  issueDescription(r, "", filesMD),
+			Labels:       s.issueLabels(r),
 			Confidential: true,
 		})
 		if err != nil {
@@ -228,14 +240,31 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		return err
 	}
 	if _, err := s.step(ctx, j, "description", func() (string, error) {
-		return "", s.GitLab.SetDescription(ctx, iid, issueDescription(r, threadID))
+		return "", s.GitLab.SetDescription(ctx, iid, issueDescription(r, threadID, filesMD))
 	}); err != nil {
 		return err
 	}
 	if _, err := s.tolerant(ctx, j, "message", func() (string, error) {
-		msg := s.firstMessage(r, iid, issueURL)
+		msg := s.firstMessage(r, iid, issueURL, files)
 		msg.Nonce = nonce(j, "message")
-		return s.Discord.SendMessage(ctx, threadID, msg)
+		attach, left, err := s.messageFiles(ctx, files, downloaded)
+		if err != nil {
+			return "", err
+		}
+		msg.Files = attach
+		if left > 0 {
+			msg.Content += fmt.Sprintf("\n%d more file(s) are on the GitLab issue.", left)
+		}
+		id, err := s.Discord.SendMessage(ctx, threadID, msg)
+		if errors.Is(err, ErrTooLarge) && len(msg.Files) > 0 {
+			// Over the server's upload limit for bots (Discord answers
+			// 413, code 40005): the files stay on the issue.
+			msg = s.firstMessage(r, iid, issueURL, files)
+			msg.Nonce = nonce(j, "message:nofiles")
+			msg.Content += "\nThe files are too large for this server's upload limit; they are on the GitLab issue."
+			id, err = s.Discord.SendMessage(ctx, threadID, msg)
+		}
+		return id, err
 	}); err != nil {
 		return err
 	}
@@ -271,9 +300,11 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		}
 	}
 	if _, err := s.tolerant(ctx, j, "response", func() (string, error) {
-		return "", s.Discord.EditResponse(ctx, r.Token, Message{
-			Content: fmt.Sprintf("Issue #%d created — continue in <#%s>", iid, threadID),
-		})
+		content := fmt.Sprintf("Issue #%d created — continue in <#%s>", iid, threadID)
+		if missing := missingFiles(files, s.maxAttachmentBytes()); missing != "" {
+			content += ". " + missing
+		}
+		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: content})
 	}); err != nil {
 		return err
 	}
@@ -281,7 +312,19 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	return nil
 }
 
-func (s *Service) firstMessage(r ReportRequest, iid int, issueURL string) Message {
+// issueLabels are the labels of a report's issue: GITLAB_ISSUE_LABELS and
+// the chosen category's label (SubmitReport checked it is offered).
+func (s *Service) issueLabels(r ReportRequest) []string {
+	labels := slices.Clone(s.IssueLabels)
+	if r.Category != "" && !slices.Contains(labels, r.Category) {
+		labels = append(labels, r.Category)
+	}
+	return labels
+}
+
+// firstMessage is the thread's first message: who reported, the report,
+// its category, the files that did not reach GitLab, and the buttons.
+func (s *Service) firstMessage(r ReportRequest, iid int, issueURL string, files []reportFile) Message {
 	m := Message{
 		Content: fmt.Sprintf("New report from <@%s>.", r.User.ID),
 		Embeds: []Embed{{
@@ -299,6 +342,12 @@ func (s *Service) firstMessage(r ReportRequest, iid int, issueURL string) Messag
 	if s.StaffRoleID != "" {
 		m.Content = fmt.Sprintf("<@&%s> new report from <@%s>.", s.StaffRoleID, r.User.ID)
 		m.MentionRoles = []string{s.StaffRoleID}
+	}
+	if c, ok := s.category(r.Category); ok {
+		m.Embeds[0].Footer = fmt.Sprintf("Issue #%d · %s · answers here go to GitLab with /reply or the Reply button", iid, DiscordPlainText(c.Label))
+	}
+	if missing := missingFiles(files, s.maxAttachmentBytes()); missing != "" {
+		m.Content += "\n" + missing
 	}
 	return m
 }
