@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 		IssueLabels: cfg.GitLabIssueLabels, LockOnClose: cfg.LockOnClose,
 		GitLabURL: cfg.GitLabURL, MaxMessagesPerEvent: cfg.MaxMessagesPerEvent,
 		SupportBotID: cfg.GitLabSupportBotID,
+		Categories:   cfg.Categories, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 	}
 	switch role {
 	case Serve:

@@ -14,6 +14,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
 // Store kinds.
@@ -51,6 +55,12 @@ type Config struct {
 	// MaxMessagesPerEvent caps the Discord messages one GitLab event makes
 	// (SDESK_MAX_MESSAGES_PER_EVENT, 1 to 50).
 	MaxMessagesPerEvent int
+	// Categories are the options of the report form's category select
+	// (SDESK_CATEGORIES), in the order given; nil: no select.
+	Categories []sdesk.Category
+	// MaxAttachmentBytes is the largest file taken from a report
+	// (SDESK_MAX_ATTACHMENT_MB, 1 to 500 MiB; default 25 MiB), in bytes.
+	MaxAttachmentBytes int64
 	// JobFunction is the Lambda function that runs deferred jobs
 	// (SDESK_JOB_FUNCTION, set by template.yaml). Empty outside Lambda.
 	JobFunction string
@@ -89,7 +99,88 @@ var Vars = []Var{
 	{"SDESK_LOG_LEVEL", false, "info", "debug, info, warn or error."},
 	{"SDESK_LOCK_ON_CLOSE", false, "false", "Also lock (not only archive) a thread when its issue closes."},
 	{"SDESK_MAX_MESSAGES_PER_EVENT", false, "5", "Most Discord messages one GitLab event makes (1 to 50); the rest of a longer comment is attached as a Markdown file."},
+	{"SDESK_CATEGORIES", false, "", "Options of the /report form's category select: Label=gitlab-label items separated by ; (e.g. Bug=bug;Question=question;Feature request=feature), at most 25, each side 1 to 100 characters, GitLab labels unique and without commas; the chosen label is added to GITLAB_ISSUE_LABELS. Empty: no select."},
+	{"SDESK_MAX_ATTACHMENT_MB", false, "25", "Largest file (MiB, 1 to 500) taken from a report's files; a larger one is named in the issue as not uploaded. Keep it at or below GitLab's maximum attachment size."},
 	{"SDESK_JOB_FUNCTION", false, "", "Lambda only: function that runs deferred jobs (set by template.yaml)."},
+}
+
+// Limits of SDESK_CATEGORIES: a Discord string select has at most 25
+// options, each with a label and a value of 1 to 100 characters
+// (https://discord.com/developers/docs/components/reference#string-select-select-option-structure).
+// The value is a GitLab label name: GitLab allows 255 characters without a
+// comma (the Label model's title validation), and the issues API takes
+// labels comma-separated (client-go's LabelOptions joins them with ","),
+// so a comma cannot be sent in one.
+const (
+	maxCategories      = 25
+	maxCategoryLength  = 100
+	categoriesVariable = "SDESK_CATEGORIES"
+)
+
+// parseCategories reads SDESK_CATEGORIES: "Label=gitlab-label" items
+// separated by ";", blank items skipped, white space around items, labels
+// and values trimmed, split at the first "=". It returns the categories
+// and one problem per fault, naming the item by its position (1-based,
+// blank items counted).
+func parseCategories(v string) ([]sdesk.Category, []string) {
+	var (
+		cats     []sdesk.Category
+		problems []string
+		seen     = map[string]int{}
+	)
+	problem := func(n int, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("%s item %d %s", categoriesVariable, n, fmt.Sprintf(format, args...)))
+	}
+	checkSide := func(n int, side, text string) bool {
+		switch {
+		case text == "":
+			problem(n, "has an empty %s: want Label=gitlab-label", side)
+		case utf8.RuneCountInString(text) > maxCategoryLength:
+			problem(n, "has a %s longer than %d characters (Discord's limit for a select option)", side, maxCategoryLength)
+		case strings.ContainsFunc(text, unicode.IsControl) || !utf8.ValidString(text):
+			problem(n, "has a %s with a control character or invalid UTF-8", side)
+		default:
+			return true
+		}
+		return false
+	}
+	items := strings.Split(v, ";")
+	count := 0
+	for i, item := range items {
+		n := i + 1
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		count++
+		label, value, ok := strings.Cut(item, "=")
+		if !ok {
+			problem(n, "%q has no \"=\": want Label=gitlab-label", item)
+			continue
+		}
+		label, value = strings.TrimSpace(label), strings.TrimSpace(value)
+		okLabel := checkSide(n, "label", label)
+		okValue := checkSide(n, "GitLab label", value)
+		if okValue && strings.Contains(value, ",") {
+			problem(n, "has a GitLab label with a comma, which GitLab's API cannot take (labels are sent comma-separated)")
+			okValue = false
+		}
+		if okValue {
+			if first, dup := seen[value]; dup {
+				problem(n, "repeats the GitLab label of item %d: each must be unique", first)
+				okValue = false
+			} else {
+				seen[value] = n
+			}
+		}
+		if okLabel && okValue {
+			cats = append(cats, sdesk.Category{Label: label, GitLabLabel: value})
+		}
+	}
+	if count > maxCategories {
+		problems = append(problems, fmt.Sprintf("%s has %d items, at most %d (Discord's limit for a select)", categoriesVariable, count, maxCategories))
+	}
+	return cats, problems
 }
 
 var (
@@ -236,6 +327,16 @@ func Load(getenv func(string) string) (Config, error) {
 		problems = append(problems, "SDESK_MAX_MESSAGES_PER_EVENT must be a whole number from 1 to 50")
 	} else {
 		c.MaxMessagesPerEvent = n
+	}
+	cats, catProblems := parseCategories(get(categoriesVariable))
+	problems = append(problems, catProblems...)
+	if len(catProblems) == 0 {
+		c.Categories = cats
+	}
+	if n, err := strconv.Atoi(get("SDESK_MAX_ATTACHMENT_MB")); err != nil || n < 1 || n > 500 {
+		problems = append(problems, "SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 500")
+	} else {
+		c.MaxAttachmentBytes = int64(n) << 20
 	}
 	c.JobFunction = get("SDESK_JOB_FUNCTION")
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"github.com/sdesk/sdesk/internal/e2e"
 	"log/slog"
 	"os"
@@ -13,8 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sdesk/sdesk/pkg/config"
+	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
 const (
@@ -107,6 +111,7 @@ func TestLoadValid(t *testing.T) {
 				LogLevel:                slog.LevelInfo,
 				LockOnClose:             false,
 				MaxMessagesPerEvent:     5,
+				MaxAttachmentBytes:      25 << 20,
 			},
 		},
 		{
@@ -134,6 +139,8 @@ func TestLoadValid(t *testing.T) {
 				"SDESK_LOG_LEVEL":              "debug",
 				"SDESK_LOCK_ON_CLOSE":          "true",
 				"SDESK_MAX_MESSAGES_PER_EVENT": "12",
+				"SDESK_CATEGORIES":             "Bug=bug;Question=question;Feature request=feature",
+				"SDESK_MAX_ATTACHMENT_MB":      " 100 ",
 				"SDESK_JOB_FUNCTION":           "sdesk-jobs",
 			},
 			want: config.Config{
@@ -159,7 +166,13 @@ func TestLoadValid(t *testing.T) {
 				LogLevel:                  slog.LevelDebug,
 				LockOnClose:               true,
 				MaxMessagesPerEvent:       12,
-				JobFunction:               "sdesk-jobs",
+				Categories: []sdesk.Category{
+					{Label: "Bug", GitLabLabel: "bug"},
+					{Label: "Question", GitLabLabel: "question"},
+					{Label: "Feature request", GitLabLabel: "feature"},
+				},
+				MaxAttachmentBytes: 100 << 20,
+				JobFunction:        "sdesk-jobs",
 			},
 		},
 		{
@@ -187,6 +200,7 @@ func TestLoadValid(t *testing.T) {
 				LogLevel:                slog.LevelWarn,
 				LockOnClose:             true,
 				MaxMessagesPerEvent:     5,
+				MaxAttachmentBytes:      25 << 20,
 			},
 		},
 		{
@@ -215,6 +229,7 @@ func TestLoadValid(t *testing.T) {
 				LogLevel:                slog.LevelError,
 				LockOnClose:             false,
 				MaxMessagesPerEvent:     5,
+				MaxAttachmentBytes:      25 << 20,
 			},
 		},
 	}
@@ -360,6 +375,16 @@ func TestLoadMalformed(t *testing.T) {
 		{"max messages 51", map[string]string{"SDESK_MAX_MESSAGES_PER_EVENT": "51"}, "SDESK_MAX_MESSAGES_PER_EVENT"},
 		{"max messages many", map[string]string{"SDESK_MAX_MESSAGES_PER_EVENT": "many"}, "SDESK_MAX_MESSAGES_PER_EVENT"},
 		{"lock on close yes", map[string]string{"SDESK_LOCK_ON_CLOSE": "yes"}, "SDESK_LOCK_ON_CLOSE"},
+		{"max attachment 0", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "0"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"max attachment 501", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "501"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"max attachment negative", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "-25"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"max attachment with unit", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "25MB"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"max attachment fraction", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "2.5"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"category without =", map[string]string{"SDESK_CATEGORIES": "Bug"}, "SDESK_CATEGORIES"},
+		{"category label empty", map[string]string{"SDESK_CATEGORIES": "=bug"}, "SDESK_CATEGORIES"},
+		{"category GitLab label empty", map[string]string{"SDESK_CATEGORIES": "Bug= "}, "SDESK_CATEGORIES"},
+		{"category GitLab label with a comma", map[string]string{"SDESK_CATEGORIES": "Bug=bug,urgent"}, "SDESK_CATEGORIES"},
+		{"category GitLab label repeated", map[string]string{"SDESK_CATEGORIES": "Bug=bug;Defect=bug"}, "SDESK_CATEGORIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -391,6 +416,8 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 		"SDESK_LOG_LEVEL":              "loud",
 		"SDESK_LOCK_ON_CLOSE":          "maybe",
 		"SDESK_MAX_MESSAGES_PER_EVENT": "-1",
+		"SDESK_CATEGORIES":             "Bug",
+		"SDESK_MAX_ATTACHMENT_MB":      "0",
 	})
 	delete(env, "GITLAB_TOKEN")
 	want := []string{
@@ -407,6 +434,8 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 		"SDESK_LOG_LEVEL",
 		"SDESK_LOCK_ON_CLOSE",
 		"SDESK_MAX_MESSAGES_PER_EVENT",
+		"SDESK_CATEGORIES",
+		"SDESK_MAX_ATTACHMENT_MB",
 	}
 	cerr := loadError(t, env)
 	msg := cerr.Error()
@@ -420,6 +449,202 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 	}
 	if got := len(cerr.Problems); got != len(want) {
 		t.Errorf("len(Problems): got %d (%q), want %d", got, cerr.Problems, len(want))
+	}
+}
+
+// TestLoadCategories: SDESK_CATEGORIES in every form an operator may
+// write it, and the values Load keeps.
+func TestLoadCategories(t *testing.T) {
+	many := func(n int) (string, []sdesk.Category) {
+		var items []string
+		var cats []sdesk.Category
+		for i := range n {
+			items = append(items, fmt.Sprintf("Topic %d=topic-%d", i+1, i+1))
+			cats = append(cats, sdesk.Category{Label: fmt.Sprintf("Topic %d", i+1), GitLabLabel: fmt.Sprintf("topic-%d", i+1)})
+		}
+		return strings.Join(items, ";"), cats
+	}
+	twentyFive, twentyFiveCats := many(25)
+	long := strings.Repeat("é", 100)
+	tests := []struct {
+		name, value string
+		want        []sdesk.Category
+	}{
+		{"unset", "", nil},
+		{"blank items only", " ; ;; ", nil},
+		{"the README example", "Bug=bug;Question=question;Feature request=feature", []sdesk.Category{
+			{Label: "Bug", GitLabLabel: "bug"}, {Label: "Question", GitLabLabel: "question"}, {Label: "Feature request", GitLabLabel: "feature"},
+		}},
+		{"spaces trimmed, blank items and a trailing ; skipped", "  Bug  =  type::bug ;; Crash report= crash ;", []sdesk.Category{
+			{Label: "Bug", GitLabLabel: "type::bug"}, {Label: "Crash report", GitLabLabel: "crash"},
+		}},
+		{"= in the GitLab label", "Scoped=priority=high", []sdesk.Category{{Label: "Scoped", GitLabLabel: "priority=high"}}},
+		{"one label for two GitLab labels", "Bug=bug;Bug=defect", []sdesk.Category{{Label: "Bug", GitLabLabel: "bug"}, {Label: "Bug", GitLabLabel: "defect"}}},
+		{"GitLab labels differ in case", "Bug=bug;Big bug=Bug", []sdesk.Category{{Label: "Bug", GitLabLabel: "bug"}, {Label: "Big bug", GitLabLabel: "Bug"}}},
+		{"100 characters each side", long + "=" + long, []sdesk.Category{{Label: long, GitLabLabel: long}}},
+		{"25 items", twentyFive, twentyFiveCats},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(getenv(with(minimalEnv(), map[string]string{"SDESK_CATEGORIES": tt.value})))
+			if err != nil {
+				t.Fatalf("Load: got error %v, want nil", err)
+			}
+			if !reflect.DeepEqual(c.Categories, tt.want) {
+				t.Errorf("Categories: got %#v, want %#v", c.Categories, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadCategoriesProblems: each fault of SDESK_CATEGORIES is one
+// problem that names the variable, the item and what is wrong; nothing of
+// a faulty value is kept.
+func TestLoadCategoriesProblems(t *testing.T) {
+	twentySix := make([]string, 26)
+	for i := range twentySix {
+		twentySix[i] = fmt.Sprintf("T%d=t%d", i, i)
+	}
+	long := strings.Repeat("x", 101)
+	tests := []struct {
+		name, value string
+		want        []string
+	}{
+		{"no =", "Bug", []string{`SDESK_CATEGORIES item 1 "Bug" has no "=": want Label=gitlab-label`}},
+		{"no = in the third item, blank second", "Bug=bug; ;Question", []string{`SDESK_CATEGORIES item 3 "Question" has no "=": want Label=gitlab-label`}},
+		{"empty label", "=bug", []string{"SDESK_CATEGORIES item 1 has an empty label: want Label=gitlab-label"}},
+		{"empty GitLab label", "Bug=bug;Question=  ", []string{"SDESK_CATEGORIES item 2 has an empty GitLab label: want Label=gitlab-label"}},
+		{"both sides empty", " = ", []string{
+			"SDESK_CATEGORIES item 1 has an empty label: want Label=gitlab-label",
+			"SDESK_CATEGORIES item 1 has an empty GitLab label: want Label=gitlab-label",
+		}},
+		{"label too long", long + "=x", []string{"SDESK_CATEGORIES item 1 has a label longer than 100 characters (Discord's limit for a select option)"}},
+		{"GitLab label too long", "x=" + long, []string{"SDESK_CATEGORIES item 1 has a GitLab label longer than 100 characters (Discord's limit for a select option)"}},
+		{"GitLab label with a comma", "Bug=bug,urgent", []string{"SDESK_CATEGORIES item 1 has a GitLab label with a comma, which GitLab's API cannot take (labels are sent comma-separated)"}},
+		{"repeated GitLab label", "Bug=bug;Question=question;Defect=bug", []string{"SDESK_CATEGORIES item 3 repeats the GitLab label of item 1: each must be unique"}},
+		{"control character", "Bug=b\tug", []string{"SDESK_CATEGORIES item 1 has a GitLab label with a control character or invalid UTF-8"}},
+		{"invalid UTF-8", "B\xffug=bug", []string{"SDESK_CATEGORIES item 1 has a label with a control character or invalid UTF-8"}},
+		{"26 items", strings.Join(twentySix, ";"), []string{"SDESK_CATEGORIES has 26 items, at most 25 (Discord's limit for a select)"}},
+		{"several faults", "Bug;=x;Q=q;R=q", []string{
+			`SDESK_CATEGORIES item 1 "Bug" has no "=": want Label=gitlab-label`,
+			"SDESK_CATEGORIES item 2 has an empty label: want Label=gitlab-label",
+			"SDESK_CATEGORIES item 4 repeats the GitLab label of item 3: each must be unique",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := with(minimalEnv(), map[string]string{"SDESK_CATEGORIES": tt.value})
+			c, err := config.Load(getenv(env))
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Load: got %v, want *config.Error", err)
+			}
+			if !slices.Equal(cerr.Problems, tt.want) {
+				t.Errorf("Problems:\ngot  %q\nwant %q", cerr.Problems, tt.want)
+			}
+			if c.Categories != nil {
+				t.Errorf("Categories: got %#v, want nil when SDESK_CATEGORIES is faulty", c.Categories)
+			}
+		})
+	}
+}
+
+// TestEnvExampleValuesLoad: the example values .env.example gives for
+// the report form's variables (commented out) are valid.
+func TestEnvExampleValuesLoad(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(e2e.RepoRoot(t), ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := minimalEnv()
+	for _, name := range []string{"SDESK_CATEGORIES", "SDESK_MAX_ATTACHMENT_MB"} {
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "# "+name+"="); ok {
+				env[name], found = v, true
+			}
+		}
+		if !found {
+			t.Errorf(".env.example: got no line \"# %s=...\", want an example", name)
+		}
+	}
+	c, err := config.Load(getenv(env))
+	if err != nil || len(c.Categories) == 0 || c.MaxAttachmentBytes == 0 {
+		t.Errorf("Load with the examples of .env.example: got %d categories, %d bytes, %v; want both set, no error", len(c.Categories), c.MaxAttachmentBytes, err)
+	}
+}
+
+// FuzzLoadCategories: whatever SDESK_CATEGORIES holds, Load either names
+// it in every problem and keeps no category, or keeps at most 25
+// categories, each side trimmed, 1 to 100 characters, printable, the
+// GitLab labels without commas and unique; written back as
+// "Label=gitlab-label;..." they load the same.
+func FuzzLoadCategories(f *testing.F) {
+	for _, s := range []string{"Bug=bug;Question=question;Feature request=feature", "Bug", " = ", "a=b=c;;", "x=a,b", "A=a;B=a", "\xff=\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		c, err := config.Load(getenv(with(minimalEnv(), map[string]string{"SDESK_CATEGORIES": v})))
+		if err != nil {
+			var cerr *config.Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
+				t.Fatalf("Load(%q): got %v, want *config.Error", v, err)
+			}
+			for _, p := range cerr.Problems {
+				if !strings.HasPrefix(p, "SDESK_CATEGORIES ") {
+					t.Fatalf("Load(%q): problem %q does not name SDESK_CATEGORIES", v, p)
+				}
+			}
+			if c.Categories != nil {
+				t.Fatalf("Load(%q): got categories %q with problems %q", v, c.Categories, cerr.Problems)
+			}
+			return
+		}
+		if len(c.Categories) > 25 {
+			t.Fatalf("Load(%q): %d categories, want at most 25", v, len(c.Categories))
+		}
+		seen := map[string]bool{}
+		var items []string
+		for _, cat := range c.Categories {
+			for _, side := range []string{cat.Label, cat.GitLabLabel} {
+				n := utf8.RuneCountInString(side)
+				if n < 1 || n > 100 || side != strings.TrimSpace(side) || !utf8.ValidString(side) ||
+					strings.ContainsFunc(side, unicode.IsControl) || strings.ContainsAny(side, ";") {
+					t.Fatalf("Load(%q): kept %q", v, side)
+				}
+			}
+			if strings.Contains(cat.Label, "=") || strings.Contains(cat.GitLabLabel, ",") || seen[cat.GitLabLabel] {
+				t.Fatalf("Load(%q): kept %+v", v, cat)
+			}
+			seen[cat.GitLabLabel] = true
+			items = append(items, cat.Label+"="+cat.GitLabLabel)
+		}
+		again, err := config.Load(getenv(with(minimalEnv(), map[string]string{"SDESK_CATEGORIES": strings.Join(items, ";")})))
+		if err != nil || !reflect.DeepEqual(again.Categories, c.Categories) {
+			t.Fatalf("Load(%q) = %q; written back: got %q, %v", v, c.Categories, again.Categories, err)
+		}
+	})
+}
+
+func TestLoadMaxAttachment(t *testing.T) {
+	tests := []struct {
+		value string
+		want  int64
+	}{
+		{"", 25 << 20},
+		{"1", 1 << 20},
+		{" 64 ", 64 << 20},
+		{"500", 500 << 20},
+	}
+	for _, tt := range tests {
+		c, err := config.Load(getenv(with(minimalEnv(), map[string]string{"SDESK_MAX_ATTACHMENT_MB": tt.value})))
+		if err != nil || c.MaxAttachmentBytes != tt.want {
+			t.Errorf("SDESK_MAX_ATTACHMENT_MB=%q: got %d, %v; want %d", tt.value, c.MaxAttachmentBytes, err, tt.want)
+		}
+	}
+	cerr := loadError(t, with(minimalEnv(), map[string]string{"SDESK_MAX_ATTACHMENT_MB": "501"}))
+	if want := []string{"SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 500"}; !slices.Equal(cerr.Problems, want) {
+		t.Errorf("Problems: got %q, want %q", cerr.Problems, want)
 	}
 }
 

@@ -6,6 +6,7 @@
 package gitlab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
 
@@ -672,6 +675,103 @@ func (c *Client) DownloadUpload(ctx context.Context, secret, filename string) (s
 		ct = http.DetectContentType(data)
 	}
 	return sdesk.File{Name: filename, ContentType: ct, Data: data}, nil
+}
+
+// uploadsURLRe is the url of GitLab's answer to POST /projects/:id/uploads:
+// "/uploads/" + the upload's secret (32 lowercase hex characters,
+// SecureRandom.hex) + "/" + one path segment, the stored file name.
+var uploadsURLRe = regexp.MustCompile(`^/uploads/[0-9a-f]{32}/([^/]+)$`)
+
+// uploadSegmentRe is the file name segment of that url: the characters
+// GitLab keeps in an uploaded file's name (CarrierWave's sanitize_regexp,
+// /[^[:word:]\.\-\+]/, replaces every other one with "_") and
+// percent-escapes. Nothing in it can end or restyle a Markdown link
+// destination: no white space, parentheses, brackets, angle brackets or
+// quotes.
+var uploadSegmentRe = regexp.MustCompile(`^(?:[\p{L}\p{M}\p{Nd}\p{Pc}.+\-]|%[0-9A-Fa-f]{2})+$`)
+
+// UploadFile uploads f to the project's Markdown uploads (POST
+// /projects/:id/uploads, multipart field "file",
+// https://docs.gitlab.com/api/project_markdown_uploads/#upload-a-file), so
+// that any issue of the project, confidential ones too, can link it. GitLab
+// answers 201 {"id", "alt", "url", "full_path", "markdown"}; the Upload
+// returned carries url as given ("/uploads/<secret>/<filename>") and
+// Filename, its last segment URL-unescaped: the name GitLab stored, which
+// may differ from f.Name (GitLab replaces characters outside letters,
+// digits, "_", ".", "-" and "+" with "_").
+//
+// f.Name and f.Data must not be empty (an error, nothing sent); control
+// characters and invalid UTF-8 in f.Name are sent as "_". f.ContentType is
+// not sent: GitLab derives the type from the name. client-go copies the
+// file into a multipart body in memory, so an upload holds it twice.
+//
+// An upload is safe to repeat (at worst it leaves an unreferenced upload),
+// so 429, 5xx but 501 and network errors are retried like a GET. 401, 403
+// and 404 are sdesk.PermanentError (404 also sdesk.ErrNotFound). 413, the
+// instance's maximum attachment size (Admin area > Settings > General >
+// Account and limit; 100 MB by default), is a PermanentError that wraps
+// sdesk.ErrTooLarge. An answer whose url is not "/uploads/" + 32 lowercase
+// hex characters + "/" + one segment of the characters above (or
+// percent-escapes) whose unescaped name is printable and has no "/" or "\"
+// is a PermanentError too: sdesk composes Markdown from it.
+func (c *Client) UploadFile(ctx context.Context, f sdesk.File) (sdesk.Upload, error) {
+	if f.Name == "" || len(f.Data) == 0 {
+		return sdesk.Upload{}, errors.New("gitlab: upload file: empty file name or data")
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, strings.ToValidUTF8(f.Name, "_"))
+	op := fmt.Sprintf("upload file (%d bytes)", len(f.Data))
+	var up *gl.ProjectMarkdownUploadedFile
+	status := 0
+	err := c.call(ctx, op, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		var resp *gl.Response
+		var err error
+		up, resp, err = c.api.ProjectMarkdownUploads.UploadProjectMarkdown(c.project, bytes.NewReader(f.Data), name, o...)
+		status = 0
+		if resp != nil && resp.Response != nil {
+			status = resp.StatusCode
+		}
+		return resp, err
+	})
+	if err != nil && status == http.StatusRequestEntityTooLarge {
+		return sdesk.Upload{}, &sdesk.PermanentError{
+			Err: fmt.Errorf("gitlab: %s: %w: %w", op, sdesk.ErrTooLarge, err),
+			Fix: "the file is over GitLab's maximum attachment size (Admin area > Settings > General > Account and limit): raise it there or lower SDESK_MAX_ATTACHMENT_MB",
+			Why: "the file is larger than GitLab accepts",
+		}
+	}
+	if err != nil {
+		return sdesk.Upload{}, err
+	}
+	if up == nil {
+		return sdesk.Upload{}, sdesk.Permanent(fmt.Errorf("gitlab: %s: empty answer", op),
+			"GitLab answered an upload without its JSON; check that GITLAB_URL is the GitLab instance")
+	}
+	filename, err := checkUploadURL(up.URL)
+	if err != nil {
+		return sdesk.Upload{}, sdesk.Permanent(fmt.Errorf("gitlab: %s: %w", op, err),
+			"GitLab answered an upload with a url sdesk does not link; check that GITLAB_URL is the GitLab instance")
+	}
+	return sdesk.Upload{URL: up.URL, Filename: filename}, nil
+}
+
+// checkUploadURL returns the unescaped file name of an upload's url, or an
+// error when the url is not in the form UploadFile accepts.
+func checkUploadURL(u string) (string, error) {
+	m := uploadsURLRe.FindStringSubmatch(u)
+	if m == nil || !uploadSegmentRe.MatchString(m[1]) {
+		return "", fmt.Errorf("url %q is not /uploads/<32 hex>/<file name>", u)
+	}
+	name, err := url.PathUnescape(m[1])
+	if err != nil || name == "." || name == ".." || !utf8.ValidString(name) ||
+		strings.ContainsAny(name, "/\\") || strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsGraphic(r) }) {
+		return "", fmt.Errorf("url %q does not name a printable file", u)
+	}
+	return name, nil
 }
 
 // versionTimeout bounds the one GET /version of UploadsURL, retries

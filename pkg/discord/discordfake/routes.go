@@ -90,6 +90,9 @@ func formError(field, errCode, msg string) (int, any) {
 func (s *Server) route(r *Request, inAPI bool, bodyErr error) (int, any) {
 	notFound := apiError{Message: "404: Not Found", Code: 0}
 	if !inAPI {
+		if status, answer, ok := s.cdnGet(r); ok {
+			return status, answer
+		}
 		return http.StatusNotFound, notFound
 	}
 	p := segs(r.Path)

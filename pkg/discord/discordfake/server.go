@@ -35,6 +35,10 @@
 //     created by the first edit or by a callback of type 4 or 5, since an
 //     interaction answered in the HTTP response never reaches the fake. A
 //     second callback for the same interaction ID answers 400 code 40060.
+//   - A CDN (AddAttachment): files users attach in a modal are served at
+//     /attachments/<channel>/<id>/<filename> on the fake's host with
+//     signed ex, is and hm parameters and without authorization;
+//     ExpireAttachments makes every link answer 404 as an expired one.
 package discordfake
 
 import (
@@ -71,7 +75,9 @@ const maxBody = 64 << 20
 // Request is one request the fake received.
 type Request struct {
 	Method string
-	Path   string // below the API base, e.g. /channels/1/messages
+	// Path is below the API base, e.g. /channels/1/messages; for the CDN
+	// (AddAttachment) it is the whole path, /attachments/...
+	Path   string
 	Query  url.Values
 	Header http.Header
 	Body   []byte // the raw body
@@ -157,6 +163,7 @@ type Server struct {
 	faults    []*fault
 	delay     time.Duration
 	held      map[chan struct{}]bool // answers held back by LoseNext; closing one drops its connection
+	cdn       cdnState               // attachments (AddAttachment)
 	closed    chan struct{}          // closed when the test ends: held answers are dropped
 }
 
@@ -304,8 +311,8 @@ func decodeAny(b []byte) any {
 	return v
 }
 
-// Reset forgets all requests, state, faults and the delay, and drops the
-// connections of held answers (LoseNext).
+// Reset forgets all requests, state (attachments too), faults and the
+// delay, and drops the connections of held answers (LoseNext).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,6 +326,7 @@ func (s *Server) Reset() {
 	s.commands = map[string][]map[string]any{}
 	s.faults = nil
 	s.delay = 0
+	s.cdn = cdnState{}
 }
 
 // Thread returns a thread's state.
@@ -653,6 +661,13 @@ func dropConnection(w http.ResponseWriter) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, payload any) {
+	if raw, ok := payload.(rawAnswer); ok {
+		w.Header().Set("Content-Type", raw.contentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(raw.data)))
+		w.WriteHeader(status)
+		_, _ = w.Write(raw.data)
+		return
+	}
 	if status == http.StatusNoContent {
 		w.WriteHeader(status)
 		return

@@ -2,7 +2,9 @@
 // httptest.Server answering, under /api/v4, the paths and shapes that
 // gitlab.com/gitlab-org/api/client-go uses for issues, notes, the current
 // user, the instance version and project uploads of one project. It checks
-// PRIVATE-TOKEN, logs requests, injects faults and delays, runs the quick
+// PRIVATE-TOKEN, logs requests, injects faults and delays, takes uploads
+// (POST /projects/:id/uploads) and serves them (also under the
+// /-/project/<id>/uploads/ web form), runs the quick
 // actions /close, /reopen and /assign like GitLab does, and records the
 // @mentions GitLab would notify, so tests can prove that user text was
 // defused.
@@ -17,6 +19,7 @@ import (
 	"html"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -40,6 +43,10 @@ const (
 	// DefaultVersion is what GET /version answers: a GitLab that serves
 	// uploads at /-/project/<id>/uploads/... (17.2 and later).
 	DefaultVersion = "17.5.0"
+	// DefaultMaxUploadBytes is the largest file POST /projects/:id/uploads
+	// takes: GitLab's default maximum attachment size, 100 MB (Admin area
+	// > Settings > General > Account and limit).
+	DefaultMaxUploadBytes = 100 << 20
 )
 
 // Issue is an issue as the fake stores it.
@@ -115,7 +122,10 @@ type Server struct {
 	issues      []*Issue
 	nextID      int
 	nextNoteID  int
-	uploads     map[string][]byte
+	uploads     map[string]int // secret/filename -> index in uploadList
+	uploadList  []Upload
+	nextUpload  int
+	maxUpload   int64
 	mentions    []Mention
 	requests    []Request
 	faults      []*fault
@@ -138,7 +148,9 @@ func New(t testing.TB, opts ...Option) *Server {
 		version:     DefaultVersion,
 		nextID:      90000,
 		nextNoteID:  5000,
-		uploads:     map[string][]byte{},
+		uploads:     map[string]int{},
+		nextUpload:  700,
+		maxUpload:   DefaultMaxUploadBytes,
 		now:         time.Date(2024, 5, 14, 10, 0, 0, 0, time.UTC),
 	}
 	for _, o := range opts {
@@ -176,11 +188,57 @@ func (s *Server) SetVersion(v string) {
 	s.version = v
 }
 
-// AddUpload stores a file served at /projects/:id/uploads/secret/filename.
+// Upload is a file the fake stores: uploaded through the API or added with
+// AddUpload. It is served at /api/v4/projects/:id/uploads/<Secret>/<Filename>
+// and at /-/project/<id>/uploads/<Secret>/<Filename>.
+type Upload struct {
+	Secret   string // 32 lowercase hex characters for API uploads
+	Filename string // the stored name, sanitized for API uploads
+	Data     []byte
+}
+
+// AddUpload stores a file served at /projects/:id/uploads/secret/filename
+// (and the /-/project/<id>/uploads/ form), as uploaded on GitLab's side;
+// the name is kept as given. Adding the same secret and filename again
+// replaces the data.
 func (s *Server) AddUpload(secret, filename string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.uploads[secret+"/"+filename] = slices.Clone(data)
+	s.storeUpload(secret, filename, data)
+}
+
+func (s *Server) storeUpload(secret, filename string, data []byte) {
+	key := secret + "/" + filename
+	if i, ok := s.uploads[key]; ok {
+		s.uploadList[i].Data = slices.Clone(data)
+		return
+	}
+	s.uploads[key] = len(s.uploadList)
+	s.uploadList = append(s.uploadList, Upload{Secret: secret, Filename: filename, Data: slices.Clone(data)})
+}
+
+// Uploads returns copies of the stored uploads, in the order they were
+// first stored (API uploads and AddUpload alike).
+func (s *Server) Uploads() []Upload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Upload, len(s.uploadList))
+	for i, u := range s.uploadList {
+		u.Data = slices.Clone(u.Data)
+		out[i] = u
+	}
+	return out
+}
+
+// SetMaxUploadBytes sets the largest file POST /projects/:id/uploads takes
+// (DefaultMaxUploadBytes at first); a larger file is answered 413 "Request
+// Entity Too Large" in text/plain, as GitLab Workhorse answers a file over
+// the maximum attachment size (helper.RequestEntityTooLarge), and nothing
+// is stored.
+func (s *Server) SetMaxUploadBytes(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxUpload = n
 }
 
 // AddNote stores a note written on GitLab's side (by authorID, e.g. a
@@ -397,17 +455,24 @@ func (s *Server) route(r *http.Request) route {
 	if esc == "/api/graphql" {
 		return route{name: "/graphql"}
 	}
+	if strings.HasPrefix(esc, "/-/project/") {
+		// The web form of an upload's link (GitLab 17.2 and later), read
+		// with PRIVATE-TOKEN as the API is
+		// (https://gitlab.com/gitlab-org/gitlab/-/issues/25838).
+		seg, ok := unescapeSegments(strings.TrimPrefix(esc, "/-/"))
+		if ok && len(seg) == 5 && seg[0] == "project" && seg[2] == "uploads" {
+			if _, err := strconv.Atoi(seg[1]); err == nil {
+				return route{name: "/-/project/:id/uploads/:secret/:filename", project: seg[1], secret: seg[3], file: seg[4]}
+			}
+		}
+		return route{}
+	}
 	if !strings.HasPrefix(esc, "/api/v4/") {
 		return route{}
 	}
-	raw := strings.Split(strings.TrimSuffix(strings.TrimPrefix(esc, "/api/v4/"), "/"), "/")
-	seg := make([]string, len(raw))
-	for i, p := range raw {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			return route{}
-		}
-		seg[i] = u
+	seg, ok := unescapeSegments(strings.TrimSuffix(strings.TrimPrefix(esc, "/api/v4/"), "/"))
+	if !ok {
+		return route{}
 	}
 	num := func(v string) (int, bool) {
 		n, err := strconv.Atoi(v)
@@ -441,10 +506,27 @@ func (s *Server) route(r *http.Request) route {
 		if ok1 && ok2 {
 			rt.name, rt.iid, rt.noteID = "/projects/:id/issues/:iid/notes/:note_id", n, m
 		}
+	case len(seg) == 3 && seg[2] == "uploads":
+		rt.name = "/projects/:id/uploads"
 	case len(seg) == 5 && seg[2] == "uploads":
 		rt.name, rt.secret, rt.file = "/projects/:id/uploads/:secret/:filename", seg[3], seg[4]
 	}
 	return rt
+}
+
+// unescapeSegments splits an escaped path at "/" and unescapes each
+// segment, so that an encoded project path (acme%2Fsupport) stays one.
+func unescapeSegments(esc string) ([]string, bool) {
+	raw := strings.Split(esc, "/")
+	seg := make([]string, len(raw))
+	for i, p := range raw {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, false
+		}
+		seg[i] = u
+	}
+	return seg, true
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body []byte) {
@@ -528,12 +610,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 			}
 		}
 		message(w, http.StatusNotFound, "404 Note Not Found")
-	case "/projects/:id/uploads/:secret/:filename GET":
-		data, ok := s.uploads[rt.secret+"/"+rt.file]
+	case "/projects/:id/uploads POST":
+		s.createUpload(w, r, body)
+	case "/projects/:id/uploads/:secret/:filename GET", "/-/project/:id/uploads/:secret/:filename GET":
+		i, ok := s.uploads[rt.secret+"/"+rt.file]
 		if !ok {
 			message(w, http.StatusNotFound, "404 Not Found")
 			return
 		}
+		data := s.uploadList[i].Data
 		ct := mime.TypeByExtension(path.Ext(rt.file))
 		if ct == "" {
 			ct = http.DetectContentType(data)
@@ -545,6 +630,102 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 	default:
 		message(w, http.StatusMethodNotAllowed, "405 Method Not Allowed")
 	}
+}
+
+// createUpload takes a multipart file (field "file") like POST
+// /projects/:id/uploads (https://docs.gitlab.com/api/project_markdown_uploads/#upload-a-file):
+// it stores it under a new random secret with its name sanitized and
+// answers 201 with GitLab's JSON: id, alt, url, full_path (the
+// /-/project/<id> form of GitLab 17.1 and later) and markdown.
+func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, body []byte) {
+	name, data, ok := multipartFile(r.Header.Get("Content-Type"), body, "file")
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "file is missing"})
+		return
+	}
+	if int64(len(data)) > s.maxUpload {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = io.WriteString(w, "Request Entity Too Large\n")
+		return
+	}
+	name = SanitizeFilename(name)
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	hexSecret := hex.EncodeToString(secret)
+	s.storeUpload(hexSecret, name, data)
+	s.nextUpload++
+	u := "/uploads/" + hexSecret + "/" + name
+	alt, md := name, "["+name+"]("+u+")"
+	if strings.HasPrefix(mime.TypeByExtension(path.Ext(name)), "image/") {
+		alt = strings.TrimSuffix(name, path.Ext(name))
+		md = "!" + "[" + alt + "](" + u + ")"
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"id": s.nextUpload, "alt": alt, "url": u,
+		"full_path": "/-/project/" + strconv.Itoa(s.projectID) + u,
+		"markdown":  md,
+	})
+}
+
+// multipartFile returns the file name and data of the first part named
+// field of a multipart/form-data body.
+func multipartFile(contentType string, body []byte, field string) (string, []byte, bool) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" {
+		return "", nil, false
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return "", nil, false
+		}
+		if p.FormName() != field {
+			continue
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return "", nil, false
+		}
+		// The name as sent, not Part.FileName's filepath.Base of it:
+		// SanitizeFilename takes the base name the way GitLab does.
+		_, cd, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+		if err != nil {
+			return p.FileName(), data, true
+		}
+		return cd["filename"], data, true
+	}
+}
+
+// unsafeFilenameRe is CarrierWave's default sanitize_regexp,
+// /[^[:word:]\.\-\+]/ (lib/carrierwave/sanitized_file.rb), with Ruby's
+// [[:word:]] (Letter, Mark, Decimal_Number, Connector_Punctuation).
+var unsafeFilenameRe = regexp.MustCompile(`[^\p{L}\p{M}\p{Nd}\p{Pc}.+\-]`)
+
+// SanitizeFilename is the name GitLab stores an uploaded file under, as
+// CarrierWave's SanitizedFile#sanitize makes it: "\" becomes "/", the
+// base name is kept (File.basename: what follows the last "/" that is not
+// at the end), invalid UTF-8 becomes "_", every character but letters,
+// marks, digits, connector punctuation ("_"), ".", "-" and "+" becomes
+// "_", a name of dots only gets a "_" in front, and an empty name is
+// "unnamed". (CarrierWave also takes the path of a name that parses as a
+// URI; that step is not modelled.)
+func SanitizeFilename(name string) string {
+	name = strings.ReplaceAll(name, "\\", "/")
+	if base := strings.TrimRight(name, "/"); base != "" || name == "" {
+		name = base[strings.LastIndex(base, "/")+1:]
+	} else {
+		name = "/" // File.basename("//") is "/"
+	}
+	name = unsafeFilenameRe.ReplaceAllString(strings.ToValidUTF8(name, "_"), "_")
+	if name != "" && strings.Trim(name, ".") == "" {
+		name = "_" + name
+	}
+	if name == "" {
+		name = "unnamed"
+	}
+	return name
 }
 
 func message(w http.ResponseWriter, status int, msg string) {
