@@ -59,7 +59,7 @@ type Config struct {
 	// (SDESK_CATEGORIES), in the order given; nil: no select.
 	Categories []sdesk.Category
 	// MaxAttachmentBytes is the largest file taken from a report
-	// (SDESK_MAX_ATTACHMENT_MB, 1 to 500 MiB; default 25 MiB), in bytes.
+	// (SDESK_MAX_ATTACHMENT_MB, 1 to 100 MiB; default 25 MiB), in bytes.
 	MaxAttachmentBytes int64
 	// JobFunction is the Lambda function that runs deferred jobs
 	// (SDESK_JOB_FUNCTION, set by template.yaml). Empty outside Lambda.
@@ -100,7 +100,7 @@ var Vars = []Var{
 	{"SDESK_LOCK_ON_CLOSE", false, "false", "Also lock (not only archive) a thread when its issue closes."},
 	{"SDESK_MAX_MESSAGES_PER_EVENT", false, "5", "Most Discord messages one GitLab event makes (1 to 50); the rest of a longer comment is attached as a Markdown file."},
 	{"SDESK_CATEGORIES", false, "", "Options of the /report form's category select: Label=gitlab-label items separated by ; (e.g. Bug=bug;Question=question;Feature request=feature), at most 25, each side 1 to 100 characters, GitLab labels unique and without commas; the chosen label is added to GITLAB_ISSUE_LABELS. Empty: no select."},
-	{"SDESK_MAX_ATTACHMENT_MB", false, "25", "Largest file (MiB, 1 to 500) taken from a report's files; a larger one is named in the issue as not uploaded. Keep it at or below GitLab's maximum attachment size."},
+	{"SDESK_MAX_ATTACHMENT_MB", false, "25", "Largest file (MiB, 1 to 100) taken from a report's files; a larger one is named in the issue as not uploaded. Keep it at or below GitLab's maximum attachment size."},
 	{"SDESK_JOB_FUNCTION", false, "", "Lambda only: function that runs deferred jobs (set by template.yaml)."},
 }
 
@@ -333,8 +333,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if len(catProblems) == 0 {
 		c.Categories = cats
 	}
-	if n, err := strconv.Atoi(get("SDESK_MAX_ATTACHMENT_MB")); err != nil || n < 1 || n > 500 {
-		problems = append(problems, "SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 500")
+	if n, err := strconv.Atoi(get("SDESK_MAX_ATTACHMENT_MB")); err != nil || n < 1 || n > 100 {
+		problems = append(problems, "SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 100")
 	} else {
 		c.MaxAttachmentBytes = int64(n) << 20
 	}

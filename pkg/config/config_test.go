@@ -376,7 +376,7 @@ func TestLoadMalformed(t *testing.T) {
 		{"max messages many", map[string]string{"SDESK_MAX_MESSAGES_PER_EVENT": "many"}, "SDESK_MAX_MESSAGES_PER_EVENT"},
 		{"lock on close yes", map[string]string{"SDESK_LOCK_ON_CLOSE": "yes"}, "SDESK_LOCK_ON_CLOSE"},
 		{"max attachment 0", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "0"}, "SDESK_MAX_ATTACHMENT_MB"},
-		{"max attachment 501", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "501"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"max attachment 501", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "101"}, "SDESK_MAX_ATTACHMENT_MB"},
 		{"max attachment negative", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "-25"}, "SDESK_MAX_ATTACHMENT_MB"},
 		{"max attachment with unit", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "25MB"}, "SDESK_MAX_ATTACHMENT_MB"},
 		{"max attachment fraction", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "2.5"}, "SDESK_MAX_ATTACHMENT_MB"},
@@ -634,7 +634,7 @@ func TestLoadMaxAttachment(t *testing.T) {
 		{"", 25 << 20},
 		{"1", 1 << 20},
 		{" 64 ", 64 << 20},
-		{"500", 500 << 20},
+		{"100", 100 << 20},
 	}
 	for _, tt := range tests {
 		c, err := config.Load(getenv(with(minimalEnv(), map[string]string{"SDESK_MAX_ATTACHMENT_MB": tt.value})))
@@ -642,8 +642,8 @@ func TestLoadMaxAttachment(t *testing.T) {
 			t.Errorf("SDESK_MAX_ATTACHMENT_MB=%q: got %d, %v; want %d", tt.value, c.MaxAttachmentBytes, err, tt.want)
 		}
 	}
-	cerr := loadError(t, with(minimalEnv(), map[string]string{"SDESK_MAX_ATTACHMENT_MB": "501"}))
-	if want := []string{"SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 500"}; !slices.Equal(cerr.Problems, want) {
+	cerr := loadError(t, with(minimalEnv(), map[string]string{"SDESK_MAX_ATTACHMENT_MB": "101"}))
+	if want := []string{"SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 100"}; !slices.Equal(cerr.Problems, want) {
 		t.Errorf("Problems: got %q, want %q", cerr.Problems, want)
 	}
 }

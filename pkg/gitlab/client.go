@@ -34,8 +34,9 @@ import (
 // MaxUploadSize is the largest file DownloadUpload accepts (25 MiB).
 const MaxUploadSize = 25 << 20
 
-// ErrTooLarge is wrapped by DownloadUpload when a file exceeds MaxUploadSize.
-var ErrTooLarge = errors.New("file larger than 25 MiB")
+// ErrTooLarge is wrapped by DownloadUpload when a file exceeds
+// MaxUploadSize; it matches sdesk.ErrTooLarge.
+var ErrTooLarge = fmt.Errorf("%w: over 25 MiB", sdesk.ErrTooLarge)
 
 // ErrUnsafeText is wrapped, together with gfm.Check's error, by
 // CreateIssue, SetDescription and CreateNote when a title, description or
