@@ -189,11 +189,11 @@ func (m *Main) commands(ctx context.Context, args []string) error {
 	}
 	if args[0] == "list" {
 		for _, c := range discord.Commands {
-			desc := c.Def.Description
+			desc := c.Description()
 			if desc == "" {
 				desc = "(message menu)"
 			}
-			fmt.Fprintf(m.Stdout, "%-16s %s\n", c.Def.Name, desc)
+			fmt.Fprintf(m.Stdout, "%-16s %s\n", c.Def.CommandName(), desc)
 		}
 		return nil
 	}

@@ -1,21 +1,23 @@
 // Package discord is sdesk's Discord adapter: a REST client implementing
-// sdesk.Discord on top of discordgo (HTTP only, the gateway is never
-// opened), and the interaction router.
+// sdesk.Discord on disgo's rest package (HTTP only: disgo's gateway is
+// never used), and the interaction router.
 package discord
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	disgo "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/rest"
+	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -36,6 +38,7 @@ type ClientConfig struct {
 	// APIURL is the REST API base; DefaultAPIURL when empty. Any base works,
 	// including one with a path prefix (a proxy or a test server):
 	// https://discord.com/api/v10/channels/1 is sent to APIURL + /channels/1.
+	// Errors and logs name the URLs under this base.
 	APIURL string
 	// HTTPClient sends the requests; its Transport is wrapped, the client
 	// itself is not modified. Default: a client with a 20 s timeout.
@@ -54,29 +57,50 @@ type ClientConfig struct {
 
 // Client is a Discord REST client. It is safe for concurrent use.
 type Client struct {
-	token      string
-	httpClient *http.Client
-	appID      string
+	// rest sends every call as rc.Do(<rest endpoint>.Compile(...)) with
+	// disgo's discord types: disgo's typed APIs (rest.New) would link every
+	// REST method of Discord into the Lambda bootstraps, over their 12 MB.
+	rest       rest.Client
+	httpClient *http.Client // the transport records each attempt (recorder)
+	api        *url.URL     // the configured API base
+	appID      snowflake.ID
 	maxRetries int
 	maxWait    time.Duration
 	log        *slog.Logger
 	limits     limiter
 
 	// The bot's own user ID (BotUserID): fetched on first use, then kept.
-	selfFetch chan struct{}          // held by the one goroutine fetching it
-	selfID    atomic.Pointer[string] // nil until fetched
+	selfFetch chan struct{}                // held by the one goroutine fetching it
+	selfID    atomic.Pointer[snowflake.ID] // nil until fetched
 }
 
 var _ sdesk.Discord = (*Client)(nil)
 
-// NewClient returns a Client.
+// userAgent is the User-Agent Discord requires of every HTTP API client,
+// "DiscordBot ($url, $versionNumber)" with anything after it
+// (https://discord.com/developers/docs/reference#user-agent).
+var userAgent = func() string {
+	version := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range bi.Deps {
+			if dep.Path == "github.com/disgoorg/disgo" {
+				version = dep.Version
+			}
+		}
+	}
+	return "DiscordBot (https://github.com/disgoorg/disgo, " + version + ") sdesk"
+}()
+
+// NewClient returns a Client. It sends nothing: the bot's user ID is
+// fetched on first need (BotUserID).
 func NewClient(cfg ClientConfig) (*Client, error) {
 	token := strings.TrimPrefix(strings.TrimSpace(cfg.BotToken), "Bot ")
 	if token == "" {
 		return nil, errors.New("discord: bot token is missing")
 	}
-	if err := checkIDs("new client: application ID", cfg.ApplicationID); err != nil {
-		return nil, err
+	appID, err := parseID(cfg.ApplicationID)
+	if err != nil {
+		return nil, fmt.Errorf("discord: new client: application ID: %w", err)
 	}
 	api := strings.TrimSuffix(cfg.APIURL, "/")
 	if api == "" {
@@ -91,11 +115,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c := *cfg.HTTPClient
 		hc = &c
 	}
-	rt, err := newRewriteTransport(hc.Transport, discordgo.EndpointAPI, api)
-	if err != nil {
-		return nil, fmt.Errorf("discord: %w", err)
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
 	}
-	hc.Transport = rt
+	hc.Transport = recorder{next: next}
 
 	retries := cfg.MaxRetries
 	switch {
@@ -112,36 +136,45 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait
 	}
-	return &Client{token: token, httpClient: hc, appID: cfg.ApplicationID, maxRetries: retries, maxWait: maxWait, log: log,
+	rc := rest.NewClient(token,
+		rest.WithURL(api),
+		rest.WithHTTPClient(hc),
+		rest.WithRateLimiter(rest.NewNoopRateLimiter()), // do waits and retries, within the context
+		rest.WithLogger(slog.New(slog.DiscardHandler)),  // disgo's debug lines hold request bodies
+		rest.WithUserAgent(userAgent),
+	)
+	return &Client{rest: rc, httpClient: hc, api: u, appID: appID, maxRetries: retries, maxWait: maxWait, log: log,
 		selfFetch: make(chan struct{}, 1)}, nil
 }
 
-// session returns a discordgo session for one call (REST only). Each call
-// gets its own: discordgo's rate limiter locks a bucket per route for the
-// whole request, and a goroutine waiting for that lock cannot be stopped
-// by its context; the client keeps the rate-limit state itself (limiter).
-func (c *Client) session() *discordgo.Session {
-	s, _ := discordgo.New("Bot " + c.token) // New never fails
-	s.Client = c.httpClient
-	s.ShouldRetryOnRateLimit = false // the client waits for 429s itself, within the context
-	s.MaxRestRetries = 0             // and retries 5xx itself
-	s.StateEnabled = false
-	s.LogLevel = discordgo.LogError - 1 // no log.Printf from discordgo: errors are returned, retries logged to Logger
-	return s
-}
-
-// checkIDs refuses IDs that are not snowflakes (decimal digits): they are
-// put into URL paths as they are.
-func checkIDs(op string, ids ...string) error {
-	for _, id := range ids {
-		if id == "" || len(id) > 20 || strings.Trim(id, "0123456789") != "" {
-			return fmt.Errorf("discord: %s: %q is not a Discord ID", op, id)
-		}
+// parseID parses a snowflake (decimal digits, at most 20, within uint64).
+// IDs go into URL paths: nothing else is let through.
+func parseID(id string) (snowflake.ID, error) {
+	if id == "" || len(id) > 20 || strings.Trim(id, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a Discord ID", id)
 	}
-	return nil
+	v, err := snowflake.Parse(id)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a Discord ID", id)
+	}
+	return v, nil
 }
 
-// validToken reports whether an interaction token is safe in a URL path.
+// parseIDs parses snowflakes for op; the error names op.
+func parseIDs(op string, ids ...string) ([]snowflake.ID, error) {
+	out := make([]snowflake.ID, len(ids))
+	for i, id := range ids {
+		v, err := parseID(id)
+		if err != nil {
+			return nil, fmt.Errorf("discord: %s: %w", op, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// validToken reports whether an interaction token is safe in a URL path
+// (disgo puts path parameters in as they are).
 func validToken(t string) bool {
 	if t == "" || len(t) > 1000 {
 		return false
@@ -161,6 +194,14 @@ func validToken(t string) bool {
 // fetch is not kept: the next call tries again. Errors wrap the API error
 // or ctx's.
 func (c *Client) BotUserID(ctx context.Context) (string, error) {
+	id, err := c.botUserID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+func (c *Client) botUserID(ctx context.Context) (snowflake.ID, error) {
 	const op = "get current user"
 	if id := c.selfID.Load(); id != nil {
 		return *id, nil
@@ -169,77 +210,78 @@ func (c *Client) BotUserID(ctx context.Context) (string, error) {
 	case c.selfFetch <- struct{}{}:
 		defer func() { <-c.selfFetch }()
 	case <-ctx.Done():
-		return "", fmt.Errorf("discord: %s: %w", op, ctx.Err())
+		return 0, fmt.Errorf("discord: %s: %w", op, ctx.Err())
 	}
 	if id := c.selfID.Load(); id != nil { // fetched while this call waited
 		return *id, nil
 	}
-	var id string
+	var u disgo.User
 	err := c.do(ctx, call{
 		op:  op,
 		key: "GET /users/@me",
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			u, err := s.User("@me", opts...)
-			if err != nil {
-				return err
-			}
-			if u == nil {
-				return errors.New("answer has no user")
-			}
-			id = u.ID
-			return nil
+		fn: func(ctx context.Context) error {
+			return c.rest.Do(rest.GetCurrentUser.Compile(nil), nil, &u, rest.WithCtx(ctx))
 		},
 	})
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	if err := checkIDs(op, id); err != nil {
-		return "", err
+	if u.ID == 0 {
+		return 0, fmt.Errorf("discord: %s: the answer has no user ID", op)
 	}
-	c.selfID.Store(&id)
-	return id, nil
+	c.selfID.Store(&u.ID)
+	return u.ID, nil
 }
 
 // CreatePrivateThread opens a private thread (type 12, not invitable,
 // archived after 7 days without activity) in a text channel and returns its
-// ID. The name is cut to 100 runes. An answer that is not a private thread
+// ID (POST /channels/{channel}/threads,
+// https://discord.com/developers/docs/resources/channel#start-thread-without-message).
+// The name is cut to 100 runes. An answer that is not a private thread
 // under channelID is an error: sdesk posts reports only into private
-// threads of its support channel.
+// threads of its support channel. The request is not repeated once sent,
+// except after a 429.
 func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string) (string, error) {
-	if err := checkIDs("create thread", channelID); err != nil {
+	const op = "create thread"
+	ids, err := parseIDs(op, channelID)
+	if err != nil {
 		return "", err
 	}
-	name, err := threadName(name)
+	name, err = threadName(name)
 	if err != nil {
-		return "", fmt.Errorf("discord: create thread: %w", err)
+		return "", fmt.Errorf("discord: %s: %w", op, err)
 	}
-	var id string
+	invitable := false
+	var id snowflake.ID
 	err = c.do(ctx, call{
-		op:     "create thread",
+		op:     op,
 		key:    "POST /channels/" + channelID + "/threads",
 		create: true,
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			ch, err := s.ThreadStartComplex(channelID, &discordgo.ThreadStart{
+		fn: func(ctx context.Context) error {
+			var th disgo.GuildThread
+			err := c.rest.Do(rest.CreateThread.Compile(nil, ids[0]), disgo.GuildPrivateThreadCreate{
 				Name:                name,
-				Type:                discordgo.ChannelTypeGuildPrivateThread,
-				Invitable:           false,
 				AutoArchiveDuration: threadArchiveMinutes,
-			}, opts...)
+				Invitable:           &invitable,
+			}, &th, rest.WithCtx(ctx))
 			if err != nil {
 				return err
 			}
-			if ch == nil || ch.ID == "" {
-				return errors.New("answer has no channel ID")
+			if th.ID() == 0 {
+				return errors.New("the answer has no channel ID")
 			}
-			if ch.Type != discordgo.ChannelTypeGuildPrivateThread || ch.ParentID != channelID {
-				return fmt.Errorf("answer is channel %s of type %d under %q, not a private thread (type 12) under %s",
-					ch.ID, ch.Type, ch.ParentID, channelID)
+			if th.Type() != disgo.ChannelTypeGuildPrivateThread || *th.ParentID() != ids[0] {
+				return fmt.Errorf("the answer is channel %s of type %d under %s, not a private thread (type 12) under %s",
+					th.ID(), th.Type(), *th.ParentID(), channelID)
 			}
-			id = ch.ID
+			id = th.ID()
 			return nil
 		},
 	})
-	return id, err
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
 }
 
 // FindThread returns the thread that sdesk itself opened under channelID
@@ -256,29 +298,30 @@ func (c *Client) CreatePrivateThread(ctx context.Context, channelID, name string
 // (Discord or /users/@me unreachable) mean nothing was decided.
 func (c *Client) FindThread(ctx context.Context, guildID, channelID, prefix string) (string, error) {
 	const op = "find thread"
-	if err := checkIDs(op, guildID, channelID); err != nil {
+	ids, err := parseIDs(op, guildID, channelID)
+	if err != nil {
 		return "", err
 	}
 	if prefix == "" {
 		return "", fmt.Errorf("discord: %s: empty name prefix", op)
 	}
-	self, err := c.BotUserID(ctx)
+	self, err := c.botUserID(ctx)
 	if err != nil {
 		return "", fmt.Errorf("discord: %s: the bot's user ID: %w", op, err)
 	}
-	var found string
+	var found snowflake.ID
 	err = c.do(ctx, call{
 		op:  op,
 		key: "GET /guilds/" + guildID + "/threads/active",
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			list, err := s.GuildThreadsActive(guildID, opts...)
-			if err != nil {
+		fn: func(ctx context.Context) error {
+			var list disgo.GuildActiveThreads
+			if err := c.rest.Do(rest.GetActiveGuildThreads.Compile(nil, ids[0]), nil, &list, rest.WithCtx(ctx)); err != nil {
 				return err
 			}
-			found = ""
+			found = 0
 			for _, th := range list.Threads {
-				if ownThread(th, self, channelID, prefix) && (found == "" || olderID(th.ID, found)) {
-					found = th.ID
+				if ownThread(th, self, ids[1], prefix) && (found == 0 || th.ID() < found) {
+					found = th.ID()
 				}
 			}
 			return nil
@@ -287,52 +330,52 @@ func (c *Client) FindThread(ctx context.Context, guildID, channelID, prefix stri
 	if err != nil {
 		return "", err
 	}
-	if found == "" {
+	if found == 0 {
 		return "", fmt.Errorf("discord: %s %q: %w", op, prefix, sdesk.ErrNotFound)
 	}
-	return found, nil
+	return found.String(), nil
 }
 
 // ownThread tells whether th is a thread sdesk's CreatePrivateThread made
 // under channelID (private, created by the bot self) named with prefix.
-func ownThread(th *discordgo.Channel, self, channelID, prefix string) bool {
-	return th != nil && th.ID != "" &&
-		th.Type == discordgo.ChannelTypeGuildPrivateThread &&
-		th.ParentID == channelID &&
+func ownThread(th disgo.GuildThread, self, channelID snowflake.ID, prefix string) bool {
+	return th.ID() != 0 &&
+		th.Type() == disgo.ChannelTypeGuildPrivateThread &&
+		*th.ParentID() == channelID &&
 		th.OwnerID == self &&
-		strings.HasPrefix(th.Name, prefix)
+		strings.HasPrefix(th.Name(), prefix)
 }
 
-// olderID orders snowflakes (decimal, no leading zeros) numerically.
-func olderID(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
-}
-
-// AddThreadMember adds a user to a thread.
+// AddThreadMember adds a user to a thread
+// (PUT /channels/{thread}/thread-members/{user}).
 func (c *Client) AddThreadMember(ctx context.Context, threadID, userID string) error {
-	if err := checkIDs("add thread member", threadID, userID); err != nil {
+	const op = "add thread member"
+	ids, err := parseIDs(op, threadID, userID)
+	if err != nil {
 		return err
 	}
 	return c.do(ctx, call{
-		op:  "add thread member",
+		op:  op,
 		key: "PUT /channels/" + threadID + "/thread-members",
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			return s.ThreadMemberAdd(threadID, userID, opts...)
+		fn: func(ctx context.Context) error {
+			return c.rest.Do(rest.AddThreadMember.Compile(nil, ids[0], ids[1]), nil, nil, rest.WithCtx(ctx))
 		},
 	})
 }
 
-// SendMessage posts a message and returns its ID. Buttons are laid out in
-// action rows of five. Every message carries allowed_mentions
-// {"parse":[],"roles":MentionRoles}. A message Discord would refuse (see
-// ErrLimit) is not sent. In a locked archived thread the error matches
-// sdesk.ErrThreadArchived.
+// SendMessage posts a message and returns its ID (POST
+// /channels/{channel}/messages,
+// https://discord.com/developers/docs/resources/message#create-message).
+// Buttons are laid out in action rows of five. Every message carries
+// allowed_mentions {"parse":[],"roles":MentionRoles,"users":[]}; a Nonce
+// (at most 25 characters) is sent with enforce_nonce, so a create repeated
+// within a few minutes returns the first message instead of posting a
+// second. A message Discord would refuse (see ErrLimit) is not sent. In a
+// locked archived thread the error matches sdesk.ErrThreadArchived.
 func (c *Client) SendMessage(ctx context.Context, channelID string, m sdesk.Message) (string, error) {
 	const op = "send message"
-	if err := checkIDs(op, channelID); err != nil {
+	ids, err := parseIDs(op, channelID)
+	if err != nil {
 		return "", err
 	}
 	if m.Content == "" && len(m.Embeds) == 0 && len(m.Buttons) == 0 && len(m.Files) == 0 {
@@ -342,70 +385,50 @@ func (c *Client) SendMessage(ctx context.Context, channelID string, m sdesk.Mess
 	if err != nil {
 		return "", fmt.Errorf("discord: %s: %w", op, err)
 	}
-	var id string
+	payload := disgo.MessageCreate{
+		Nonce:           m.Nonce,
+		EnforceNonce:    m.Nonce != "",
+		Content:         msg.content,
+		Embeds:          msg.embeds,
+		Components:      msg.rows,
+		AllowedMentions: msg.mentions,
+	}
+	var sent struct {
+		ID snowflake.ID `json:"id"`
+	}
 	err = c.do(ctx, call{
 		op:  op,
 		key: "POST /channels/" + channelID + "/messages",
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			sent, err := sendMessage(s, channelID, &discordgo.MessageSend{
-				Content:         msg.content,
-				Embeds:          msg.embeds,
-				Components:      msg.rows,
-				Files:           msg.discordFiles(),
-				AllowedMentions: msg.mentions,
-			}, m.Nonce, opts...)
+		fn: func(ctx context.Context) error {
+			body, err := msg.body(payload)
 			if err != nil {
 				return err
 			}
-			if sent == nil || sent.ID == "" {
-				return errors.New("answer has no message ID")
+			// Only the ID is read from the answer: a message disgo cannot
+			// decode must not fail a create that happened.
+			if err := c.rest.Do(rest.CreateMessage.Compile(nil, ids[0]), body, &sent, rest.WithCtx(ctx)); err != nil {
+				return err
 			}
-			id = sent.ID
+			if sent.ID == 0 {
+				return errors.New("the answer has no message ID")
+			}
 			return nil
 		},
 	})
-	return id, err
-}
-
-// sendMessage is discordgo's ChannelMessageSendComplex plus nonce and
-// enforce_nonce, which v0.29.0 lacks: with them a retried create returns
-// the message the first attempt made instead of posting it twice.
-func sendMessage(s *discordgo.Session, channelID string, data *discordgo.MessageSend, nonce string, opts ...discordgo.RequestOption) (*discordgo.Message, error) {
-	body := struct {
-		*discordgo.MessageSend
-		Nonce        string `json:"nonce,omitempty"`
-		EnforceNonce bool   `json:"enforce_nonce,omitempty"`
-	}{data, nonce, nonce != ""}
-	endpoint := discordgo.EndpointChannelMessages(channelID)
-	var (
-		resp []byte
-		err  error
-	)
-	if len(data.Files) > 0 {
-		contentType, b, merr := discordgo.MultipartBodyWithJSON(body, data.Files)
-		if merr != nil {
-			return nil, merr
-		}
-		resp, err = s.RequestRaw("POST", endpoint, contentType, b, endpoint, 0, opts...)
-	} else {
-		resp, err = s.RequestWithBucketID("POST", endpoint, body, endpoint, opts...)
-	}
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	var m discordgo.Message
-	if err := json.Unmarshal(resp, &m); err != nil {
-		return nil, fmt.Errorf("decode message: %w", err)
-	}
-	return &m, nil
+	return sent.ID.String(), nil
 }
 
 // EditMessage replaces a message's content, embeds and buttons (empty ones
-// remove what the message had) and its allowed_mentions. Files are added to
-// the attachments the message already has.
+// remove what the message had) and its allowed_mentions (PATCH
+// /channels/{channel}/messages/{message}). Files, when given, replace the
+// message's attachments.
 func (c *Client) EditMessage(ctx context.Context, channelID, messageID string, m sdesk.Message) error {
 	const op = "edit message"
-	if err := checkIDs(op, channelID, messageID); err != nil {
+	ids, err := parseIDs(op, channelID, messageID)
+	if err != nil {
 		return err
 	}
 	msg, err := convert(m)
@@ -415,61 +438,72 @@ func (c *Client) EditMessage(ctx context.Context, channelID, messageID string, m
 	return c.do(ctx, call{
 		op:  op,
 		key: "PATCH /channels/" + channelID + "/messages",
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			_, err := s.ChannelMessageEditComplex(&discordgo.MessageEdit{
-				ID:              messageID,
-				Channel:         channelID,
-				Content:         &msg.content,
-				Embeds:          &msg.embeds,
-				Components:      &msg.rows,
-				AllowedMentions: msg.mentions,
-				Files:           msg.discordFiles(),
-				Attachments:     replaceAttachments(msg),
-			}, opts...)
-			return err
+		fn: func(ctx context.Context) error {
+			body, err := msg.body(msg.update())
+			if err != nil {
+				return err
+			}
+			return c.rest.Do(rest.UpdateMessage.Compile(nil, ids[0], ids[1]), body, nil, rest.WithCtx(ctx))
 		},
 	})
 }
 
-// EditThread renames, archives or locks a thread; nil fields are left
-// alone, and an edit without any field sends nothing. A new name is cut to
-// 100 runes.
+// update is the message as an edit: content, embeds and components always
+// sent (empty lists clear them), and "attachments":[] when files are sent,
+// so they replace the old attachments
+// (https://discord.com/developers/docs/resources/message#edit-message).
+func (m *message) update() disgo.MessageUpdate {
+	u := disgo.MessageUpdate{
+		Content:         &m.content,
+		Embeds:          &m.embeds,
+		Components:      &m.rows,
+		AllowedMentions: m.mentions,
+	}
+	if len(m.files) > 0 {
+		u.Attachments = &[]disgo.AttachmentUpdate{}
+	}
+	return u
+}
+
+// EditThread renames, archives or locks a thread (PATCH /channels/{thread});
+// nil fields are left alone, and an edit without any field sends nothing.
+// A new name is cut to 100 runes. Renames are rate-limited under a key of
+// their own: Discord allows two per 10 minutes per channel, and a rename's
+// long 429 must not hold back an archive.
 func (c *Client) EditThread(ctx context.Context, threadID string, e sdesk.ThreadEdit) error {
 	const op = "edit thread"
-	if err := checkIDs(op, threadID); err != nil {
+	ids, err := parseIDs(op, threadID)
+	if err != nil {
 		return err
 	}
 	if e.Name == nil && e.Archived == nil && e.Locked == nil {
 		return nil
 	}
-	edit := &discordgo.ChannelEdit{Archived: e.Archived, Locked: e.Locked}
+	edit := disgo.GuildThreadUpdate{Archived: e.Archived, Locked: e.Locked}
+	key := "PATCH /channels/" + threadID
 	if e.Name != nil {
 		name, err := threadName(*e.Name)
 		if err != nil {
 			return fmt.Errorf("discord: %s: %w", op, err)
 		}
-		edit.Name = name
-	}
-	key := "PATCH /channels/" + threadID
-	if e.Name != nil {
-		// Discord limits renames (two per 10 minutes) apart from other
-		// edits: a rename's long 429 must not hold back an archive.
+		edit.Name = &name
 		key += " name"
 	}
 	return c.do(ctx, call{
 		op:  op,
 		key: key,
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			_, err := s.ChannelEdit(threadID, edit, opts...)
-			return err
+		fn: func(ctx context.Context) error {
+			// The answer (the channel) is not needed: it is not decoded.
+			return c.rest.Do(rest.UpdateChannel.Compile(nil, ids[0]), edit, nil, rest.WithCtx(ctx))
 		},
 	})
 }
 
 // EditResponse edits the original response of an interaction (PATCH
-// /webhooks/{app}/{token}/messages/@original), replacing its content,
-// embeds and buttons. An answer's visibility (ephemeral or not) is fixed by
-// the first (deferred) response and cannot be changed by an edit.
+// /webhooks/{app}/{token}/messages/@original, no bot token), replacing its
+// content, embeds and buttons. An answer's visibility (ephemeral or not) is
+// fixed by the first (deferred) response and cannot be changed by an edit.
+// The token never appears in an error's text.
 func (c *Client) EditResponse(ctx context.Context, token string, m sdesk.Message) error {
 	const op = "edit response"
 	if !validToken(token) {
@@ -481,49 +515,44 @@ func (c *Client) EditResponse(ctx context.Context, token string, m sdesk.Message
 	}
 	return c.do(ctx, call{
 		op:     op,
-		key:    "PATCH /webhooks/" + c.appID + "/" + token,
+		key:    "PATCH /webhooks/" + c.appID.String() + "/" + token,
 		secret: token,
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			_, err := s.WebhookMessageEdit(c.appID, token, "@original", &discordgo.WebhookEdit{
-				Content:         &msg.content,
-				Embeds:          &msg.embeds,
-				Components:      &msg.rows,
-				AllowedMentions: msg.mentions,
-				Files:           msg.discordFiles(),
-				Attachments:     replaceAttachments(msg),
-			}, opts...)
-			return err
+		fn: func(ctx context.Context) error {
+			body, err := msg.body(msg.update())
+			if err != nil {
+				return err
+			}
+			return c.rest.Do(rest.UpdateInteractionResponse.Compile(nil, c.appID, token), body, nil, rest.WithCtx(ctx))
 		},
 	})
 }
 
 // BulkOverwriteCommands replaces the application's commands: the global
-// ones when guildID is empty, else those of one guild. An empty list
-// removes them all.
-func (c *Client) BulkOverwriteCommands(ctx context.Context, guildID string, cmds []*discordgo.ApplicationCommand) error {
+// ones when guildID is empty (PUT /applications/{app}/commands), else those
+// of one guild (PUT /applications/{app}/guilds/{guild}/commands). An empty
+// list removes them all.
+func (c *Client) BulkOverwriteCommands(ctx context.Context, guildID string, cmds []disgo.ApplicationCommandCreate) error {
+	const op = "overwrite commands"
+	var guild snowflake.ID
 	if guildID != "" {
-		if err := checkIDs("overwrite commands", guildID); err != nil {
+		ids, err := parseIDs(op, guildID)
+		if err != nil {
 			return err
 		}
+		guild = ids[0]
 	}
 	if cmds == nil {
-		cmds = []*discordgo.ApplicationCommand{}
+		cmds = []disgo.ApplicationCommandCreate{}
 	}
 	return c.do(ctx, call{
-		op:  "overwrite commands",
-		key: "PUT /applications/" + c.appID + "/commands/" + guildID,
-		fn: func(s *discordgo.Session, opts ...discordgo.RequestOption) error {
-			_, err := s.ApplicationCommandBulkOverwrite(c.appID, guildID, cmds, opts...)
-			return err
+		op:  op,
+		key: "PUT /applications/" + c.appID.String() + "/commands/" + guildID,
+		fn: func(ctx context.Context) error {
+			endpoint := rest.SetGlobalCommands.Compile(nil, c.appID)
+			if guildID != "" {
+				endpoint = rest.SetGuildCommands.Compile(nil, c.appID, guild)
+			}
+			return c.rest.Do(endpoint, cmds, nil, rest.WithCtx(ctx))
 		},
 	})
-}
-
-// replaceAttachments: an edit that sends files replaces the message's
-// attachments (an empty list keeps none of the old ones).
-func replaceAttachments(m *message) *[]*discordgo.MessageAttachment {
-	if len(m.files) == 0 {
-		return nil
-	}
-	return &[]*discordgo.MessageAttachment{}
 }

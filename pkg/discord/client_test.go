@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	disgo "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/rest"
 
 	"github.com/sdesk/sdesk/pkg/discord"
 	"github.com/sdesk/sdesk/pkg/discord/discordfake"
@@ -281,9 +283,9 @@ func TestAllowedMentionsOnTheWire(t *testing.T) {
 		files bool
 		want  string
 	}{
-		{"no roles", nil, false, `{"parse":[],"replied_user":false}`},
-		{"one role", []string{"400000000000000004"}, false, `{"parse":[],"roles":["400000000000000004"],"replied_user":false}`},
-		{"two roles, multipart", []string{"4", "5"}, true, `{"parse":[],"roles":["4","5"],"replied_user":false}`},
+		{"no roles", nil, false, `{"parse":[],"roles":[],"users":[],"replied_user":false}`},
+		{"one role", []string{"400000000000000004"}, false, `{"parse":[],"roles":["400000000000000004"],"users":[],"replied_user":false}`},
+		{"two roles, multipart", []string{"4", "5"}, true, `{"parse":[],"roles":["4","5"],"users":[],"replied_user":false}`},
 	}
 	for _, m := range methods {
 		for _, mt := range mentions {
@@ -349,6 +351,45 @@ func TestEditMessage(t *testing.T) {
 	err = c.EditMessage(ctx, th, "123", sdesk.Message{Content: "x"})
 	if !discord.IsNotFound(err) {
 		t.Errorf("edit of an unknown message: err = %v, want not found", err)
+	}
+}
+
+// TestEditReplacesAttachments: an edit that sends files replaces the
+// message's attachments ("attachments":[] keeps none of the old ones); an
+// edit without files leaves them alone.
+func TestEditReplacesAttachments(t *testing.T) {
+	fake := discordfake.New(t)
+	c := newClient(t, fake)
+	th := newThread(t, c)
+	ctx := context.Background()
+	file := func(name string) []sdesk.File {
+		return []sdesk.File{{Name: name, ContentType: "text/plain", Data: []byte(name)}}
+	}
+	id, err := c.SendMessage(ctx, th, sdesk.Message{Content: "v1", Files: file("a.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func() []string {
+		var out []string
+		for _, f := range fake.Messages(th)[0].Files {
+			out = append(out, f.Name)
+		}
+		return out
+	}
+	if err := c.EditMessage(ctx, th, id, sdesk.Message{Content: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !reflect.DeepEqual(got, []string{"a.txt"}) {
+		t.Errorf("after an edit without files: got %v, want [a.txt]", got)
+	}
+	if err := c.EditMessage(ctx, th, id, sdesk.Message{Content: "v3", Files: file("b.txt")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !reflect.DeepEqual(got, []string{"b.txt"}) {
+		t.Errorf("after an edit with a file: got %v, want [b.txt]", got)
+	}
+	if got := field(t, lastRequest(t, fake).JSON, "attachments"); got != "[]" {
+		t.Errorf("attachments on the wire = %s, want []", got)
 	}
 }
 
@@ -469,7 +510,7 @@ func TestBulkOverwriteCommands(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := discordfake.New(t)
 			c := newClient(t, fake)
-			cmds := []*discordgo.ApplicationCommand{{Name: "report", Description: "Report a problem"}}
+			cmds := []disgo.ApplicationCommandCreate{disgo.SlashCommandCreate{Name: "report", Description: "Report a problem"}}
 			if err := c.BulkOverwriteCommands(context.Background(), tt.guild, cmds); err != nil {
 				t.Fatalf("BulkOverwriteCommands: %v", err)
 			}
@@ -605,8 +646,8 @@ func TestRateLimitHonoured(t *testing.T) {
 }
 
 func TestRateLimitWithoutJSONBody(t *testing.T) {
-	// A 429 whose body is not JSON (from a proxy): discordgo cannot parse
-	// it, the client still retries (after Retry-After).
+	// A 429 whose body is not JSON (from a proxy): no retry_after to read,
+	// the client still retries (after Retry-After).
 	fake := discordfake.New(t)
 	c := newClient(t, fake)
 	fake.FailNext("*", "/channels/*/threads", http.StatusTooManyRequests, "<html>slow down</html>", 1)
@@ -751,9 +792,9 @@ func TestErrorsHideInteractionToken(t *testing.T) {
 	if strings.Contains(err.Error(), token) {
 		t.Errorf("error %q shows the interaction token", err)
 	}
-	var rl *discordgo.RateLimitError
-	if !errors.As(err, &rl) || discord.StatusCode(err) != http.StatusTooManyRequests {
-		t.Errorf("err = %v, want a *discordgo.RateLimitError", err)
+	var re *rest.Error
+	if !errors.As(err, &re) || discord.StatusCode(err) != http.StatusTooManyRequests {
+		t.Errorf("err = %v, want a 429 *rest.Error", err)
 	}
 }
 
@@ -819,8 +860,7 @@ func (e exhaustingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 }
 
 // TestExhaustedBucket: after an answer saying the bucket is empty, the next
-// request to the route waits for the reset, but never past the deadline
-// (discordgo's own limiter would sleep regardless of the context).
+// request to the route waits for the reset, but never past the deadline.
 func TestExhaustedBucket(t *testing.T) {
 	ctx := context.Background()
 	exhausting := func(resetAfter string) func(*discord.ClientConfig) {
@@ -867,7 +907,7 @@ func TestExhaustedBucket(t *testing.T) {
 
 // TestAPIURLWithPathPrefix puts the fake behind a proxy that serves it
 // under /proxy/discord: the client must keep the prefix, the rest of the
-// path, the token and discordgo's User-Agent.
+// path, the token and a User-Agent of the form Discord requires.
 func TestAPIURLWithPathPrefix(t *testing.T) {
 	fake := discordfake.New(t)
 	target, err := url.Parse(fake.URL())
@@ -906,8 +946,8 @@ func TestAPIURLWithPathPrefix(t *testing.T) {
 		t.Error("thread not created through the proxy")
 	}
 	r := fake.Requests()[0]
-	if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "DiscordBot (https://github.com/bwmarrin/discordgo") {
-		t.Errorf("User-Agent = %q, want discordgo's", ua)
+	if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "DiscordBot (https://github.com/disgoorg/disgo, ") {
+		t.Errorf("User-Agent = %q, want DiscordBot ($url, $versionNumber)", ua)
 	}
 	if got := r.Header.Get("Authorization"); got != "Bot "+fake.Token() {
 		t.Errorf("Authorization = %q", got)
@@ -1319,5 +1359,150 @@ func TestLongRateLimitNotAwaited(t *testing.T) {
 	}
 	if sent := len(fake.Requests()) - before; sent != 1 {
 		t.Errorf("requests: got %d, want 1", sent)
+	}
+}
+
+// TestErrorsNameTheConfiguredBase: errors and retry logs name the URL
+// under DISCORD_API_URL (here with a path prefix), never discord.com, for
+// an answer of Discord (a 5xx) and for a network error.
+func TestErrorsNameTheConfiguredBase(t *testing.T) {
+	fake := discordfake.New(t)
+	target, err := url.Parse(fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
+		pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/proxy/discord")
+		pr.Out.URL.RawPath = ""
+	}}
+	proxy := httptest.NewServer(rp)
+	t.Cleanup(proxy.Close)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // nothing listens there any more: connection refused
+
+	tests := []struct {
+		name string
+		base string
+		fail func()
+	}{
+		{"5xx", proxy.URL + "/proxy/discord/api/v10", func() {
+			fake.FailNext(http.MethodPost, "/channels/*/messages", http.StatusBadGateway, `{"message":"bad gateway","code":0}`, 100)
+		}},
+		{"network error", down.URL + "/proxy/discord/api/v10", func() {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fail()
+			var logs bytes.Buffer
+			c := newClient(t, fake, retries(1), func(cfg *discord.ClientConfig) {
+				cfg.APIURL = tt.base
+				cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+			})
+			_, err := c.SendMessage(context.Background(), "200000000000000002", sdesk.Message{Content: "hi"})
+			if err == nil {
+				t.Fatal("SendMessage succeeded, want an error")
+			}
+			want := tt.base + "/channels/200000000000000002/messages"
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not name %s", err, want)
+			}
+			if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), want) {
+				t.Errorf("retry log %s does not name %s", logs.String(), want)
+			}
+			for _, text := range []string{err.Error(), logs.String()} {
+				if strings.Contains(text, "discord.com") {
+					t.Errorf("text names discord.com: %s", text)
+				}
+			}
+		})
+	}
+}
+
+// TestRenameLimitApart: a rename's long 429 (two renames per 10 minutes)
+// spends the rename's bucket only: an archive of the same thread goes out
+// at once.
+func TestRenameLimitApart(t *testing.T) {
+	fake := discordfake.New(t)
+	c := newClient(t, fake, func(cfg *discord.ClientConfig) { cfg.MaxWait = time.Second })
+	th := newThread(t, c)
+	fake.FailNext("PATCH", "/channels/*", 429, `{"message":"You are being rate limited.","retry_after":598.2,"global":false}`, 1)
+	name, yes := "renamed", true
+	if err := c.EditThread(context.Background(), th, sdesk.ThreadEdit{Name: &name}); !sdesk.IsRateLimited(err) {
+		t.Fatalf("rename: got %v, want RateLimitedError", err)
+	}
+	if err := c.EditThread(context.Background(), th, sdesk.ThreadEdit{Archived: &yes}); err != nil {
+		t.Errorf("archive after a rename's 429: %v", err)
+	}
+	if got, _ := fake.Thread(th); !got.Archived {
+		t.Error("thread not archived")
+	}
+}
+
+// TestCreateThreadNotRepeated: a thread create that reached Discord is not
+// sent again after a 5xx or a network error (it may have been made); a
+// 429 (refused before acting) is.
+func TestCreateThreadNotRepeated(t *testing.T) {
+	tests := []struct {
+		name     string
+		fail     func(*discordfake.Server)
+		wantErr  bool
+		wantSent int
+	}{
+		{"500", func(f *discordfake.Server) { f.FailNext("POST", "/channels/*/threads", 500, "", 1) }, true, 1},
+		{"lost answer", func(f *discordfake.Server) { f.FailNextAfterEffect("POST", "/channels/*/threads", 502, "", 1) }, true, 1},
+		{"429", func(f *discordfake.Server) {
+			f.FailNext("POST", "/channels/*/threads", 429, `{"message":"You are being rate limited.","retry_after":0.1,"global":false}`, 1)
+		}, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := discordfake.New(t)
+			c := newClient(t, fake)
+			tt.fail(fake)
+			_, err := c.CreatePrivateThread(context.Background(), supportChannel, "#1 x")
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if n := countRequests(fake, "POST", "/channels/"+supportChannel+"/threads"); n != tt.wantSent {
+				t.Errorf("creates sent: got %d, want %d", n, tt.wantSent)
+			}
+		})
+	}
+	t.Run("network error", func(t *testing.T) {
+		fake := discordfake.New(t)
+		ft := &flakyTransport{}
+		ft.fails.Store(1)
+		c := newClient(t, fake, func(cfg *discord.ClientConfig) { cfg.HTTPClient = &http.Client{Transport: ft} })
+		if _, err := c.CreatePrivateThread(context.Background(), supportChannel, "#1 x"); err == nil {
+			t.Error("CreatePrivateThread succeeded, want the network error")
+		}
+		if got := ft.calls.Load(); got != 1 {
+			t.Errorf("round trips: got %d, want 1", got)
+		}
+	})
+}
+
+// TestRetryAfterFromTheBody: a 429's JSON retry_after (float seconds) wins
+// over its Retry-After header (whole seconds, rounded up).
+func TestRetryAfterFromTheBody(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"message":"You are being rate limited.","retry_after":0.2,"global":false}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"7"}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := discord.NewClient(discord.ClientConfig{BotToken: "t", ApplicationID: appID, APIURL: srv.URL + "/api/v10", MaxWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := c.SendMessage(context.Background(), "2", sdesk.Message{Content: "x"}); err != nil || id != "7" {
+		t.Errorf("SendMessage = %q, %v; want 7 after retry_after", id, err)
 	}
 }

@@ -2,13 +2,17 @@ package discord
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"mime/multipart"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bwmarrin/discordgo"
+	disgo "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -43,26 +47,61 @@ func limitErr(format string, args ...any) error {
 		"sdesk built a message that Discord would refuse; please report this with the log line")
 }
 
-// message is a validated sdesk.Message in discordgo's shapes. files must be
-// rebuilt for every attempt, because a discordgo.File is an io.Reader that
-// the first attempt consumes.
+// message is a validated sdesk.Message in disgo's shapes. body builds the
+// request body anew for each attempt, files included.
 type message struct {
 	content  string
-	embeds   []*discordgo.MessageEmbed
-	rows     []discordgo.MessageComponent
-	mentions *discordgo.MessageAllowedMentions
+	embeds   []disgo.Embed
+	rows     []disgo.LayoutComponent
+	mentions *disgo.AllowedMentions
 	files    []sdesk.File
 }
 
-func (m *message) discordFiles() []*discordgo.File {
+// body returns a message request's body: payload as JSON, or, with files,
+// a multipart/form-data body of payload_json and one files[n] part per
+// file with its name and content type
+// (https://discord.com/developers/docs/reference#uploading-files).
+// disgo's own multipart writer sends every file as
+// application/octet-stream and does not escape quotes in file names.
+func (m *message) body(payload any) (any, error) {
 	if len(m.files) == 0 {
-		return nil
+		return payload, nil
 	}
-	out := make([]*discordgo.File, len(m.files))
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	js, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload_json: %w", err)
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="payload_json"`)
+	h.Set("Content-Type", "application/json")
+	part, err := w.CreatePart(h)
+	if err == nil {
+		_, err = part.Write(js)
+	}
 	for i, f := range m.files {
-		out[i] = &discordgo.File{Name: f.Name, ContentType: f.ContentType, Reader: bytes.NewReader(f.Data)}
+		if err != nil {
+			break
+		}
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", multipart.FileContentDisposition(fmt.Sprintf("files[%d]", i), f.Name))
+		h.Set("Content-Type", ct)
+		if part, err = w.CreatePart(h); err == nil {
+			_, err = part.Write(f.Data)
+		}
 	}
-	return out
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("build multipart body: %w", err)
+	}
+	return &disgo.MultipartBuffer{Buffer: &buf, ContentType: w.FormDataContentType()}, nil
 }
 
 // convert validates m against Discord's limits and converts it.
@@ -89,37 +128,41 @@ func convert(m sdesk.Message) (*message, error) {
 	if len(m.MentionRoles) > limMentionRoles {
 		return nil, limitErr("%d mention roles, max %d", len(m.MentionRoles), limMentionRoles)
 	}
+	roles := make([]snowflake.ID, len(m.MentionRoles))
 	for i, r := range m.MentionRoles {
-		if r == "" {
-			return nil, limitErr("mention role %d is empty", i)
+		id, err := parseID(r)
+		if err != nil {
+			return nil, limitErr("mention role %d: %v", i, err)
 		}
+		roles[i] = id
 	}
 	return &message{
 		content:  m.Content,
 		embeds:   embeds,
 		rows:     rows,
-		mentions: allowedMentions(m.MentionRoles),
+		mentions: allowedMentions(roles),
 		files:    m.Files,
 	}, nil
 }
 
-// allowedMentions returns the allowed_mentions every message carries:
-// {"parse":[]} (nothing is parsed, so no user, role, @everyone or @here
-// ping) plus the role IDs that may be pinged. A nil Parse would be sent as
-// "parse":null.
-func allowedMentions(roles []string) *discordgo.MessageAllowedMentions {
-	am := &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
-	if len(roles) > 0 {
-		am.Roles = append([]string(nil), roles...)
+// allowedMentions returns the allowed_mentions every message and every
+// ephemeral answer carries: "parse":[] (nothing is parsed from the text, so
+// no user, role, @everyone or @here ping), "roles": the role IDs that may be
+// pinged, "users":[]
+// (https://discord.com/developers/docs/resources/message#allowed-mentions-object).
+// disgo sends nil slices as null, so every list is made non-nil.
+func allowedMentions(roles []snowflake.ID) *disgo.AllowedMentions {
+	if roles == nil {
+		roles = []snowflake.ID{}
 	}
-	return am
+	return &disgo.AllowedMentions{Parse: []disgo.AllowedMentionType{}, Roles: roles, Users: []snowflake.ID{}}
 }
 
-func convertEmbeds(in []sdesk.Embed) ([]*discordgo.MessageEmbed, error) {
+func convertEmbeds(in []sdesk.Embed) ([]disgo.Embed, error) {
 	if len(in) > limEmbeds {
 		return nil, limitErr("%d embeds, max %d", len(in), limEmbeds)
 	}
-	out := make([]*discordgo.MessageEmbed, 0, len(in))
+	out := make([]disgo.Embed, 0, len(in))
 	total := 0
 	for i, e := range in {
 		title := utf8.RuneCountInString(e.Title)
@@ -153,18 +196,18 @@ func convertEmbeds(in []sdesk.Embed) ([]*discordgo.MessageEmbed, error) {
 			e.AuthorURL, e.AuthorIcon = "", ""
 		}
 		total += title + desc + author + footer
-		me := &discordgo.MessageEmbed{
-			Type:        discordgo.EmbedTypeRich,
+		me := disgo.Embed{
+			Type:        disgo.EmbedTypeRich,
 			Title:       e.Title,
 			URL:         e.URL,
 			Description: e.Description,
 			Color:       e.Color,
 		}
 		if e.AuthorName != "" {
-			me.Author = &discordgo.MessageEmbedAuthor{Name: e.AuthorName, URL: e.AuthorURL, IconURL: e.AuthorIcon}
+			me.Author = &disgo.EmbedAuthor{Name: e.AuthorName, URL: e.AuthorURL, IconURL: e.AuthorIcon}
 		}
 		if e.Footer != "" {
-			me.Footer = &discordgo.MessageEmbedFooter{Text: e.Footer}
+			me.Footer = &disgo.EmbedFooter{Text: e.Footer}
 		}
 		out = append(out, me)
 	}
@@ -184,12 +227,12 @@ func webURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-func convertButtons(in []sdesk.Button) ([]discordgo.MessageComponent, error) {
+func convertButtons(in []sdesk.Button) ([]disgo.LayoutComponent, error) {
 	if len(in) > limButtons {
 		return nil, limitErr("%d buttons, max %d", len(in), limButtons)
 	}
-	rows := make([]discordgo.MessageComponent, 0, (len(in)+limButtonsPerRow-1)/limButtonsPerRow)
-	var row []discordgo.MessageComponent
+	rows := make([]disgo.LayoutComponent, 0, (len(in)+limButtonsPerRow-1)/limButtonsPerRow)
+	var row []disgo.InteractiveComponent
 	for i, b := range in {
 		label := utf8.RuneCountInString(b.Label)
 		id := utf8.RuneCountInString(b.CustomID)
@@ -199,17 +242,17 @@ func convertButtons(in []sdesk.Button) ([]discordgo.MessageComponent, error) {
 		case id == 0 || id > limCustomID:
 			return nil, limitErr("button %d: custom_id is %d runes, want 1 to %d", i, id, limCustomID)
 		}
-		style := discordgo.ButtonStyle(b.Style)
+		style := disgo.ButtonStyle(b.Style)
 		switch style {
 		case 0:
-			style = discordgo.PrimaryButton
-		case discordgo.PrimaryButton, discordgo.SecondaryButton, discordgo.SuccessButton, discordgo.DangerButton:
+			style = disgo.ButtonStylePrimary
+		case disgo.ButtonStylePrimary, disgo.ButtonStyleSecondary, disgo.ButtonStyleSuccess, disgo.ButtonStyleDanger:
 		default:
 			return nil, limitErr("button %d: style %d is not a custom_id button style", i, b.Style)
 		}
-		row = append(row, discordgo.Button{Label: b.Label, Style: style, CustomID: b.CustomID})
+		row = append(row, disgo.ButtonComponent{Label: b.Label, Style: style, CustomID: b.CustomID})
 		if len(row) == limButtonsPerRow || i == len(in)-1 {
-			rows = append(rows, discordgo.ActionsRow{Components: row})
+			rows = append(rows, disgo.ActionRowComponent{Components: row})
 			row = nil
 		}
 	}

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
+	"github.com/disgoorg/disgo/rest"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -52,7 +53,7 @@ var permanentCodes = map[int]struct{ fix, why string }{
 }
 
 // permanent wraps err as an sdesk.PermanentError when Discord's answer
-// cannot change on retry: a code of permanentFixes, or a 403/404 without
+// cannot change on retry: a code of permanentCodes, or a 403/404 without
 // one.
 func permanent(err error) error {
 	if c, ok := permanentCodes[APICode(err)]; ok {
@@ -67,20 +68,17 @@ func permanent(err error) error {
 	return err
 }
 
-// StatusCode returns the HTTP status of a Discord API error in err's chain,
-// or 0 when err carries none.
+// StatusCode returns the HTTP status of a Discord answer in err's chain
+// (a *rest.Error of the API, or a failed attachment download), or 0 when
+// err carries none (a network error, a refused call).
 func StatusCode(err error) int {
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.status
-	}
-	var re *discordgo.RESTError
+	var re *rest.Error
 	if errors.As(err, &re) && re.Response != nil {
 		return re.Response.StatusCode
 	}
-	var rl *discordgo.RateLimitError
-	if errors.As(err, &rl) {
-		return http.StatusTooManyRequests
+	var de *downloadError
+	if errors.As(err, &de) {
+		return de.status
 	}
 	return 0
 }
@@ -88,9 +86,9 @@ func StatusCode(err error) int {
 // APICode returns Discord's JSON error code (e.g. 10003 Unknown Channel,
 // 50083 Thread is archived) of an API error in err's chain, or 0.
 func APICode(err error) int {
-	var re *discordgo.RESTError
-	if errors.As(err, &re) && re.Message != nil {
-		return re.Message.Code
+	var re *rest.Error
+	if errors.As(err, &re) {
+		return int(re.Code)
 	}
 	return 0
 }
@@ -99,6 +97,37 @@ func APICode(err error) int {
 // message, webhook, interaction token...).
 func IsNotFound(err error) bool {
 	return StatusCode(err) == http.StatusNotFound
+}
+
+// attempt records what one HTTP attempt sent and received; the client's
+// transport (recorder) fills it in. disgo returns no status or headers
+// with a successful answer, and the rate-limit headers of every answer feed
+// the limiter.
+type attempt struct {
+	sent   bool        // the request reached the transport
+	status int         // 0 when no response arrived
+	header http.Header // response headers, including the rate-limit ones
+}
+
+type attemptKey struct{}
+
+// recorder is the client's transport: it records each request's attempt
+// (found in the request's context) and otherwise leaves requests and
+// answers alone.
+type recorder struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (t recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	a, _ := req.Context().Value(attemptKey{}).(*attempt)
+	if a != nil {
+		a.sent = true
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && a != nil {
+		a.status = resp.StatusCode
+		a.header = resp.Header
+	}
+	return resp, err
 }
 
 // limiter keeps the rate-limit state Discord announces in its headers, so
@@ -129,7 +158,8 @@ func (l *limiter) wait(key string, now time.Time) time.Duration {
 	return 0
 }
 
-// observe records the rate-limit headers of a response.
+// observe records the rate-limit headers of a response
+// (https://discord.com/developers/docs/topics/rate-limits#header-format).
 func (l *limiter) observe(key string, a *attempt, retryAfter time.Duration, now time.Time) {
 	if a.header == nil {
 		return
@@ -188,25 +218,26 @@ func backoff(n int) time.Duration {
 	return d*3/4 + rand.N(d/2)
 }
 
-// call is one Discord API call as the retry loop sees it: fn runs one
-// attempt with the request options it is given.
+// call is one Discord call as the retry loop sees it: fn runs one attempt
+// with a context that carries the attempt's record (pass it on with
+// rest.WithCtx, or as the request's context).
 type call struct {
 	op     string // for errors and logs, e.g. "send message"
 	key    string // rate-limit bucket
 	secret string // removed from error texts (an interaction token)
+	fn     func(ctx context.Context) error
 	// create marks a request that creates something without a way to make
 	// it idempotent (a thread): retried only on 429 and when the request was
 	// never sent, since a retry after that could create a second one.
-	fn     func(s *discordgo.Session, opts ...discordgo.RequestOption) error
 	create bool
 }
 
 // do runs c with Discord's rate limits and the client's retry policy:
 // 429 waits retry_after, 5xx and network errors back off exponentially,
 // other errors are returned at once; at most maxRetries retries; no wait
-// goes past ctx's deadline.
+// goes past ctx's deadline. disgo itself neither waits nor retries (its
+// rate limiter is a no-op).
 func (cl *Client) do(ctx context.Context, c call) error {
-	s := cl.session()
 	var lastErr error
 	for n := 0; ; n++ {
 		ahead := cl.limits.wait(c.key, time.Now())
@@ -219,24 +250,19 @@ func (cl *Client) do(ctx context.Context, c call) error {
 			return err
 		}
 		a := &attempt{}
-		err := c.fn(s,
-			discordgo.WithContext(withAttempt(ctx, a)),
-			discordgo.WithRetryOnRatelimit(false),
-			discordgo.WithRestRetries(0),
-		)
+		err := c.fn(context.WithValue(ctx, attemptKey{}, a))
 		retryAfter, isRateLimit := rateLimitWait(err, a)
 		cl.limits.observe(c.key, a, retryAfter, time.Now())
 		if err == nil {
 			return nil
 		}
-		if a.status >= 400 && StatusCode(err) == 0 {
-			err = &statusError{status: a.status, err: err}
-		}
+		err = withURL(err)
 		lastErr = err
 		if ctx.Err() != nil {
 			return cl.fail(c, err, n+1)
 		}
 		var wait time.Duration
+		var transient *transientError
 		switch {
 		case isRateLimit && !cl.mayWait(ctx, retryAfter):
 			return cl.rateLimited(ctx, c, retryAfter, err)
@@ -244,7 +270,7 @@ func (cl *Client) do(ctx context.Context, c call) error {
 			wait = retryAfter
 		case c.create && a.sent:
 			return cl.fail(c, err, n+1)
-		case a.status >= 500, a.sent && a.status == 0:
+		case a.status >= 500, a.sent && a.status == 0, errors.As(err, &transient):
 			wait = backoff(n)
 		default:
 			return cl.fail(c, err, n+1)
@@ -259,6 +285,17 @@ func (cl *Client) do(ctx context.Context, c call) error {
 			return err
 		}
 	}
+}
+
+// withURL puts the method and URL of a refused request before Discord's
+// answer (disgo's *rest.Error names neither), so errors and logs show the
+// configured API base; a network error already names them.
+func withURL(err error) error {
+	var re *rest.Error
+	if errors.As(err, &re) && re.Request != nil && re.Request.URL != nil {
+		return fmt.Errorf("%s %s: %w", re.Request.Method, re.Request.URL.Redacted(), err)
+	}
+	return err
 }
 
 // mayWait reports whether a rate-limit wait of d fits: at most the
@@ -328,20 +365,9 @@ func (cl *Client) fail(c call, err error, attempts int) error {
 	return redact(fmt.Errorf("discord: %s: %w", c.op, err), c.secret)
 }
 
-// statusError gives an HTTP status to an error discordgo returns without
-// one (a 502 becomes "Exceeded Max retries", an unparsable 429 body a JSON
-// error).
-type statusError struct {
-	status int
-	err    error
-}
-
-func (e *statusError) Error() string { return e.err.Error() }
-func (e *statusError) Unwrap() error { return e.err }
-
-// redactedError hides a secret (an interaction token, which discordgo's
-// rate-limit and network errors print as part of the URL) from an error's
-// text; errors.Is and errors.As still see the wrapped error.
+// redactedError hides a secret (an interaction token, which network errors
+// print as part of the URL) from an error's text; errors.Is and errors.As
+// still see the wrapped error.
 type redactedError struct {
 	err    error
 	secret string
@@ -360,15 +386,23 @@ func redact(err error, secret string) error {
 }
 
 // rateLimitWait tells whether an attempt was rate limited and how long to
-// wait: retry_after of the JSON body (via *discordgo.RateLimitError), else
-// the Retry-After header, else an exponential back-off.
+// wait: retry_after of the JSON body (float seconds), else the Retry-After
+// header, else an exponential back-off
+// (https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit).
 func rateLimitWait(err error, a *attempt) (time.Duration, bool) {
-	var rl *discordgo.RateLimitError
-	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
-		return rl.RetryAfter, true
-	}
 	if a.status != http.StatusTooManyRequests {
 		return 0, false
+	}
+	var re *rest.Error
+	if errors.As(err, &re) {
+		var body struct {
+			RetryAfter *float64 `json:"retry_after"`
+		}
+		if json.Unmarshal(re.RsBody, &body) == nil && body.RetryAfter != nil {
+			if d, ok := parseSeconds(strconv.FormatFloat(*body.RetryAfter, 'f', -1, 64)); ok {
+				return d, true
+			}
+		}
 	}
 	if d, ok := parseSeconds(a.header.Get("Retry-After")); ok {
 		return d, true

@@ -2,11 +2,8 @@ package discord
 
 import (
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
-
-	"github.com/bwmarrin/discordgo"
 )
 
 func TestLimiter(t *testing.T) {
@@ -38,39 +35,6 @@ func TestBackoff(t *testing.T) {
 			if d := backoff(n); d < base*3/4 || d >= base*5/4 {
 				t.Fatalf("backoff(%d) = %v, want within [%v, %v)", n, d, base*3/4, base*5/4)
 			}
-		}
-	}
-}
-
-func TestRewrite(t *testing.T) {
-	rt, err := newRewriteTransport(nil, discordgo.EndpointAPI, "http://127.0.0.1:9/proxy/api/v10")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		in, want string
-	}{
-		{discordgo.EndpointAPI + "channels/1/messages?x=1", "http://127.0.0.1:9/proxy/api/v10/channels/1/messages?x=1"},
-		{discordgo.EndpointAPI + "webhooks/1/a%2Fb/messages/@original", "http://127.0.0.1:9/proxy/api/v10/webhooks/1/a%2Fb/messages/@original"},
-		{"https://discord.com/api/v90/channels/1", ""},
-		{"https://cdn.discordapp.com/attachments/1", ""},
-		{"http://discord.com/api/v9/channels/1", ""},
-	}
-	for _, tt := range tests {
-		u, err := url.Parse(tt.in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := rt.rewrite(u)
-		if err != nil {
-			t.Fatalf("rewrite(%s): %v", tt.in, err)
-		}
-		gotS := ""
-		if got != nil {
-			gotS = got.String()
-		}
-		if gotS != tt.want {
-			t.Errorf("rewrite(%s) = %q, want %q", tt.in, gotS, tt.want)
 		}
 	}
 }
