@@ -127,8 +127,8 @@ func TestReportFlow(t *testing.T) {
 	url, logs := serve(t, env)
 
 	modal := env.Interact(url, env.Command(e2e.Reporter, e2e.ChannelID, "report", nil))
-	if modal.Type != 9 || modal.Data.CustomID != "report" || len(modal.Data.Components) != 2 {
-		t.Fatalf("report: got %s, want a modal with two rows", modal.Raw)
+	if modal.Type != 9 || modal.Data.CustomID != "report" || len(modal.Data.Components) != 3 {
+		t.Fatalf("report: got %s, want a modal with three labels (title, description, files)", modal.Raw)
 	}
 
 	submit := env.ModalSubmit(e2e.Reporter, e2e.ChannelID, "report", map[string]string{

@@ -169,9 +169,9 @@ func reportFields(categories []sdesk.Category) []disgo.LayoutComponent {
 		for _, c := range categories[:min(len(categories), maxSelectOptions)] {
 			opts = append(opts, disgo.StringSelectMenuOption{Label: c.Label, Value: c.GitLabLabel})
 		}
-		fields = append(fields, disgo.LabelComponent{Label: "Category", Component: disgo.StringSelectMenuComponent{
+		fields = append(fields, disgo.LabelComponent{Label: "Category", Component: modalSelect{disgo.StringSelectMenuComponent{
 			CustomID: fieldCategory, Placeholder: "Choose what the problem is about", Options: opts, Required: true,
-		}})
+		}}})
 	}
 	zero := 0
 	fields = append(fields, disgo.LabelComponent{
@@ -210,7 +210,7 @@ var modals = []struct {
 		if !f.present[fieldTitle] || !f.present[fieldDescription] {
 			// Not a form sdesk built: every version of it has both.
 			r.log().Warn("report submit without a title or description field", slog.String("interaction_id", i.ID))
-			return Ephemeral(msgUnsupported)
+			return Ephemeral(sdesk.MsgUnsupported)
 		}
 		req := sdesk.ReportRequest{
 			InteractionID: i.ID, Token: i.Token, GuildID: i.GuildID, User: i.User,
@@ -235,4 +235,27 @@ func threadRequest(i *Interaction, iid int) sdesk.ThreadRequest {
 	return sdesk.ThreadRequest{
 		InteractionID: i.ID, Token: i.Token, ChannelID: i.ChannelID, User: i.User, IID: iid,
 	}
+}
+
+// modalSelect is a String Select as a modal takes it: disgo always writes
+// "disabled", and "Using disabled in a modal will result in an error.
+// Modals can not currently have disabled components in them."
+// (https://discord.com/developers/docs/components/reference#string-select).
+// Embedding keeps it a disgo.LabelSubComponent.
+type modalSelect struct {
+	disgo.StringSelectMenuComponent
+}
+
+// MarshalJSON writes the select without "disabled".
+func (c modalSelect) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Type        disgo.ComponentType            `json:"type"`
+		ID          int                            `json:"id,omitempty"`
+		CustomID    string                         `json:"custom_id"`
+		Placeholder string                         `json:"placeholder,omitempty"`
+		MinValues   *int                           `json:"min_values,omitempty"`
+		MaxValues   int                            `json:"max_values,omitempty"`
+		Options     []disgo.StringSelectMenuOption `json:"options"`
+		Required    bool                           `json:"required"`
+	}{c.Type(), c.ID, c.CustomID, c.Placeholder, c.MinValues, c.MaxValues, c.Options, c.Required})
 }

@@ -38,12 +38,6 @@ type Interaction struct {
 	Raw disgo.Interaction
 }
 
-// Messages users see; never an error's text.
-const (
-	msgUnsupported = "This action is not supported."
-	msgUnknown     = "This command is not known to sdesk any more. An admin can run `sdesk commands sync`."
-)
-
 // Interact decodes and answers one interaction whose signature has been
 // verified. It never fails and never panics: what cannot be decoded or
 // handled (a component type disgo does not know, a form sdesk did not
@@ -61,7 +55,7 @@ func (r *Router) Interact(ctx context.Context, body []byte) Response {
 		if head.Type == int(disgo.InteractionTypePing) {
 			return &disgo.InteractionResponse{Type: disgo.InteractionResponseTypePong}
 		}
-		return Ephemeral(msgUnsupported)
+		return Ephemeral(sdesk.MsgUnsupported)
 	}
 	sdesk.AddLogAttrs(ctx, slog.String("interaction_id", i.ID), slog.Int("interaction_type", int(i.Raw.Type())))
 	switch raw := i.Raw.(type) {
@@ -75,7 +69,7 @@ func (r *Router) Interact(ctx context.Context, body []byte) Response {
 				return c.Handle(ctx, r, i)
 			}
 		}
-		return Ephemeral(msgUnknown)
+		return Ephemeral(sdesk.MsgUnknownCommand)
 	case disgo.ComponentInteraction:
 		id := raw.Data.CustomID()
 		sdesk.AddLogAttrs(ctx, slog.String("custom_id", id))
@@ -89,7 +83,7 @@ func (r *Router) Interact(ctx context.Context, body []byte) Response {
 		f := r.form(i, raw.Data)
 		if f.unknown {
 			r.log().Warn("modal submit with a component sdesk does not know", slog.String("interaction_id", i.ID))
-			return Ephemeral(msgUnsupported)
+			return Ephemeral(sdesk.MsgUnsupported)
 		}
 		for _, m := range modals {
 			if iid, ok := match(m.route, raw.Data.CustomID); ok {
@@ -97,7 +91,7 @@ func (r *Router) Interact(ctx context.Context, body []byte) Response {
 			}
 		}
 	}
-	return Ephemeral(msgUnsupported)
+	return Ephemeral(sdesk.MsgUnsupported)
 }
 
 // decode decodes a verified interaction with disgo's types. disgo v0.19
@@ -168,7 +162,7 @@ func (r *Router) answer(ctx context.Context, i *Interaction, a sdesk.Answer, err
 		ref := sdesk.NewRef()
 		r.log().Error("interaction failed", slog.String("interaction_id", i.ID), slog.String("error_ref", ref), slog.String("error", err.Error()))
 		sdesk.AddLogAttrs(ctx, slog.String("error_ref", ref))
-		return Ephemeral(fmt.Sprintf("Sorry, sdesk could not do that right now. Please try again in a minute (reference `%s`).", ref))
+		return Ephemeral(sdesk.Apology(ref))
 	case a.Deferred:
 		resp := &disgo.InteractionResponse{Type: disgo.InteractionResponseTypeDeferredCreateMessage}
 		if ephemeral {

@@ -174,7 +174,7 @@ func TestReportModal(t *testing.T) {
 	title := `{"type":18,"label":"Title","component":{"type":4,"custom_id":"title","style":1,"min_length":1,"max_length":255,"required":true,"placeholder":"What went wrong, in a few words"}}`
 	desc := `{"type":18,"label":"Description","component":{"type":4,"custom_id":"description","style":2,"min_length":1,"max_length":4000,"required":true,"placeholder":"What happened, what you expected, steps to reproduce"}}`
 	files := `{"type":18,"label":"Screenshots or logs","description":"Optional: up to 5 files","component":{"type":19,"custom_id":"files","min_values":0,"max_values":5,"required":false}}`
-	category := `{"type":18,"label":"Category","component":{"type":3,"custom_id":"category","placeholder":"Choose what the problem is about","options":[{"label":"Bug","value":"bug"},{"label":"Billing question","value":"support::billing"}],"required":true,"disabled":false}}`
+	category := `{"type":18,"label":"Category","component":{"type":3,"custom_id":"category","placeholder":"Choose what the problem is about","options":[{"label":"Bug","value":"bug"},{"label":"Billing question","value":"support::billing"}],"required":true}}`
 	tests := []struct {
 		name       string
 		categories []sdesk.Category

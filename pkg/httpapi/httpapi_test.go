@@ -143,7 +143,8 @@ func TestInteractionsUnsupported(t *testing.T) {
 		want string
 	}{
 		{"garbage", `{"type":2,"id":`, "not supported"},
-		{"unknown component type in modal submit", `{"id":"1300000000000000009","type":5,"token":"t","guild_id":"1200000000000000005","channel_id":"1200000000000000006","member":{"user":{"id":"1200000000000000007","username":"u"}},"data":{"custom_id":"report","components":[{"type":18,"component":{"type":4,"custom_id":"title","value":"x"}}]}}`, "not supported"},
+		{"unknown component type in modal submit", `{"id":"1300000000000000009","type":5,"token":"t","guild_id":"1200000000000000005","channel_id":"1200000000000000006","member":{"user":{"id":"1200000000000000007","username":"u"}},"data":{"custom_id":"report","components":[{"type":18,"component":{"type":99,"custom_id":"title","value":"x"}}]}}`, "not supported"},
+		{"report submit without a description", `{"id":"1300000000000000012","type":5,"token":"t","guild_id":"1200000000000000005","channel_id":"1200000000000000006","member":{"user":{"id":"1200000000000000007","username":"u"}},"data":{"custom_id":"report","components":[{"type":18,"component":{"type":4,"custom_id":"title","value":"x"}}]}}`, "not supported"},
 		{"unknown command", `{"id":"1300000000000000010","type":2,"token":"t","guild_id":"1200000000000000005","channel_id":"1200000000000000006","member":{"user":{"id":"1200000000000000007","username":"u"}},"data":{"id":"1","name":"frobnicate","type":1}}`, "not known"},
 		{"unknown button", `{"id":"1300000000000000011","type":3,"token":"t","guild_id":"1200000000000000005","channel_id":"1200000000000000006","member":{"user":{"id":"1200000000000000007","username":"u"}},"message":{"id":"1","channel_id":"1200000000000000006"},"data":{"custom_id":"nope/3","component_type":2}}`, "not supported"},
 	}

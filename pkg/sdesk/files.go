@@ -108,21 +108,23 @@ func uploadName(name string, n int) string {
 		}
 		return '_'
 	}, path.Base(strings.ReplaceAll(name, "\\", "/")))
-	clean = strings.TrimLeft(clean, "._-")
 	ext := path.Ext(clean)
-	if len(ext) > 12 || len(ext) < 2 {
+	if len(ext) < 2 || len(ext) > 11 || strings.Trim(ext[1:], "_-") != ext[1:] {
 		ext = ""
 	}
-	if len(clean) > 100 {
-		clean = clean[:100-len(ext)] + ext
+	stem := strings.Trim(strings.TrimSuffix(clean, ext), "._-")
+	if len(stem)+len(ext) > 100 {
+		stem = strings.TrimRight(stem[:100-len(ext)], "._-")
 	}
-	if strings.Trim(clean, "_.") == "" || gfm.Check(clean) != nil || gfm.Check("x"+clean) != nil {
-		clean = "file-" + strconv.Itoa(n+1) + ext
-		if gfm.Check(clean) != nil {
-			clean = "file-" + strconv.Itoa(n+1)
+	out := stem + ext
+	if !strings.ContainsFunc(stem, func(r rune) bool { return r != '_' && r != '.' && r != '-' }) ||
+		gfm.Check(out) != nil || gfm.Check("x"+out) != nil {
+		out = "file-" + strconv.Itoa(n+1) + ext
+		if gfm.Check(out) != nil {
+			out = "file-" + strconv.Itoa(n+1)
 		}
 	}
-	return clean
+	return out
 }
 
 // imageTypes are the content types GitLab shows inline when linked as an
