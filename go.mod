@@ -15,6 +15,7 @@ require (
 	github.com/bsdlp/discord-interactions-go v0.0.0-20201227083222-a2ba84473ce8
 	github.com/disgoorg/disgo v0.19.6
 	github.com/disgoorg/snowflake/v2 v2.0.3
+	github.com/rivo/uniseg v0.4.7
 	github.com/yuin/goldmark v1.8.7
 	gitlab.com/gitlab-org/api/client-go v1.46.0
 	go.etcd.io/bbolt v1.5.0

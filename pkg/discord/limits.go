@@ -37,7 +37,7 @@ const (
 
 // ErrLimit is matched (errors.Is) by every error about a message, thread
 // name or button that Discord would refuse; nothing is sent then. The
-// domain splits long text itself (see sdesk.SplitText).
+// domain splits long text itself (see discordmd.Split).
 var ErrLimit = errors.New("exceeds Discord limits")
 
 // limitErr is permanent (sdesk.PermanentError): the same message would be

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdesk/sdesk/pkg/discordmd"
+	"github.com/sdesk/sdesk/pkg/emailquote"
 )
 
 // ErrThreadArchived is returned by Discord when a thread is archived and
@@ -303,11 +306,11 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 
 	body := n.Body
 	if s.isSupportBot(author) {
-		body = StripEmailQuote(body)
+		body = emailquote.Strip(body)
 	}
 	// Upload links in the form the configured GitLab serves (since 17.2
 	// /-/project/<id>/uploads/...); asked only when the note may link one.
-	links := NoteLinks{Project: projectURL(m.IssueURL)}
+	links := discordmd.Links{Project: projectURL(m.IssueURL)}
 	if strings.Contains(body, "uploads/") {
 		if u, err := s.GitLab.UploadsURL(ctx); err != nil {
 			log.Info("upload links under the project URL: uploads URL unknown", slog.String("error", err.Error()))
@@ -315,7 +318,7 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 			links.Uploads = u
 		}
 	}
-	chunks := SplitText(RenderNoteWith(body, links), maxEmbedText)
+	chunks := discordmd.Split(discordmd.RenderWith(body, links), maxEmbedText)
 	if len(chunks) == 0 {
 		chunks = []string{"(empty comment)"}
 	}
@@ -325,7 +328,7 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 	if limit := s.maxMessages(); len(chunks) > limit {
 		rest = &File{Name: fmt.Sprintf("comment-%d.md", n.NoteID), ContentType: "text/markdown; charset=utf-8", Data: []byte(n.Body)}
 		more := fmt.Sprintf("*…%d more parts of this comment are in the attached file %s", len(chunks)-limit+1, rest.Name)
-		if link := discordLink(n.URL); n.URL != "" {
+		if link := discordmd.Link(n.URL); n.URL != "" {
 			more += ", or read it in GitLab: " + link
 		}
 		chunks = append(chunks[:limit-1], more+"*")
@@ -336,9 +339,9 @@ func (s *Service) deliverNote(ctx context.Context, j *Job, m Mapping, n NoteEven
 		if i == 0 {
 			// Discord shows an author name as plain text: no markdown to
 			// escape, but no line break or bidirectional override either.
-			e.AuthorName = DiscordPlainText(author.Name)
+			e.AuthorName = discordmd.PlainText(author.Name)
 			if author.Username != "" && !s.isSupportBot(author) {
-				e.AuthorName += " (@" + DiscordPlainText(author.Username) + ")"
+				e.AuthorName += " (@" + discordmd.PlainText(author.Username) + ")"
 			}
 			if strings.TrimSpace(e.AuthorName) == "" {
 				e.AuthorName = fmt.Sprintf("GitLab user %d", author.ID)
@@ -472,7 +475,7 @@ func (s *Service) gitlabAbs(link string) string {
 func (s *Service) noteFiles(ctx context.Context, body string, log *slog.Logger) []File {
 	var files []File
 	total := 0
-	for _, u := range Uploads(body) {
+	for _, u := range discordmd.Uploads(body) {
 		if len(files) == maxFiles {
 			break
 		}
@@ -526,7 +529,7 @@ const maxContent = 2000
 // event, and a message that cannot be posted does not keep the thread
 // open. Messages are built within Discord's limits (linesMessages).
 func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueEvent, log *slog.Logger) (retErr error) {
-	who := DiscordText(ev.Author.Name)
+	who := discordmd.Text(ev.Author.Name)
 	if strings.TrimSpace(who) == "" {
 		who = "someone"
 	}
@@ -536,7 +539,7 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 		msgs := linesMessages(lines, maxContent)
 		if limit := s.maxMessages(); len(msgs) > limit {
 			// Bounded fan-out, as for notes: the rest is in GitLab.
-			more := "\n*…and more changes: see " + discordLink(ev.URL) + "*"
+			more := "\n*…and more changes: see " + discordmd.Link(ev.URL) + "*"
 			msgs = msgs[:limit]
 			msgs[limit-1] = Truncate(msgs[limit-1], maxContent-utf8.RuneCountInString(more)) + more
 		}
@@ -670,7 +673,7 @@ func (s *Service) changeLines(ctx context.Context, ev IssueEvent) []string {
 	c := ev.Changes
 	var lines []string
 	if c.Title != nil {
-		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", DiscordText(c.Title.Current)))
+		lines = append(lines, fmt.Sprintf("✏️ Title changed to **%s**.", discordmd.Text(c.Title.Current)))
 	}
 	if c.Labels != nil {
 		lines = append(lines, "🏷️ Labels: "+listChange(c.Labels.Previous, c.Labels.Current, "none"))
@@ -694,9 +697,9 @@ func (s *Service) issueName(ctx context.Context, id int, from string) string {
 	ref, url, err := s.GitLab.IssueByGlobalID(ctx, id)
 	if err != nil {
 		s.log().Info("target issue not named", slog.Int("gitlab_issue_id", id), slog.String("error", err.Error()))
-		return fmt.Sprintf("another issue (ID %d; %s links to it)", id, discordLink(from))
+		return fmt.Sprintf("another issue (ID %d; %s links to it)", id, discordmd.Link(from))
 	}
-	return DiscordText(ref) + " (" + discordLink(url) + ")"
+	return discordmd.Text(ref) + " (" + discordmd.Link(url) + ")"
 }
 
 // maxListRunes caps each list of a change line (the labels now, added,
@@ -710,19 +713,19 @@ func listChange(prev, cur []string, empty string) string {
 	var added, removed []string
 	for _, v := range cur {
 		if !slices.Contains(prev, v) {
-			added = append(added, DiscordText(v))
+			added = append(added, discordmd.Text(v))
 		}
 	}
 	for _, v := range prev {
 		if !slices.Contains(cur, v) {
-			removed = append(removed, DiscordText(v))
+			removed = append(removed, discordmd.Text(v))
 		}
 	}
 	now := empty
 	if len(cur) > 0 {
 		esc := make([]string, len(cur))
 		for i, v := range cur {
-			esc[i] = DiscordText(v)
+			esc[i] = discordmd.Text(v)
 		}
 		now = joinCapped(esc, maxListRunes)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdesk/sdesk/pkg/discordmd"
 	"github.com/sdesk/sdesk/pkg/gfm"
 )
 
@@ -178,9 +179,9 @@ func missingFiles(files []reportFile, max int64) string {
 	for _, f := range files {
 		switch f.State {
 		case fileTooLarge:
-			big = append(big, DiscordText(f.Filename))
+			big = append(big, discordmd.Text(f.Filename))
 		case fileLost:
-			lost = append(lost, DiscordText(f.Filename))
+			lost = append(lost, discordmd.Text(f.Filename))
 		}
 	}
 	var parts []string

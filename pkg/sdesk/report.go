@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdesk/sdesk/pkg/discordmd"
 	"github.com/sdesk/sdesk/pkg/gfm"
 )
 
@@ -344,7 +345,7 @@ func (s *Service) firstMessage(r ReportRequest, iid int, issueURL string, files 
 		m.MentionRoles = []string{s.StaffRoleID}
 	}
 	if c, ok := s.category(r.Category); ok {
-		m.Embeds[0].Footer = fmt.Sprintf("Issue #%d · %s · answers here go to GitLab with /reply or the Reply button", iid, DiscordPlainText(c.Label))
+		m.Embeds[0].Footer = fmt.Sprintf("Issue #%d · %s · answers here go to GitLab with /reply or the Reply button", iid, discordmd.PlainText(c.Label))
 	}
 	if missing := missingFiles(files, s.maxAttachmentBytes()); missing != "" {
 		m.Content += "\n" + missing

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sdesk/sdesk/pkg/discordmd"
 )
 
 // Defaults of Service's tunables.
@@ -127,7 +129,7 @@ func (s *Service) jobTTL() time.Duration {
 func ThreadName(iid int, title string) string {
 	// Without the zero-width joiners gfm puts into the GitLab title: the
 	// same name whichever side the title comes from.
-	title = strings.ReplaceAll(DiscordPlainText(title), "\u200d", "")
+	title = strings.ReplaceAll(discordmd.PlainText(title), "\u200d", "")
 	return Truncate(fmt.Sprintf("#%d %s", iid, strings.Join(strings.Fields(title), " ")), 100)
 }
 

@@ -1,4 +1,4 @@
-package sdesk_test
+package discordmd_test
 
 import (
 	"encoding/json"
@@ -12,10 +12,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 	"unicode/utf8"
 
-	"github.com/sdesk/sdesk/pkg/sdesk"
+	"github.com/rivo/uniseg"
+	"github.com/sdesk/sdesk/pkg/discordmd"
+	"github.com/sdesk/sdesk/pkg/emailquote"
 )
 
 const (
@@ -26,7 +27,7 @@ const (
 	zwsp    = "\u200b"
 )
 
-func TestRenderNote(t *testing.T) {
+func TestRender(t *testing.T) {
 	up := project + "/uploads/"
 	tests := []struct {
 		name, in, want string
@@ -79,6 +80,13 @@ func TestRenderNote(t *testing.T) {
 		{"entities", "Tom &amp; Jerry &lt;3 &quot;hi&quot; it&#39;s a&nbsp;b &#x1F600; &bogus; &#0;",
 			"Tom & Jerry \\<3 \"hi\" it's a b 😀 &bogus; &#0;"},
 		{"entity in code kept", "`&amp;` and &amp;", "`&amp;` and &"},
+		{"named entities", "&copy; 2024 &hellip; caf&eacute; a&NonBreakingSpace;b &frac12; &AMP; &semi;",
+			"© 2024 … café a b ½ & ;"},
+		{"references kept as written", "&notit; &amp x &#xD800; &#x110000; &#0; &#xE000;",
+			"&notit; &amp x &#xD800; &#x110000; &#0; &#xE000;"},
+		{"numeric references as HTML5 reads them", "&#128; &#xFFFD;", "€ \uFFFD"},
+		{"entities in link targets", "[x](https://a.test/&quest;a&equals;1) <a href=\"https://a.test/&commat;here\">y</a>",
+			"x (<https://a.test/?a=1>) y (<https://a.test/%40here>)"},
 		{"toc", "[[_TOC_]]\n# Title\n[TOC]\ntext", "# Title\ntext"},
 		{"tasks", "- [ ] todo\n- [x] done\n* [X] Done too\n1. [ ] first\n  - [ ] nested\n- [link](https://example.org)",
 			"- ☐ todo\n- ☑ done\n* ☑ Done too\n1. ☐ first\n  - ☐ nested\n- link (<https://example.org>)"},
@@ -86,6 +94,8 @@ func TestRenderNote(t *testing.T) {
 			"# H1\n## H2\n### H3\n**H4**\n**H5**\n**H6**\n####### seven\n####"},
 		{"table", "| Name | Qty |\n|------|----:|\n| apple | 3 |\n| kiwi | 12 |\n\nafter",
 			"```\nName  | Qty\n------|----\napple | 3\nkiwi  | 12\n```\n\nafter"},
+		{"table widths by grapheme cluster", "| a | b |\n|---|---|\n| 👍🏽 | x |\n| 👨\u200d👩\u200d👧 | y |\n| 🇩🇪 | z |\n| e\u0301 | w |",
+			"```\na   | b\n----|----\n👍🏽  | x\n👨\u200d👩\u200d👧  | y\n🇩🇪  | z\ne\u0301   | w\n```"},
 		{"table cells rendered", "a | b\n--|--\n**x** &amp; | [l](/acme/support/-/issues/1)",
 			"```\na       | b\n--------|-------------------------------------------------------\n**x** & | l (https://gitlab.example.com/acme/support/-/issues/1)\n```"},
 		{"math block", "$$\na^2 + b^2\n$$\n", "```math\na^2 + b^2\n```\n"},
@@ -106,8 +116,8 @@ func TestRenderNote(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sdesk.RenderNote(tt.in, project); got != tt.want {
-				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
+			if got := discordmd.Render(tt.in, project); got != tt.want {
+				t.Errorf("Render(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -115,7 +125,7 @@ func TestRenderNote(t *testing.T) {
 
 // Discord shows only the text of a masked link: every link from a note
 // shows where it leads (issue 7, item 6).
-func TestRenderNoteShowsLinkTargets(t *testing.T) {
+func TestRenderShowsLinkTargets(t *testing.T) {
 	up := project + "/uploads/" + secret1 + "/"
 	tests := []struct {
 		name, in, want string
@@ -155,9 +165,9 @@ func TestRenderNoteShowsLinkTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := sdesk.RenderNote(tt.in, project)
+			got := discordmd.Render(tt.in, project)
 			if got != tt.want {
-				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
+				t.Errorf("Render(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
 			checkNoteForDiscord(t, tt.in, got, project)
 		})
@@ -169,7 +179,7 @@ func TestRenderNoteShowsLinkTargets(t *testing.T) {
 // them: GitLab code that Discord did not read as code, so that a masked
 // link, a mention or a spoiler in it came alive; @everyone after a letter;
 // an upload named like a URL.
-func TestRenderNoteAttackerShapes(t *testing.T) {
+func TestRenderAttackerShapes(t *testing.T) {
 	evil := "[Refund form](https://evil.example/phish) <@&123> ||hidden||"
 	broken := "``" + zwsp + "`" // ``` in code, as sdesk writes it
 	up := project + "/uploads/" + secret1 + "/"
@@ -199,6 +209,12 @@ func TestRenderNoteAttackerShapes(t *testing.T) {
 		// with the code sdesk writes.
 		{"stray backtick", "x `\n```\na ` " + evil + "\n```", "x \\`\n```\na ` " + evil + "\n```"},
 		{"backticks from entities", "&#96;&#96;&#96;\n~~~\n" + evil + "\n~~~", "\\`\\`\\`\n```\n" + evil + "\n```"},
+		{"backticks from named entities", "&grave;&grave;&grave;\n~~~\n" + evil + "\n~~~", "\\`\\`\\`\n```\n" + evil + "\n```"},
+		{"link syntax from named entities", "&lsqb;x&rsqb;&lpar;https://evil.example/&rpar;", `\[x]\(https://evil.example/&rpar;`},
+		{"mentions and spoiler from named entities", "&lt;&commat;1&gt; &commat;everyone &verbar;&verbar;x&verbar;&verbar;",
+			`\<@1> @` + zwsp + `everyone \|\|x\|\|`},
+		{"subtext after a named line break", "a&NewLine;-# b", "a\n\\-# b"},
+		{"backslash from a named entity before code", "&bsol;`x` a `" + evil + "`", "\\\\`x` a `" + evil + "`"},
 		{"backslash from an entity before code", "&#92;`x` a `" + evil + "`", "\\\\`x` a `" + evil + "`"},
 		{"labels before code", "~bug`x` ~bug``y``", "`bug`" + zwsp + "`x` `bug`" + zwsp + "``y``"},
 		// Links and URLs that Discord would run on into code.
@@ -242,9 +258,9 @@ func TestRenderNoteAttackerShapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := sdesk.RenderNote(tt.in, project)
+			got := discordmd.Render(tt.in, project)
 			if got != tt.want {
-				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
+				t.Errorf("Render(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
 			checkNoteForDiscord(t, tt.in, got, project)
 		})
@@ -276,10 +292,10 @@ func TestSplitRenderedNoteKeepsCode(t *testing.T) {
 	for _, tt := range tests {
 		for _, max := range []int{2000, 4096} {
 			t.Run(fmt.Sprint(tt.name, " ", max), func(t *testing.T) {
-				out := sdesk.RenderNote(tt.in, project)
-				chunks := sdesk.SplitText(out, max)
+				out := discordmd.Render(tt.in, project)
+				chunks := discordmd.Split(out, max)
 				if len(chunks) < 2 {
-					t.Fatalf("SplitText(RenderNote(%.40q...), %d): %d chunk, want more: the test lost its point", tt.in, max, len(chunks))
+					t.Fatalf("Split(Render(%.40q...), %d): %d chunk, want more: the test lost its point", tt.in, max, len(chunks))
 				}
 				checkSplit(t, out, max, chunks)
 				checkChunksForDiscord(t, tt.in, out, max, chunks, project)
@@ -334,7 +350,7 @@ func TestDiscordShows(t *testing.T) {
 }
 
 // Syntax that only Discord has shows in Discord as it does in GitLab.
-func TestRenderNoteDiscordOnlySyntax(t *testing.T) {
+func TestRenderDiscordOnlySyntax(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
@@ -349,28 +365,28 @@ func TestRenderNoteDiscordOnlySyntax(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := sdesk.RenderNote(tt.in, project)
+			got := discordmd.Render(tt.in, project)
 			if got != tt.want {
-				t.Errorf("RenderNote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
+				t.Errorf("Render(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
 			checkNoteForDiscord(t, tt.in, got, project)
 		})
 	}
 }
 
-func TestRenderNoteWithoutProjectURL(t *testing.T) {
+func TestRenderWithoutProjectURL(t *testing.T) {
 	in := "![a](/uploads/" + secret1 + "/a.png) /acme/support/-/issues/3"
 	want := "a (/uploads/" + secret1 + "/a.png) /acme/support/-/issues/3"
-	if got := sdesk.RenderNote(in, ""); got != want {
+	if got := discordmd.Render(in, ""); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if got := sdesk.RenderNote("[x](/a)", project+"/"); got != "x (<https://gitlab.example.com/a>)" {
+	if got := discordmd.Render("[x](/a)", project+"/"); got != "x (<https://gitlab.example.com/a>)" {
 		t.Errorf("trailing slash: got %q, want %q", got, "x (<https://gitlab.example.com/a>)")
 	}
 }
 
 // A note as a project member writes it in GitLab's editor.
-func TestRenderNoteRealistic(t *testing.T) {
+func TestRenderRealistic(t *testing.T) {
 	in := "Hi Jane,\n\n" +
 		"thanks for the report. I could reproduce it with the file you sent: ![crash](/uploads/" + secret1 + "/crash%20log.png)\n\n" +
 		"#### Next steps\n" +
@@ -390,8 +406,8 @@ func TestRenderNoteRealistic(t *testing.T) {
 		"```\npanic: runtime error: index out of range [3] with length 3 <b>\n```\n\n" +
 		"\n" +
 		"Tracking in https://gitlab.example.com/acme/support/-/issues/12 & #13. cc @" + zwsp + "everyone\n"
-	if got := sdesk.RenderNote(in, project); got != want {
-		t.Errorf("RenderNote:\ngot  %q,\nwant %q", got, want)
+	if got := discordmd.Render(in, project); got != want {
+		t.Errorf("Render:\ngot  %q,\nwant %q", got, want)
 	}
 }
 
@@ -399,7 +415,7 @@ func TestUploads(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []sdesk.UploadRef
+		want []discordmd.UploadRef
 	}{
 		{"empty", "", nil},
 		{"none", "no files [x](https://example.org/y.png) [short](/uploads/abc/x.png)", nil},
@@ -412,7 +428,7 @@ func TestUploads(t *testing.T) {
 			`<img src="/uploads/` + secret1 + `/h.png" alt="html &amp; more">` + "\n" +
 			"<!-- ![no](/uploads/" + secret1 + "/comment.png) -->\n" +
 			"[ref]: /uploads/" + secret3 + "/r.zip\n",
-			[]sdesk.UploadRef{
+			[]discordmd.UploadRef{
 				{Secret: secret1, Filename: "app log.txt", Alt: "app log.txt"},
 				{Secret: secret2, Filename: "screen.png", Alt: "screen"},
 				{Secret: secret3, Filename: "b.pdf", Alt: "b"},
@@ -420,76 +436,22 @@ func TestUploads(t *testing.T) {
 				{Secret: secret3, Filename: "r.zip", Alt: "ref"},
 			}},
 		{"badge", "[![logo](/uploads/" + secret1 + "/logo.png)](/uploads/" + secret1 + "/logo.png)",
-			[]sdesk.UploadRef{{Secret: secret1, Filename: "logo.png", Alt: "logo"}}},
+			[]discordmd.UploadRef{{Secret: secret1, Filename: "logo.png", Alt: "logo"}}},
 		{"anchor and table", "| file |\n|---|\n| <a href=\"/uploads/" + secret2 + "/t.csv\">t</a> |",
-			[]sdesk.UploadRef{{Secret: secret2, Filename: "t.csv", Alt: "t"}}},
+			[]discordmd.UploadRef{{Secret: secret2, Filename: "t.csv", Alt: "t"}}},
 		{"service desk reply", "Response\n\n![23690422](/uploads/" + secret1 + "/23690422.png)",
-			[]sdesk.UploadRef{{Secret: secret1, Filename: "23690422.png", Alt: "23690422"}}},
+			[]discordmd.UploadRef{{Secret: secret1, Filename: "23690422.png", Alt: "23690422"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sdesk.Uploads(tt.in); !reflect.DeepEqual(got, tt.want) {
+			if got := discordmd.Uploads(tt.in); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Uploads(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestStripEmailQuote(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
-		{"no quote", "Just text\n\n", "Just text"},
-		{"gmail", "Thanks, that worked!\n\nOn Thu, 22 Apr 2021 at 21:04, Jane Doe <jane@example.com> wrote:\n" +
-			"> Could you try restarting?\n> \n> GitLab Support\n", "Thanks, that worked!"},
-		{"gmail wrapped", "Sure.\n\nOn Thu, 22 Apr 2021 at 21:04, Jane Doe <\njane@example.com> wrote:\n\n> hi\n", "Sure."},
-		{"gmail unquoted tail", "Ok\nOn Thu, 22 Apr 2021 at 21:04, GitLab <support@example.com> wrote:\nold text", "Ok"},
-		{"german", "Danke!\n\nAm 22.04.2021 um 21:04 schrieb Jane Doe <jane@example.com>:\n> Hallo", "Danke!"},
-		{"french", "Merci\n\nLe jeu. 22 avr. 2021 à 21:04, Jane Doe <jane@example.com> a écrit\u00a0:\n> Bonjour", "Merci"},
-		{"original message", "See below.\n\n-----Original Message-----\nFrom: Support <s@example.com>\nSent: Thursday\n\nold", "See below."},
-		{"outlook", "Works now.\n\nFrom: GitLab Support <support@example.com>\nSent: Thursday, April 22, 2021 9:04 PM\n" +
-			"To: Jane Doe <jane@example.com>\nSubject: Re: Login broken (#6)\n\nHello Jane", "Works now."},
-		{"outlook bold", "Works.\n\n**From:** GitLab <support@example.com>\n**Sent:** Thursday\n", "Works."},
-		{"underscores", "OK\n\n________________________________\nFrom: x\nold", "OK"},
-		{"signature", "Hi,\nthe app crashes again.\n\n-- \nJane Doe\nACME Inc.", "Hi,\nthe app crashes again."},
-		{"trailing quote", "Yes please.\n\n> Should we close this?\n>\n> Bob\n", "Yes please."},
-		{"inline reply kept", "On Thu, 22 Apr 2021 at 21:04, Bob <bob@example.com> wrote:\n> Which version?\n2.3.1\n> Which OS?\nLinux",
-			"On Thu, 22 Apr 2021 at 21:04, Bob <bob@example.com> wrote:\n> Which version?\n2.3.1\n> Which OS?\nLinux"},
-		{"inline reply trailing quote", "Answers below.\n\n> Which version?\n2.3.1\n\n> Anything else?\n",
-			"Answers below.\n\n> Which version?\n2.3.1"},
-		{"middle quote kept", "> earlier point\nI disagree.", "> earlier point\nI disagree."},
-		{"only quote", "> just a quote\n", "> just a quote\n"},
-		{"only signature", "-- \nJane", "-- \nJane"},
-		{"only whitespace", " \n\t", " \n\t"},
-		{"attribution without date", "On second thought, as I wrote:\nthe fix works", "On second thought, as I wrote:\nthe fix works"},
-		{"dash dash without space", "a\n--\nb", "a\n--\nb"},
-		{"forwarded kept", "FYI\n\n---------- Forwarded message ---------\nFrom: Bob <bob@example.com>\nDate: Thu, 22 Apr 2021\nSubject: x\n\nbody",
-			"FYI\n\n---------- Forwarded message ---------\nFrom: Bob <bob@example.com>\nDate: Thu, 22 Apr 2021\nSubject: x\n\nbody"},
-		{"crlf", "Thanks\r\n\r\nOn Thu, 22 Apr 2021 at 21:04, Jane <j@example.com> wrote:\r\n> x\r\n", "Thanks"},
-		{"signature after quote", "Fine.\n> q\n-- \nsig", "Fine."},
-		// The shape of a Service Desk reply sent from Zoho Mail: the quote
-		// marker sits on the first line, after the new text.
-		{"zoho", "Thanks, it works now ---- On Mo, 12 May 2024 09:15:00 +0200  gitlab@mg.gitlab.example.com  wrote ----\n\n\n\n" +
-			"div.zm_1234_parse_-5678 img { max-width: 100%; height: auto }\n\n\n\n" +
-			"Please try clearing the cache.\n\n\n—\n\nUnsubscribe\n\n![logo](/uploads/" + secret1 + "/logo.png)",
-			"Thanks, it works now"},
-		{"support bot reply", "Hello,\n\nthe export still fails with error 500, see the attached screenshot.\n\n" +
-			"![export](/uploads/" + secret2 + "/export.png)\n\nBest regards\nJane\n\n" +
-			"On Thu, 22 Apr 2021 at 21:04, Jane Doe <jane@example.com> wrote:\n\n" +
-			"> Hello Jane,\n>\n> could you send us a screenshot of the error?\n>\n> -- \n> Reply to this email directly or view it on GitLab: https://gitlab.example.com/acme/support/-/issues/6\n",
-			"Hello,\n\nthe export still fails with error 500, see the attached screenshot.\n\n" +
-				"![export](/uploads/" + secret2 + "/export.png)\n\nBest regards\nJane"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := sdesk.StripEmailQuote(tt.in); got != tt.want {
-				t.Errorf("StripEmailQuote(%q)\ngot  %q,\nwant %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestSplitText(t *testing.T) {
+func TestSplit(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -511,6 +473,17 @@ func TestSplitText(t *testing.T) {
 		{"escape kept", `aaaaaaaaaaaaaaa\<@1>`, 16, []string{"aaaaaaaaaaaaaaa", `\<@1>`}},
 		{"escaped backslash may end a chunk", `aaaaaaaaaaaaaa\\<@1>`, 16, []string{`aaaaaaaaaaaaaa\\`, "<@1>"}},
 		{"combining mark kept", "aaaaaaaaaaaaaaae\u0301xyz", 16, []string{"aaaaaaaaaaaaaaa", "e\u0301xyz"}},
+		// No break inside a grapheme cluster (per uniseg), one case per
+		// kind, unless the cluster is longer than a chunk.
+		{"skin tone kept", "aaaaaaaaaaaaaaa👍🏽b", 16, []string{"aaaaaaaaaaaaaaa", "👍🏽b"}},
+		{"flag kept", "aaaaaaaaaaaaaaa🇩🇪", 16, []string{"aaaaaaaaaaaaaaa", "🇩🇪"}},
+		{"tag flag kept", "aaaaaaaaaaaaaa🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007Fb", 16,
+			[]string{"aaaaaaaaaaaaaa", "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007Fb"}},
+		{"spacing mark kept", "aaaaaaaaaaaaaaaकि", 16, []string{"aaaaaaaaaaaaaaa", "कि"}},
+		{"hangul jamo kept", "aaaaaaaaaaaaaaa\u1100\u1161\u11a8", 16, []string{"aaaaaaaaaaaaaaa", "\u1100\u1161\u11a8"}},
+		{"crlf kept", "aaaaaaaaaaaaaaa\r\nb", 16, []string{"aaaaaaaaaaaaaaa", "\r\nb"}},
+		{"cluster longer than a chunk", "e" + strings.Repeat("\u0301", 20) + "x", 16,
+			[]string{"e" + strings.Repeat("\u0301", 15), strings.Repeat("\u0301", 5) + "x"}},
 		{"link kept whole", "xxxxxxxxxx<https://a.io>", 16, []string{"xxxxxxxxxx", "<https://a.io>"}},
 		{"masked link kept whole", "intro [the docs](<https://a.io>)", 16,
 			[]string{"intro ", "[the docs](<http", "s://a.io>)"}},
@@ -521,24 +494,24 @@ func TestSplitText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := sdesk.SplitText(tt.in, tt.max)
+			got := discordmd.Split(tt.in, tt.max)
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("SplitText(%q, %d)\ngot  %q,\nwant %q", tt.in, tt.max, got, tt.want)
+				t.Errorf("Split(%q, %d)\ngot  %q,\nwant %q", tt.in, tt.max, got, tt.want)
 			}
 			checkSplit(t, tt.in, tt.max, got)
 		})
 	}
 }
 
-func TestSplitTextLongNote(t *testing.T) {
+func TestSplitLongNote(t *testing.T) {
 	note := longNote(9000)
 	if n := utf8.RuneCountInString(note); n != 9000 {
 		t.Fatalf("longNote has %d runes, want 9000", n)
 	}
 	for _, tt := range []struct{ max, minChunks int }{{4096, 3}, {2000, 5}} {
-		chunks := sdesk.SplitText(note, tt.max)
+		chunks := discordmd.Split(note, tt.max)
 		if len(chunks) < tt.minChunks || len(chunks) > tt.minChunks+2 {
-			t.Errorf("SplitText(note, %d) gave %d chunks, want %d to %d", tt.max, len(chunks), tt.minChunks, tt.minChunks+2)
+			t.Errorf("Split(note, %d) gave %d chunks, want %d to %d", tt.max, len(chunks), tt.minChunks, tt.minChunks+2)
 		}
 		checkSplit(t, note, tt.max, chunks)
 		reopened := false
@@ -558,8 +531,8 @@ func TestSplitTextLongNote(t *testing.T) {
 		}
 	}
 	// Rendered first, as sdesk posts it.
-	rendered := sdesk.RenderNote(note, project)
-	checkSplit(t, rendered, 2000, sdesk.SplitText(rendered, 2000))
+	rendered := discordmd.Render(note, project)
+	checkSplit(t, rendered, 2000, discordmd.Split(rendered, 2000))
 }
 
 // longNote builds a realistic note of exactly n runes: paragraphs, a list,
@@ -583,18 +556,19 @@ func longNote(n int) string {
 	return string(r[:n])
 }
 
-// checkSplit checks the documented properties of SplitText: every chunk has
+// checkSplit checks the documented properties of Split: every chunk has
 // at most max runes and some text of s, chunks are valid UTF-8 when s is, no
 // break falls inside a fence line that fits in a chunk, or in or next to a
 // code span's opening or closing run or inside a run of backticks in a
-// span, and
-// removing the added fence lines and code span runs and concatenating gives
-// s back.
+// span; removing the added fence lines and code span runs and
+// concatenating gives s back; and no chunk ends inside a grapheme cluster
+// (as uniseg finds them) when a break between clusters, other than one
+// Split takes only when no other fits, would have fitted in the chunk.
 func checkSplit(t *testing.T, s string, max int, chunks []string) {
 	t.Helper()
 	if s == "" {
 		if chunks != nil {
-			t.Fatalf("SplitText(%q) = %q, want nil", s, chunks)
+			t.Fatalf("Split(%q) = %q, want nil", s, chunks)
 		}
 		return
 	}
@@ -611,17 +585,25 @@ func checkSplit(t *testing.T, s string, max int, chunks []string) {
 	}
 	m := newSplitModel(s, max)
 	if !m.reassemble(0, chunks, "") {
+		if m.anyCluster = true; m.reassemble(0, chunks, "") {
+			t.Fatalf("a chunk ends inside a grapheme cluster, though a break between clusters fits\ninput  %q\nchunks %q", s, chunks)
+		}
 		t.Fatalf("chunks do not reassemble to the input\ninput  %q\nchunks %q", s, chunks)
 	}
 }
 
-// splitModel mirrors the rules in SplitText's documentation: which
+// splitModel mirrors the rules in Split's documentation: which
 // strings a break at each position adds, and where no break may fall.
 type splitModel struct {
 	s      string
-	fences []testFence
-	spans  []testSpan
-	lines  [][2]int // [lo, hi): breaks inside fence lines
+	max    int
+	bounds map[int]bool // grapheme cluster boundaries, per uniseg
+	// anyCluster lets a chunk end inside a grapheme cluster: to tell a
+	// broken cluster from a broken reassembly.
+	anyCluster bool
+	fences     []testFence
+	spans      []testSpan
+	lines      [][2]int // [lo, hi): breaks inside fence lines
 }
 
 type testFence struct {
@@ -637,7 +619,12 @@ func (f testFence) fits(line string, max int) bool {
 type testSpan struct{ open, end, n int }
 
 func newSplitModel(s string, max int) *splitModel {
-	m := &splitModel{s: s}
+	m := &splitModel{s: s, max: max, bounds: map[int]bool{0: true}}
+	g := uniseg.NewGraphemes(s)
+	for g.Next() {
+		_, to := g.Positions()
+		m.bounds[to] = true
+	}
 	// prefix splits a line into its quote marker and the rest, after at
 	// most three spaces.
 	prefix := func(l string) (string, string) {
@@ -793,71 +780,128 @@ func (m *splitModel) reassemble(pos int, chunks []string, reopen string) bool {
 		return c != "" && s[pos:] == c
 	}
 	// The chunk is s[pos:p] and then what a break at p adds.
+	wholeFits := -1 // whether a break between clusters fits: -1 not yet known
 	for k := 0; k <= len(c); k++ {
 		p := pos + len(c) - k
 		if p <= pos || p >= len(s) || s[pos:p] != c[:len(c)-k] {
 			continue
 		}
 		close, next, ok := m.repair(p)
-		if ok && close == c[len(c)-k:] && m.reassemble(p, chunks[1:], next) {
+		if !ok || close != c[len(c)-k:] {
+			continue
+		}
+		if !m.bounds[p] && !m.anyCluster {
+			if wholeFits < 0 {
+				wholeFits = 0
+				if q := m.wholeBreak(pos, reopen); q > 0 {
+					wholeFits = 1
+				}
+			}
+			if wholeFits == 1 {
+				continue // inside a grapheme cluster, though a break between clusters fits
+			}
+		}
+		if m.reassemble(p, chunks[1:], next) {
 			return true
 		}
 	}
 	return false
 }
 
-func FuzzSplitText(f *testing.F) {
+// wholeBreak returns a break between grapheme clusters that the rules allow
+// and that fits in a chunk starting at pos with reopen, other than one that
+// Split takes only when no other fits; or -1.
+func (m *splitModel) wholeBreak(pos int, reopen string) int {
+	n := utf8.RuneCountInString(reopen)
+	for q := pos; q < len(m.s); {
+		_, size := utf8.DecodeRuneInString(m.s[q:])
+		q += size
+		if n++; n > m.max || q == len(m.s) {
+			break
+		}
+		if !m.bounds[q] {
+			continue
+		}
+		close, _, ok := m.repair(q)
+		if ok && n+utf8.RuneCountInString(close) <= m.max && !m.lastResort(q, close) {
+			return q
+		}
+	}
+	return -1
+}
+
+// lastResort reports whether Split takes a break at p, which adds close,
+// only when no other fits: right after a "*", "_" or "~" in code, or in a
+// fenced block whose rest holds nothing but white space and quote markers.
+func (m *splitModel) lastResort(p int, close string) bool {
+	if close == "" {
+		return false
+	}
+	if strings.IndexByte("*_~", m.s[p-1]) >= 0 {
+		return true
+	}
+	for _, f := range m.fences {
+		if f.bodyStart <= p && p <= f.closerStart {
+			return strings.Trim(m.s[p:f.closerStart], "\n\r\t >") == ""
+		}
+	}
+	return false
+}
+
+func FuzzSplit(f *testing.F) {
 	f.Add("hello world", 16)
 	f.Add("```go\nline 1\nline 2\nline 3\n```\n", 20)
 	f.Add("aaaaaaaaaaaaa👨\u200d👩\u200d👧bbbb <https://a.io/x> [t](<u v>)", 16)
 	f.Add("Hi 👋 日本語\n\n- [x] done\n\n```go\n\tfmt.Println(1) // 🚀\n```\n\nMore <https://a.io/12> ✅\n", 24)
+	f.Add("🇩🇪🇫🇷🇯🇵 👍🏽👍🏿 कि e\u0301\u0302 \r\n👨\u200d👩\u200d👧\u200d👦 `a🇩🇪b👍🏽c` x\n```\n🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪🇩🇪\n```\n", 16)
+	f.Add("`e"+strings.Repeat("\u0301", 30)+"` ```\n"+strings.Repeat("\u1100\u1161\u11a8", 12)+"\n```", 16)
 	f.Fuzz(func(t *testing.T, s string, max int) {
 		if len(s) > 1024 {
 			return // longer inputs add little and make minimizing slow
 		}
 		m := 16 + int(uint(max)%600)
-		checkSplit(t, s, m, sdesk.SplitText(s, m))
+		checkSplit(t, s, m, discordmd.Split(s, m))
 	})
 }
 
-// FuzzRenderNote states the rule for rendered notes (checkNoteForDiscord),
-// for a note and for each part SplitText makes of it. Its seeds in
-// testdata/fuzz/FuzzRenderNote hold the shapes of issue 7, item 6.
-func FuzzRenderNote(f *testing.F) {
+// FuzzRender states the rule for rendered notes (checkNoteForDiscord),
+// for a note and for each part Split makes of it. Its seeds in
+// testdata/fuzz/FuzzRender hold the shapes of issue 7, item 6.
+func FuzzRender(f *testing.F) {
 	f.Add("Hello <b>there</b> ~bug @everyone ![x](/uploads/"+secret1+"/x.png)", project)
 	f.Add("```\ncode\n```\n| a | b |\n|---|---|\n| 1 | 2 |\n$$\nx\n$$", project)
 	f.Add("<details><summary>S</summary>`x` &amp; <!-- c --></details>", "")
 	f.Add("`c` ![](/uploads/"+secret1+"/%EE%80%800%EE%80%81.png) [](%80)", project)
+	f.Add("&grave;&grave;&grave;\n&lsqb;x&rsqb;&lpar;https://evil.example&rpar; &lt;&commat;1&gt; &commat;here &verbar;&verbar;s&verbar;&verbar;&NewLine;-# x &bsol;`y` &notit; &#128;", project)
 	f.Add("[click](https://evil.example/a) <a href=\"https://e.example\">x</a> [x][(y)](https://z.test)\n"+
 		"![](/uploads/"+secret1+"/a%E2%80%AEgnp.exe) <@1> <t:0:R> ||s|| &lt;#1&gt;\n-# small", project)
 	f.Fuzz(func(t *testing.T, body, projectURL string) {
 		if len(body) > 2048 {
 			return // longer inputs add little and make minimizing slow
 		}
-		out := sdesk.RenderNote(body, projectURL)
+		out := discordmd.Render(body, projectURL)
 		if utf8.ValidString(body) && utf8.ValidString(projectURL) && !utf8.ValidString(out) {
-			t.Fatalf("RenderNote(%q, %q) = %q: not valid UTF-8", body, projectURL, out)
+			t.Fatalf("Render(%q, %q) = %q: not valid UTF-8", body, projectURL, out)
 		}
-		// RenderNote works with \uE000<n>\uE001 placeholders: none may
+		// Render works with \uE000<n>\uE001 placeholders: none may
 		// reach the output unless the input had that rune itself. (An
 		// input rune may be repeated, as a link target becomes the link's
 		// text.)
 		for _, r := range "\uE000\uE001" {
 			if !strings.ContainsRune(body+projectURL, r) && strings.ContainsRune(out, r) {
-				t.Fatalf("RenderNote(%q, %q) = %q: leaked a placeholder", body, projectURL, out)
+				t.Fatalf("Render(%q, %q) = %q: leaked a placeholder", body, projectURL, out)
 			}
 		}
 		checkNoteForDiscord(t, body, out, projectURL)
 		// Posted in parts, each part on its own obeys the same rule; small
 		// parts, so that the fuzzer splits often, but large enough to hold
-		// the opening line of every fence RenderNote writes and for
-		// SplitText to repair it (max/2 runes).
+		// the opening line of every fence Render writes and for
+		// Split to repair it (max/2 runes).
 		max := 64 + len(body)%64
-		chunks := sdesk.SplitText(out, max)
+		chunks := discordmd.Split(out, max)
 		checkSplit(t, out, max, chunks)
 		checkChunksForDiscord(t, body, out, max, chunks, projectURL)
-		_ = sdesk.Uploads(body)
-		_ = sdesk.StripEmailQuote(body)
+		_ = discordmd.Uploads(body)
 	})
 }
 
@@ -909,7 +953,7 @@ var (
 func checkNoteForDiscord(t *testing.T, body, out string, bases ...string) {
 	t.Helper()
 	if why := discordShows(out, bases...); why != "" {
-		t.Fatalf("RenderNote(%q, %q) = %q: %s", body, bases, out, why)
+		t.Fatalf("Render(%q, %q) = %q: %s", body, bases, out, why)
 	}
 }
 
@@ -919,7 +963,7 @@ func checkChunksForDiscord(t *testing.T, body, out string, max int, chunks []str
 	t.Helper()
 	for i, c := range chunks {
 		if why := discordShows(c, bases...); why != "" {
-			t.Fatalf("RenderNote(%q, %q) = %q, SplitText(.., %d) chunk %d of %d = %q: %s", body, bases, out, max, i, len(chunks), c, why)
+			t.Fatalf("Render(%q, %q) = %q, Split(.., %d) chunk %d of %d = %q: %s", body, bases, out, max, i, len(chunks), c, why)
 		}
 	}
 }
@@ -1161,25 +1205,25 @@ func (c discordCode) end(i int) int {
 	return -1
 }
 
-func BenchmarkRenderNote(b *testing.B) {
+func BenchmarkRender(b *testing.B) {
 	note := longNote(9000)
 	b.SetBytes(int64(len(note)))
 	for b.Loop() {
-		sdesk.RenderNote(note, project)
+		discordmd.Render(note, project)
 	}
 }
 
-func BenchmarkSplitText(b *testing.B) {
+func BenchmarkSplit(b *testing.B) {
 	note := longNote(9000)
 	b.SetBytes(int64(len(note)))
 	for b.Loop() {
-		sdesk.SplitText(note, 2000)
+		discordmd.Split(note, 2000)
 	}
 }
 
 // Service Desk lets anyone send a note body by e-mail: hostile shapes must
 // not make the functions quadratic.
-func TestRenderNoteHostileInputs(t *testing.T) {
+func TestRenderHostileInputs(t *testing.T) {
 	var ticks strings.Builder
 	for n := 1; ticks.Len() < 50_000; n++ {
 		ticks.WriteString(strings.Repeat("`", n) + " x ")
@@ -1206,10 +1250,9 @@ func TestRenderNoteHostileInputs(t *testing.T) {
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			out := sdesk.RenderNote(in, project)
-			sdesk.Uploads(in)
-			sdesk.StripEmailQuote(in)
-			sdesk.SplitText(out, 2000)
+			out := discordmd.Render(in, project)
+			discordmd.Uploads(in)
+			discordmd.Split(out, 2000)
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("%s took %v", name, d)
 			}
@@ -1218,20 +1261,20 @@ func TestRenderNoteHostileInputs(t *testing.T) {
 }
 
 // The way sdesk posts a Service Desk e-mail reply: strip, render, split.
-func TestRenderNoteServiceDeskReply(t *testing.T) {
+func TestRenderServiceDeskReply(t *testing.T) {
 	body := "Hello,\n\nthe export still fails &amp; I attached a screenshot:\n\n" +
 		"![export](/uploads/" + secret2 + "/export.png)\n\n" +
 		"On Thu, 22 Apr 2021 at 21:04, GitLab Support <support@gitlab.example.com> wrote:\n\n" +
 		"> Could you send us a screenshot?\n"
 	want := []string{"Hello,\n\nthe export still fails & I attached a screenshot:\n\n" +
 		"[export.png](" + project + "/uploads/" + secret2 + "/export.png)"}
-	if got := sdesk.SplitText(sdesk.RenderNote(sdesk.StripEmailQuote(body), project), 2000); !reflect.DeepEqual(got, want) {
+	if got := discordmd.Split(discordmd.Render(emailquote.Strip(body), project), 2000); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
 // The shared GitLab deliveries, when this checkout sits next to them.
-func TestRenderNoteSharedFixtures(t *testing.T) {
+func TestRenderSharedFixtures(t *testing.T) {
 	files, _ := filepath.Glob("../../../shared/fixtures/gitlab/*.json")
 	if len(files) == 0 {
 		t.Skip("no shared fixtures next to the repository")
@@ -1256,16 +1299,16 @@ func TestRenderNoteSharedFixtures(t *testing.T) {
 		if note == "" {
 			continue
 		}
-		stripped := sdesk.StripEmailQuote(note)
-		chunks := sdesk.SplitText(sdesk.RenderNote(stripped, d.Body.Project.WebURL), 2000)
+		stripped := emailquote.Strip(note)
+		chunks := discordmd.Split(discordmd.Render(stripped, d.Body.Project.WebURL), 2000)
 		if len(chunks) == 0 || strings.TrimSpace(chunks[0]) == "" {
 			t.Errorf("%s: got %q, want text", filepath.Base(f), chunks)
 		}
 		if strings.HasPrefix(filepath.Base(f), "7_") {
 			if stripped != "Response" {
-				t.Errorf("%s: StripEmailQuote = %q, want %q", filepath.Base(f), stripped, "Response")
+				t.Errorf("%s: emailquote.Strip = %q, want %q", filepath.Base(f), stripped, "Response")
 			}
-			if ups := sdesk.Uploads(note); len(ups) != 1 || ups[0].Filename != "23690422.png" {
+			if ups := discordmd.Uploads(note); len(ups) != 1 || ups[0].Filename != "23690422.png" {
 				t.Errorf("%s: Uploads = %q, want the one image", filepath.Base(f), ups)
 			}
 		}
