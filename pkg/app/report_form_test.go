@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -222,4 +223,27 @@ func keys(m map[string][]byte) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestReportFormFilesOverDiscordLimit: when Discord refuses the first
+// message's files as over the server's upload limit (413, code 40005), the
+// message goes without them and says they are on the issue.
+func TestReportFormFilesOverDiscordLimit(t *testing.T) {
+	h := newHookEnv(t, "bolt", formVars)
+	shot := h.Discord.AddAttachment("shot.png", "image/png", []byte("png bytes"))
+	h.Discord.FailNext("POST", "/channels/*/messages", 413, `{"message":"Request entity too large","code":40005}`, 1)
+	in := h.ReportForm(e2e.Reporter, e2e.Form{Title: "T", Description: "D", Files: []sdesk.Attachment{shot}})
+	h.Interact(h.url, in)
+	answer := h.ReportDone(t, in)
+	msgs := h.Discord.Messages(e2e.ThreadOf(answer))
+	if len(msgs) != 1 || len(msgs[0].Files) != 0 || !strings.Contains(msgs[0].Content, "they are on the GitLab issue") {
+		var got []string
+		for _, m := range msgs {
+			got = append(got, fmt.Sprintf("%q with %d files", m.Content, len(m.Files)))
+		}
+		t.Fatalf("thread messages: got %v, want one without files that points to the issue", got)
+	}
+	if n := len(h.GitLab.Uploads()); n != 1 {
+		t.Errorf("uploads: got %d, want 1", n)
+	}
 }

@@ -60,6 +60,11 @@ func permanent(err error) error {
 		return &sdesk.PermanentError{Err: err, Fix: c.fix, Why: c.why}
 	}
 	switch StatusCode(err) {
+	case http.StatusRequestEntityTooLarge:
+		// 413, code 40005 "Request entity too large": the files are over
+		// the server's upload limit for bots.
+		return &sdesk.PermanentError{Err: fmt.Errorf("%w: %w", sdesk.ErrTooLarge, err),
+			Fix: "the files are over the server's upload limit; nothing to retry", Why: "the files are too large for this server"}
 	case http.StatusForbidden:
 		return sdesk.Permanent(err, "Discord refused access; check the bot's permissions on the support channel")
 	case http.StatusNotFound:

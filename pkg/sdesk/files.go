@@ -17,7 +17,7 @@ import (
 // The outcome of one file of a report, as its job step "file:<n>"
 // records it: "up <upload URL>", fileTooLarge or fileLost.
 const (
-	fileTooLarge = "too large" // over SDESK_MAX_ATTACHMENT_MB (or GitLab's own limit)
+	fileTooLarge = "too-large" // over SDESK_MAX_ATTACHMENT_MB (or GitLab's own limit)
 	fileLost     = "lost"      // Discord no longer serves it (link expired or file deleted)
 )
 

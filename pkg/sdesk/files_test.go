@@ -47,7 +47,7 @@ func FuzzReportFiles(f *testing.F) {
 		if !uploadNameRE.MatchString(up) || gfm.Check(up) != nil {
 			t.Fatalf("UploadName(%q) = %q: not a safe upload name", name, up)
 		}
-		md := sdesk.FilesMarkdown([]string{name, name, name}, []string{typ, "text/plain", typ}, []string{"up", "up", "too large"}, 1<<20)
+		md := sdesk.FilesMarkdown([]string{name, name, name}, []string{typ, "text/plain", typ}, []string{"up", "up", "too-large"}, 1<<20)
 		if err := gfm.Check(md); err != nil {
 			t.Fatalf("files part breaks a gfm rule: %v\n%q", err, md)
 		}

@@ -19,7 +19,7 @@ func FuzzGitLabTexts(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text, title, name, attachment string) {
 		u := sdesk.User{ID: "1210000000000000001", Username: name}
 		r := sdesk.ReportRequest{InteractionID: "1300000000000000001", GuildID: "1200000000000000003", User: u, Title: title, Description: text}
-		files := sdesk.FilesMarkdown([]string{attachment, name}, []string{"image/png", text}, []string{"up", "too large"}, 1<<20)
+		files := sdesk.FilesMarkdown([]string{attachment, name}, []string{"image/png", text}, []string{"up", "too-large"}, 1<<20)
 		desc := sdesk.IssueDescription(r, "1400000000000000001", files)
 		reply := sdesk.ReplyBody(sdesk.ThreadRequest{InteractionID: "1300000000000000002", User: u, Text: text, Attachments: []string{attachment}, MessageAuthor: name})
 		if err := gfm.CheckTitle(sdesk.IssueTitle(r)); err != nil {
