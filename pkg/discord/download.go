@@ -84,6 +84,9 @@ func (c *Client) DownloadAttachment(ctx context.Context, a sdesk.Attachment, max
 		return sdesk.File{}, fmt.Errorf("discord: %s %q: %w", op, a.Filename, err)
 	}
 	hc := *c.httpClient
+	// A file may take longer than an API call's 20 s; ctx (the job
+	// attempt's deadline) bounds the download instead.
+	hc.Timeout = 0
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
