@@ -1,7 +1,6 @@
 package discord_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sdesk/sdesk/internal/e2e"
 	"github.com/sdesk/sdesk/pkg/bolt"
 	"github.com/sdesk/sdesk/pkg/discord"
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -45,28 +45,10 @@ func (q *queue) report(t *testing.T) sdesk.ReportRequest {
 	return r
 }
 
-// syncBuffer is a log sink several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type routerEnv struct {
 	router *discord.Router
 	queue  *queue
-	logs   *syncBuffer
+	logs   *e2e.LogBuffer
 }
 
 func newRouter(tb testing.TB, categories []sdesk.Category) *routerEnv {
@@ -76,7 +58,7 @@ func newRouter(tb testing.TB, categories []sdesk.Category) *routerEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = st.Close() })
-	logs := &syncBuffer{}
+	logs := &e2e.LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	q := &queue{}
 	svc := &sdesk.Service{Store: st, Queue: q, Logger: logger, Categories: categories}
