@@ -181,6 +181,7 @@ func TestReportFormRefusals(t *testing.T) {
 	}{
 		{"unknown category", e2e.Form{Title: "T", Description: "D", Category: "secret-label"}, "category is not offered"},
 		{"six files", e2e.Form{Title: "T", Description: "D", Category: "bug", Files: six}, "at most 5"},
+		{"no category while offered", e2e.Form{Title: "T", Description: "D"}, "please choose a category"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(h.GitLab.Issues())
@@ -204,14 +205,14 @@ func TestReportFormExpiredFile(t *testing.T) {
 	h := newHookEnv(t, "bolt", formVars)
 	gone := h.Discord.AddAttachment("gone.png", "image/png", []byte("png"))
 	h.Discord.ExpireAttachments()
-	in := h.ReportForm(e2e.Reporter, e2e.Form{Title: "T", Description: "D", Files: []sdesk.Attachment{gone}})
+	in := h.ReportForm(e2e.Reporter, e2e.Form{Title: "T", Description: "D", Category: "bug", Files: []sdesk.Attachment{gone}})
 	h.Interact(h.url, in)
 	answer := h.ReportDone(t, in)
-	if !strings.HasPrefix(answer, "Issue #8 created") || !strings.Contains(answer, "Discord no longer had them: gone.png") {
+	if !strings.HasPrefix(answer, "Issue #8 created") || !strings.Contains(answer, "Not uploaded: gone.png (it could not be fetched from Discord).") {
 		t.Errorf("answer: got %q", answer)
 	}
 	is, _ := h.GitLab.Issue(8)
-	if !strings.Contains(is.Description, `gone\.png: not uploaded, Discord no longer had the file`) {
+	if !strings.Contains(is.Description, `gone\.png: not uploaded, it could not be fetched from Discord`) {
 		t.Errorf("description:\n%s", is.Description)
 	}
 }
@@ -232,7 +233,7 @@ func TestReportFormFilesOverDiscordLimit(t *testing.T) {
 	h := newHookEnv(t, "bolt", formVars)
 	shot := h.Discord.AddAttachment("shot.png", "image/png", []byte("png bytes"))
 	h.Discord.FailNext("POST", "/channels/*/messages", 413, `{"message":"Request entity too large","code":40005}`, 1)
-	in := h.ReportForm(e2e.Reporter, e2e.Form{Title: "T", Description: "D", Files: []sdesk.Attachment{shot}})
+	in := h.ReportForm(e2e.Reporter, e2e.Form{Title: "T", Description: "D", Category: "bug", Files: []sdesk.Attachment{shot}})
 	h.Interact(h.url, in)
 	answer := h.ReportDone(t, in)
 	msgs := h.Discord.Messages(e2e.ThreadOf(answer))

@@ -53,8 +53,10 @@ func (c *Client) attachmentURL(raw string) (*url.URL, error) {
 	case u.Scheme == c.api.Scheme && u.Host == c.api.Host:
 		return u, nil
 	}
+	shown := *u
+	shown.RawQuery, shown.ForceQuery, shown.Fragment = "", false, ""
 	return nil, fmt.Errorf("attachment URL %s is not on Discord's CDN (https://cdn.discordapp.com, https://media.discordapp.net) nor on the API's host %s://%s",
-		u.Redacted(), c.api.Scheme, c.api.Host)
+		shown.String(), c.api.Scheme, c.api.Host)
 }
 
 // DownloadAttachment downloads a file a user attached (an entry of an
@@ -81,7 +83,9 @@ func (c *Client) DownloadAttachment(ctx context.Context, a sdesk.Attachment, max
 	}
 	u, err := c.attachmentURL(a.URL)
 	if err != nil {
-		return sdesk.File{}, fmt.Errorf("discord: %s %q: %w", op, a.Filename, err)
+		// No retry can change the URL.
+		return sdesk.File{}, sdesk.Permanent(fmt.Errorf("discord: %s %q: %w", op, a.Filename, err),
+			"the attachment's URL is not on Discord's CDN; nothing to retry")
 	}
 	hc := *c.httpClient
 	// A file may take longer than an API call's 20 s; ctx (the job

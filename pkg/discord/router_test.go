@@ -257,7 +257,11 @@ func TestReportSubmit(t *testing.T) {
 	}
 	for n, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newRouter(t, cats)
+			offered := cats
+			if tt.wantCat == "" {
+				offered = nil // a report without a category is refused while some are offered
+			}
+			e := newRouter(t, offered)
 			id := fmt.Sprint(1300000000000000100 + n)
 			a, raw := interact(t, e.router, `{"id":"`+id+`","type":5,"token":"tok-`+id+`",`+member+`,"data":{"custom_id":"report",`+tt.data+`}}`)
 			if a.Type != 5 || a.Data.Flags != 64 {
@@ -284,7 +288,8 @@ func TestReportSubmitRefusedByTheDomain(t *testing.T) {
 	six := []string{"1400000000000000001", "1400000000000000002", "1400000000000000001", "1400000000000000002", "1400000000000000001", "1400000000000000002"}
 	tests := []struct{ name, data, want string }{
 		{"category not offered", `"components":` + labels("t", "d", []string{"secret"}, nil), "category is not offered"},
-		{"six files", `"components":` + labels("t", "d", nil, six) + `,` + resolved, "6 files"},
+		{"six files", `"components":` + labels("t", "d", []string{"bug"}, six) + `,` + resolved, "6 files"},
+		{"no category while offered", `"components":` + labels("t", "d", []string{}, nil), "please choose a category"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,7 +96,11 @@ type ClientConfig struct {
 
 // Client implements sdesk.GitLab for one project.
 type Client struct {
-	api        *gl.Client
+	api *gl.Client
+	// files is api without the HTTP client's timeout, for uploads and
+	// downloads of files: a 25 MB file may take longer than an API call,
+	// and the caller's context (a job attempt's deadline) bounds it.
+	files      *gl.Client
 	project    string
 	maxRetries int
 	log        *slog.Logger
@@ -185,12 +189,21 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	hc.Transport = &limitTransport{base: transport}
 	hc.CheckRedirect = stripTokenOnRedirect(hc.CheckRedirect)
 
-	api, err := gl.NewClient(cfg.Token,
-		gl.WithURLWarningLogger(log),
-		gl.WithBaseURL(base+"/api/v4"),
-		gl.WithHTTPClient(hc),
-		gl.WithoutRetries(),
-	)
+	newAPI := func(hc *http.Client) (*gl.Client, error) {
+		return gl.NewClient(cfg.Token,
+			gl.WithURLWarningLogger(log),
+			gl.WithBaseURL(base+"/api/v4"),
+			gl.WithHTTPClient(hc),
+			gl.WithoutRetries(),
+		)
+	}
+	api, err := newAPI(hc)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab: new client: %w", err)
+	}
+	fhc := *hc
+	fhc.Timeout = 0
+	files, err := newAPI(&fhc)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab: new client: %w", err)
 	}
@@ -203,6 +216,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	return &Client{
 		api:        api,
+		files:      files,
 		project:    project,
 		maxRetries: maxRetries,
 		log:        log,
@@ -659,7 +673,7 @@ func (c *Client) DownloadUpload(ctx context.Context, secret, filename string) (s
 	err := c.call(lctx, "download upload "+filename, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
 		var resp *gl.Response
 		var err error
-		data, resp, err = c.api.ProjectMarkdownUploads.DownloadProjectMarkdownUploadBySecretAndFilename(c.project, secret, filename, o...)
+		data, resp, err = c.files.ProjectMarkdownUploads.DownloadProjectMarkdownUploadBySecretAndFilename(c.project, secret, filename, o...)
 		if resp != nil && resp.Response != nil {
 			header = resp.Header
 		}
@@ -731,7 +745,7 @@ func (c *Client) UploadFile(ctx context.Context, f sdesk.File) (sdesk.Upload, er
 	err := c.call(ctx, op, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
 		var resp *gl.Response
 		var err error
-		up, resp, err = c.api.ProjectMarkdownUploads.UploadProjectMarkdown(c.project, bytes.NewReader(f.Data), name, o...)
+		up, resp, err = c.files.ProjectMarkdownUploads.UploadProjectMarkdown(c.project, bytes.NewReader(f.Data), name, o...)
 		status = 0
 		if resp != nil && resp.Response != nil {
 			status = resp.StatusCode

@@ -15,16 +15,19 @@ import (
 )
 
 // The outcome of one file of a report, as its job step "file:<n>"
-// records it: "up <upload URL>", fileTooLarge or fileLost.
+// records it: "up <upload URL>" or one of these (no spaces: the step's
+// value is split at the first one).
 const (
 	fileTooLarge = "too-large" // over SDESK_MAX_ATTACHMENT_MB (or GitLab's own limit)
-	fileLost     = "lost"      // Discord no longer serves it (link expired or file deleted)
+	fileLost     = "lost"      // not downloaded: Discord no longer serves it (link expired, file deleted) or sdesk may not fetch it
+	fileEmpty    = "empty"     // 0 bytes: nothing to upload
+	fileFailed   = "failed"    // GitLab did not take it
 )
 
 // reportFile is one file of a report and what became of it.
 type reportFile struct {
 	Attachment
-	State string // "up", fileTooLarge or fileLost
+	State string // "up" or a file* state
 	URL   string // the upload's project-relative URL when State is "up"
 }
 
@@ -41,51 +44,42 @@ const threadFilesBudget = 25 << 20
 // sdesk chose (uploadName).
 var uploadURLRE = regexp.MustCompile(`^/uploads/[0-9a-f]{32}/[A-Za-z0-9._-]{1,120}$`)
 
-// reportFiles copies each file of a report from Discord to the GitLab
-// project, once per job (step "file:<n>"): downloaded while Discord's
-// signed link is valid, at most the size limit, then uploaded. A file over
-// the limit, or one Discord no longer serves, is recorded as such and
-// named in the description; any other failure fails the attempt, which a
-// later one resumes. The files downloaded by this attempt that fit
-// threadFilesBudget are returned by index, for the thread's first message.
-func (s *Service) reportFiles(ctx context.Context, j *Job, r ReportRequest, log *slog.Logger) ([]reportFile, map[int]File, error) {
+// copyFiles copies files a user attached from Discord to the GitLab
+// project, each once per job (step prefix+"<n>"): downloaded while
+// Discord's signed link is valid, at most the size limit, then uploaded.
+// No file can sink the report it belongs to: one over the limit, an empty
+// one, one Discord no longer serves or sdesk may not fetch, one GitLab
+// refuses for good, and, on the job's last attempt, one that still fails,
+// is recorded as such and named where the files are listed. Another
+// failure fails the attempt, which a later one resumes. The files
+// downloaded by this attempt that fit threadFilesBudget are returned by
+// index, for the thread's first message.
+func (s *Service) copyFiles(ctx context.Context, j *Job, prefix string, files []Attachment, log *slog.Logger) ([]reportFile, map[int]File, error) {
 	max := s.maxAttachmentBytes()
-	out := make([]reportFile, len(r.Files))
+	out := make([]reportFile, len(files))
 	data := map[int]File{}
 	kept := int64(0)
-	for n, a := range r.Files {
-		v, err := s.step(ctx, j, "file:"+strconv.Itoa(n), func() (string, error) {
+	last := j.Attempts >= s.maxAttempts()
+	for n, a := range files {
+		v, err := s.step(ctx, j, prefix+strconv.Itoa(n), func() (string, error) {
 			if a.Size > max {
 				return fileTooLarge, nil
 			}
-			f, err := s.Discord.DownloadAttachment(ctx, a, max)
+			state, f, err := s.copyFile(ctx, a, n, max)
 			switch {
-			case errors.Is(err, ErrTooLarge):
-				return fileTooLarge, nil
-			case IsPermanent(err):
-				log.Warn("a report's file could not be downloaded from Discord; it is named in the issue as missing",
+			case err == nil:
+			case IsPermanent(err) || last && ctx.Err() == nil:
+				log.Warn("a file from Discord was not copied to GitLab; it is named as not uploaded",
 					slog.String("file", a.Filename), slog.String("error", err.Error()))
-				return fileLost, nil
-			case err != nil:
-				return "", fmt.Errorf("download %s: %w", a.Filename, err)
+				return state, nil
+			default:
+				return "", err
 			}
-			f.Name = uploadName(a.Filename, n)
-			up, err := s.GitLab.UploadFile(ctx, f)
-			switch {
-			case errors.Is(err, ErrTooLarge):
-				return fileTooLarge, nil
-			case err != nil:
-				return "", fmt.Errorf("upload %s: %w", a.Filename, err)
-			case !uploadURLRE.MatchString(up.URL):
-				return "", Permanent(fmt.Errorf("upload %s: GitLab answered the upload URL %q", a.Filename, up.URL),
-					"GitLab's project uploads API answered an unexpected URL; please report this with the log line")
-			}
-			f.Name = path.Base(up.URL)
-			if kept+int64(len(f.Data)) <= threadFilesBudget {
+			if f.Data != nil && kept+int64(len(f.Data)) <= threadFilesBudget {
 				kept += int64(len(f.Data))
 				data[n] = f
 			}
-			return "up " + up.URL, nil
+			return state, nil
 		})
 		if err != nil {
 			return nil, nil, err
@@ -94,6 +88,36 @@ func (s *Service) reportFiles(ctx context.Context, j *Job, r ReportRequest, log 
 		out[n].State, out[n].URL, _ = strings.Cut(v, " ")
 	}
 	return out, data, nil
+}
+
+// copyFile downloads file n and uploads it. It returns the step's state
+// ("up <url>", fileTooLarge, fileEmpty) and the file; with an error, the
+// state to record if the error ends the file's chances (fileLost for the
+// download, fileFailed for the upload).
+func (s *Service) copyFile(ctx context.Context, a Attachment, n int, max int64) (string, File, error) {
+	f, err := s.Discord.DownloadAttachment(ctx, a, max)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return fileTooLarge, File{}, nil
+	case err != nil:
+		return fileLost, File{}, fmt.Errorf("download %s: %w", a.Filename, err)
+	case len(f.Data) == 0:
+		// GitLab refuses an empty upload; there is nothing to show.
+		return fileEmpty, File{}, nil
+	}
+	f.Name = uploadName(a.Filename, n)
+	up, err := s.GitLab.UploadFile(ctx, f)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return fileTooLarge, File{}, nil
+	case err != nil:
+		return fileFailed, File{}, fmt.Errorf("upload %s: %w", a.Filename, err)
+	case !uploadURLRE.MatchString(up.URL):
+		return fileFailed, File{}, Permanent(fmt.Errorf("upload %s: GitLab answered the upload URL %q", a.Filename, up.URL),
+			"GitLab's project uploads API answered an unexpected URL; please report this with the log line")
+	}
+	f.Name = path.Base(up.URL)
+	return "up " + up.URL, f, nil
 }
 
 // uploadName is the name a report's file n is uploaded under: the
@@ -157,7 +181,7 @@ func filesMarkdown(files []reportFile, max int64) string {
 		case fileTooLarge:
 			fmt.Fprintf(&b, "\n- %s (%s): not uploaded, larger than the %s limit\n", name, sizeText(f.Size), sizeText(max))
 		default:
-			fmt.Fprintf(&b, "\n- %s: not uploaded, Discord no longer had the file\n", name)
+			fmt.Fprintf(&b, "\n- %s: not uploaded, %s\n", name, whyMissing[f.State])
 		}
 	}
 	return b.String()
@@ -172,24 +196,52 @@ func sizeText(n int64) string {
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
 
+// whyMissing says, in a user's words, why a file did not reach GitLab.
+var whyMissing = map[string]string{
+	fileLost:   "it could not be fetched from Discord",
+	fileEmpty:  "the file is empty",
+	fileFailed: "GitLab did not take it",
+}
+
+// Caps of missingFiles, so that its line always fits a message: each name
+// is cut to maxMissingName runes (before escaping), and at most
+// maxMissingNames names are listed, then "and N more".
+const (
+	maxMissingName  = 60
+	maxMissingNames = MaxReportFiles
+)
+
 // missingFiles names, for Discord, the files of a report that did not
-// reach GitLab, with why; "" when all did.
+// reach GitLab, with why; "" when all did. Whatever the names, it is at
+// most a few hundred characters: names are cut and escaped
+// (discordmd.Text), and the list is capped.
 func missingFiles(files []reportFile, max int64) string {
-	var big, lost []string
+	var big, other []string
+	more := 0
 	for _, f := range files {
-		switch f.State {
-		case fileTooLarge:
-			big = append(big, discordmd.Text(f.Filename))
-		case fileLost:
-			lost = append(lost, discordmd.Text(f.Filename))
+		if f.State == "up" {
+			continue
+		}
+		if len(big)+len(other) == maxMissingNames {
+			more++
+			continue
+		}
+		name := discordmd.Text(Truncate(f.Filename, maxMissingName))
+		if f.State == fileTooLarge {
+			big = append(big, name)
+		} else {
+			other = append(other, name+" ("+whyMissing[f.State]+")")
 		}
 	}
 	var parts []string
 	if len(big) > 0 {
 		parts = append(parts, fmt.Sprintf("Not uploaded, larger than the %s limit: %s.", sizeText(max), strings.Join(big, ", ")))
 	}
-	if len(lost) > 0 {
-		parts = append(parts, "Not uploaded, Discord no longer had them: "+strings.Join(lost, ", ")+".")
+	if len(other) > 0 {
+		parts = append(parts, "Not uploaded: "+strings.Join(other, ", ")+".")
+	}
+	if more > 0 {
+		parts = append(parts, fmt.Sprintf("And %d more.", more))
 	}
 	return strings.Join(parts, " ")
 }

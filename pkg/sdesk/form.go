@@ -46,11 +46,16 @@ func (s *Service) maxAttachmentBytes() int64 {
 }
 
 // checkForm refuses what the report form cannot have sent: a category
-// that SDESK_CATEGORIES does not offer (a tampered submit) or more files
-// than the form takes.
+// that SDESK_CATEGORIES does not offer (a tampered submit), none while
+// categories are offered, or more files than the form takes.
 func (s *Service) checkForm(r ReportRequest) error {
 	if _, ok := s.category(r.Category); r.Category != "" && !ok {
 		return &UserError{Message: "Your report was not sent: that category is not offered here. Please use /report again."}
+	}
+	if r.Category == "" && len(s.Categories) > 0 {
+		// The form's select is required; a form opened before categories
+		// were configured lacks it.
+		return &UserError{Message: "Your report was not sent: please choose a category. Use /report again to get the form with it."}
 	}
 	if len(r.Files) > MaxReportFiles {
 		return &UserError{Message: fmt.Sprintf("Your report was not sent: it has %d files (at most %d).", len(r.Files), MaxReportFiles)}

@@ -75,9 +75,11 @@ type ReportRequest struct {
 	// Files are the files attached in the form (at most MaxReportFiles).
 	Files []Attachment `json:"files,omitempty"`
 	// Followup is the text of a later /report that completes this one
-	// (its thread was refused); FollowupID is that interaction's ID.
-	Followup   string `json:"followup,omitempty"`
-	FollowupID string `json:"followup_id,omitempty"`
+	// (its thread was refused), FollowupFiles its files; FollowupID is
+	// that interaction's ID.
+	Followup      string       `json:"followup,omitempty"`
+	FollowupFiles []Attachment `json:"followup_files,omitempty"`
+	FollowupID    string       `json:"followup_id,omitempty"`
 }
 
 // Validate checks the fields a user typed, returning a message for them.
@@ -190,7 +192,7 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("decode report: %w", err)
 	}
-	files, downloaded, err := s.reportFiles(ctx, j, r, log)
+	files, downloaded, err := s.copyFiles(ctx, j, "file:", r.Files, log)
 	if err != nil {
 		return err
 	}
@@ -260,8 +262,10 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		if errors.Is(err, ErrTooLarge) && len(msg.Files) > 0 {
 			// Over the server's upload limit for bots (Discord answers
 			// 413, code 40005): the files stay on the issue.
+			// A 413 created nothing, so the same nonce is still unused:
+			// a lost answer and a later attempt cannot post it twice.
 			msg = s.firstMessage(r, iid, issueURL, files)
-			msg.Nonce = nonce(j, "message:nofiles")
+			msg.Nonce = nonce(j, "message")
 			msg.Content += "\nThe files are too large for this server's upload limit; they are on the GitLab issue."
 			id, err = s.Discord.SendMessage(ctx, threadID, msg)
 		}
@@ -291,10 +295,18 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err := s.wakeParked(ctx, iid, j.ID, log); err != nil {
 		return err
 	}
+	missing := files
 	if r.Followup != "" {
-		// A /report that completed this one: its text joins the issue.
+		// A /report that completed this one: its text and files join the
+		// issue as a note.
+		more, _, err := s.copyFiles(ctx, j, "followup-file:", r.FollowupFiles, log)
+		if err != nil {
+			return err
+		}
+		missing = append(slices.Clone(files), more...)
 		if _, err := s.step(ctx, j, "followup", func() (string, error) {
-			id, err := s.GitLab.CreateNote(ctx, iid, replyBody(ThreadRequest{InteractionID: r.FollowupID, User: r.User, Text: r.Followup}))
+			id, err := s.GitLab.CreateNote(ctx, iid, replyBodyWith(ThreadRequest{InteractionID: r.FollowupID, User: r.User, Text: r.Followup},
+				filesMarkdown(more, s.maxAttachmentBytes())))
 			return strconv.Itoa(id), err
 		}); err != nil {
 			return err
@@ -302,7 +314,7 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	}
 	if _, err := s.tolerant(ctx, j, "response", func() (string, error) {
 		content := fmt.Sprintf("Issue #%d created — continue in <#%s>", iid, threadID)
-		if missing := missingFiles(files, s.maxAttachmentBytes()); missing != "" {
+		if missing := missingFiles(missing, s.maxAttachmentBytes()); missing != "" {
 			content += ". " + missing
 		}
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: content})
@@ -417,6 +429,11 @@ func (s *Service) resumeRefused(ctx context.Context, r ReportRequest) (bool, err
 		}
 		or.Token = r.Token
 		or.Followup = "**" + strings.Join(strings.Fields(r.Title), " ") + "**\n\n" + r.Description
+		if c, ok := s.category(r.Category); ok && r.Category != or.Category {
+			// The issue exists with its labels; the new choice is told.
+			or.Followup += "\n\nCategory: " + c.Label
+		}
+		or.FollowupFiles = r.Files
 		or.FollowupID = r.InteractionID
 		b, err := json.Marshal(or)
 		if err != nil {
@@ -424,8 +441,10 @@ func (s *Service) resumeRefused(ctx context.Context, r ReportRequest) (bool, err
 		}
 		old.Payload = b
 		old.Status, old.Attempts, old.Error, old.ErrorRef = JobPending, 0, "", ""
-		for _, k := range []string{"refused:note", "refused:response", "followup", "response"} {
-			delete(old.Steps, k)
+		for k := range old.Steps {
+			if k == "refused:note" || k == "refused:response" || k == "followup" || k == "response" || strings.HasPrefix(k, "followup-file:") {
+				delete(old.Steps, k)
+			}
 		}
 		old.UpdatedAt = s.now()
 		if err := s.Store.PutJob(ctx, old); err != nil {
@@ -682,10 +701,17 @@ func gitlabName(u User) string {
 // replyBody is the note a Discord answer becomes: the text as a block quote
 // and each attachment link (both defused: gfm), a rule, the attribution
 // line and the marker, laid out as issueDescription.
-func replyBody(r ThreadRequest) string {
+func replyBody(r ThreadRequest) string { return replyBodyWith(r, "") }
+
+// replyBodyWith is replyBody with a files part (filesMarkdown) after the
+// quote; "" for none.
+func replyBodyWith(r ThreadRequest, files string) string {
 	var parts []string
 	if q := gfm.Quote(r.Text); q != "" {
 		parts = append(parts, q)
+	}
+	if files != "" {
+		parts = append(parts, strings.TrimRight(files, "\n"))
 	}
 	for _, a := range r.Attachments {
 		parts = append(parts, "Attachment: "+gfm.Defuse(strings.Join(strings.Fields(a), "%20")))
