@@ -54,7 +54,19 @@ func newHandler(t *testing.T, getenv func(string) string, role app.Role, logs *e
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return lambda.NewHandler(a.LambdaHandler())
+	return perInvocation(a.LambdaHandler())
+}
+
+// perInvocation runs each invocation through a lambda.NewHandler of its
+// own. aws-lambda-go returns a slice of a pooled buffer that the handler's
+// next invocation reuses: right for Lambda, which runs one invocation at a
+// time per environment, but a data race for the tests' concurrent
+// invocations, which stand for several environments.
+type perInvocation func(ctx context.Context, payload json.RawMessage) (any, error)
+
+// Invoke implements lambda.Handler.
+func (f perInvocation) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return lambda.NewHandler((func(context.Context, json.RawMessage) (any, error))(f)).Invoke(ctx, payload)
 }
 
 // httpEvent is an HTTP API (payload 2.0) event; base64 encodes the body as
