@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sdesk/sdesk/pkg/discordmd"
 	"github.com/sdesk/sdesk/pkg/gfm"
@@ -39,6 +40,11 @@ type reportFile struct {
 // memory.
 const threadFilesBudget = 25 << 20
 
+// filesReserve is the part of an attempt that copying files leaves for
+// the rest of the report (issue, thread, messages); a third of what is
+// left when that is less.
+const filesReserve = 30 * time.Second
+
 // uploadURLRE is the shape of an upload URL sdesk puts into a
 // description: GitLab's "/uploads/<32 hex>/<filename>" with a file name
 // sdesk chose (uploadName).
@@ -51,7 +57,9 @@ var uploadURLRE = regexp.MustCompile(`^/uploads/[0-9a-f]{32}/[A-Za-z0-9._-]{1,12
 // one, one Discord no longer serves or sdesk may not fetch, one GitLab
 // refuses for good, and, on the job's last attempt, one that still fails,
 // is recorded as such and named where the files are listed. Another
-// failure fails the attempt, which a later one resumes. The files
+// failure fails the attempt, which a later one resumes. Each copy ends
+// filesReserve (or a third of the time left) before the attempt's
+// deadline, so a slow file leaves time for the report itself. The files
 // downloaded by this attempt that fit threadFilesBudget are returned by
 // index, for the thread's first message.
 func (s *Service) copyFiles(ctx context.Context, j *Job, prefix string, files []Attachment, log *slog.Logger) ([]reportFile, map[int]File, error) {
@@ -65,7 +73,14 @@ func (s *Service) copyFiles(ctx context.Context, j *Job, prefix string, files []
 			if a.Size > max {
 				return fileTooLarge, nil
 			}
-			state, f, err := s.copyFile(ctx, a, n, max)
+			// A slow file must leave the attempt time for the report
+			// itself: it gets the attempt's deadline less a reserve.
+			fctx, cancel := ctx, context.CancelFunc(func() {})
+			if dl, ok := ctx.Deadline(); ok {
+				fctx, cancel = context.WithDeadline(ctx, dl.Add(-min(filesReserve, time.Until(dl)/3)))
+			}
+			state, f, err := s.copyFile(fctx, a, n, max)
+			cancel()
 			switch {
 			case err == nil:
 			case IsPermanent(err) || last && ctx.Err() == nil:

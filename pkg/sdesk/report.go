@@ -261,9 +261,9 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		id, err := s.Discord.SendMessage(ctx, threadID, msg)
 		if errors.Is(err, ErrTooLarge) && len(msg.Files) > 0 {
 			// Over the server's upload limit for bots (Discord answers
-			// 413, code 40005): the files stay on the issue.
-			// A 413 created nothing, so the same nonce is still unused:
-			// a lost answer and a later attempt cannot post it twice.
+			// 413, code 40005): the files stay on the issue. A 413
+			// created nothing, so the same nonce is still unused, and a
+			// lost answer and a later attempt cannot post it twice.
 			msg = s.firstMessage(r, iid, issueURL, files)
 			msg.Nonce = nonce(j, "message")
 			msg.Content += "\nThe files are too large for this server's upload limit; they are on the GitLab issue."
@@ -295,7 +295,7 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	if err := s.wakeParked(ctx, iid, j.ID, log); err != nil {
 		return err
 	}
-	missing := files
+	allFiles := files
 	if r.Followup != "" {
 		// A /report that completed this one: its text and files join the
 		// issue as a note.
@@ -303,7 +303,7 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 		if err != nil {
 			return err
 		}
-		missing = append(slices.Clone(files), more...)
+		allFiles = append(slices.Clone(files), more...)
 		if _, err := s.step(ctx, j, "followup", func() (string, error) {
 			id, err := s.GitLab.CreateNote(ctx, iid, replyBodyWith(ThreadRequest{InteractionID: r.FollowupID, User: r.User, Text: r.Followup},
 				filesMarkdown(more, s.maxAttachmentBytes())))
@@ -314,7 +314,7 @@ func (s *Service) runReport(ctx context.Context, j *Job, log *slog.Logger) error
 	}
 	if _, err := s.tolerant(ctx, j, "response", func() (string, error) {
 		content := fmt.Sprintf("Issue #%d created — continue in <#%s>", iid, threadID)
-		if missing := missingFiles(missing, s.maxAttachmentBytes()); missing != "" {
+		if missing := missingFiles(allFiles, s.maxAttachmentBytes()); missing != "" {
 			content += ". " + missing
 		}
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: content})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -172,5 +173,27 @@ func TestResumedReportKeepsItsFiles(t *testing.T) {
 		if !strings.Contains(note, want) {
 			t.Errorf("follow-up note lacks %q:\n%s", want, note)
 		}
+	}
+}
+
+// TestSlowFileLeavesTimeForTheReport: on the job's last attempt a file
+// whose download never ends is given up before the attempt's deadline, so
+// the report is still made, the file named as not uploaded.
+func TestSlowFileLeavesTimeForTheReport(t *testing.T) {
+	w := newWorld(t)
+	w.svc.MaxAttempts = 1 // this attempt is the last
+	a := w.discord.AddAttachment("slow.log", "text/plain", []byte("never arrives"))
+	w.discord.LoseNext("GET", "/attachments/*/*/*", 100)
+	j := w.submitFiles(t, "1300000000000000095", a)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = w.svc.RunJob(ctx, j)
+	got, _ := w.store.GetJob(context.Background(), j.ID)
+	if issues, threads := w.count(t); issues != 1 || threads != 1 || got.Status != sdesk.JobDone {
+		t.Fatalf("%d issues, %d threads, job %s (%s); want the report made within the attempt", issues, threads, got.Status, got.Error)
+	}
+	is, _ := w.gitlab.Issue(1)
+	if !strings.Contains(is.Description, `slow\.log: not uploaded`) {
+		t.Errorf("description does not name the slow file:\n%s", is.Description)
 	}
 }
