@@ -571,6 +571,18 @@ type ThreadRequest struct {
 	// MessageAuthor is the username of the message "Send to GitLab" sends,
 	// when someone else wrote it; shown in sdesk's attribution line.
 	MessageAuthor string `json:"message_author,omitempty"`
+	// Names are the display names of the users, roles and channels Text
+	// mentions, from the interaction's resolved data or the message's
+	// mentions, for translating Discord markup for GitLab.
+	Names Names `json:"names,omitzero"`
+}
+
+// Names maps Discord IDs to the names to show for them: users (display
+// name or username), roles and channels.
+type Names struct {
+	Users    map[string]string `json:"users,omitempty"`
+	Roles    map[string]string `json:"roles,omitempty"`
+	Channels map[string]string `json:"channels,omitempty"`
 }
 
 // Answer is what to tell Discord at once.
