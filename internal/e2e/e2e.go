@@ -183,19 +183,142 @@ func (e *Env) ReportForm(u User, f Form) Interaction {
 	if f.Category != "" {
 		comps = append(comps, label(5, map[string]any{"type": 3, "id": 6, "custom_id": "category", "values": []string{f.Category}}))
 	}
-	ids := []string{}
-	atts := map[string]any{}
-	for _, a := range f.Files {
-		ids = append(ids, a.ID)
-		atts[a.ID] = map[string]any{"id": a.ID, "filename": a.Filename, "size": a.Size, "url": a.URL, "proxy_url": a.URL,
-			"content_type": a.ContentType, "ephemeral": true}
-	}
+	ids, atts := uploaded(f.Files)
 	comps = append(comps, label(7, map[string]any{"type": 19, "id": 8, "custom_id": "files", "values": ids}))
 	data := map[string]any{"custom_id": "report", "components": comps}
 	if len(atts) > 0 {
 		data["resolved"] = map[string]any{"attachments": atts}
 	}
 	return e.interaction(5, u, ChannelID, data, nil)
+}
+
+// attachmentJSON is an attachment object as Discord sends it
+// (https://discord.com/developers/docs/resources/message#attachment-object);
+// ephemeral for a file uploaded with a command or a modal.
+func attachmentJSON(a sdesk.Attachment, ephemeral bool) map[string]any {
+	m := map[string]any{"id": a.ID, "filename": a.Filename, "size": a.Size, "url": a.URL, "proxy_url": a.URL}
+	if a.ContentType != "" {
+		m["content_type"] = a.ContentType
+	}
+	if ephemeral {
+		m["ephemeral"] = true
+	}
+	return m
+}
+
+// uploaded is the values of a File Upload holding files (their IDs) and
+// the resolved attachments that describe them.
+func uploaded(files []sdesk.Attachment) ([]string, map[string]any) {
+	ids := []string{}
+	atts := map[string]any{}
+	for _, a := range files {
+		ids = append(ids, a.ID)
+		atts[a.ID] = attachmentJSON(a, true)
+	}
+	return ids, atts
+}
+
+// ReplyForm is a submitted reply modal (custom ID "replyto/<iid>") of
+// Label components, as Discord sends the form the Reply button opens: the
+// message Text Input and the File Upload "files" with files, described in
+// resolved.attachments.
+func (e *Env) ReplyForm(u User, channelID string, iid int, text string, files []sdesk.Attachment) Interaction {
+	ids, atts := uploaded(files)
+	data := map[string]any{"custom_id": fmt.Sprintf("replyto/%d", iid), "components": []map[string]any{
+		{"type": 18, "id": 1, "component": map[string]any{"type": 4, "id": 2, "custom_id": "message", "value": text}},
+		{"type": 18, "id": 3, "component": map[string]any{"type": 19, "id": 4, "custom_id": "files", "values": ids}},
+	}}
+	if len(atts) > 0 {
+		data["resolved"] = map[string]any{"attachments": atts}
+	}
+	return e.interaction(5, u, channelID, data, nil)
+}
+
+// CommandFiles is Command with file options: each file is an option of
+// type ATTACHMENT (11) named by its key, whose value is the attachment's
+// ID, described in data.resolved.attachments
+// (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
+func (e *Env) CommandFiles(u User, channelID, name string, options map[string]string, files map[string]sdesk.Attachment) Interaction {
+	var opts []map[string]any
+	for k, v := range options {
+		opts = append(opts, map[string]any{"name": k, "type": 3, "value": v})
+	}
+	atts := map[string]any{}
+	for k, a := range files {
+		opts = append(opts, map[string]any{"name": k, "type": 11, "value": a.ID})
+		atts[a.ID] = attachmentJSON(a, true)
+	}
+	data := map[string]any{"id": "1250000000000000001", "name": name, "type": 1, "options": opts}
+	if len(atts) > 0 {
+		data["resolved"] = map[string]any{"attachments": atts}
+	}
+	return e.interaction(2, u, channelID, data, nil)
+}
+
+// Message is a Discord message as a message command's
+// data.resolved.messages carries it
+// (https://discord.com/developers/docs/resources/message#message-object).
+type Message struct {
+	ID       string // "" gets a new ID
+	Author   User
+	Content  string
+	Files    []sdesk.Attachment // attachments
+	Stickers []string           // sticker_items, by name
+	Embeds   []map[string]any   // embed objects as Discord sends them
+	Mentions []User
+	// Forward, when set, makes the message a forward of it: an empty
+	// content, message_reference type 1 (FORWARD), and its content,
+	// attachments, stickers, embeds and mentions in
+	// message_snapshots[0].message
+	// (https://discord.com/developers/docs/resources/message#message-snapshot-object).
+	Forward *Message
+}
+
+// JSON is the message object of m in channelID; m.ID is filled when empty.
+func (e *Env) JSON(channelID string, m *Message) map[string]any {
+	if m.ID == "" {
+		m.ID = e.ID()
+	}
+	out := shownJSON(*m)
+	out["id"], out["channel_id"], out["type"] = m.ID, channelID, 0
+	out["author"] = map[string]any{"id": m.Author.ID, "username": m.Author.Username, "discriminator": "0"}
+	if f := m.Forward; f != nil {
+		out["content"] = ""
+		out["message_reference"] = map[string]any{"type": 1, "channel_id": channelID, "message_id": e.ID()}
+		out["message_snapshots"] = []any{map[string]any{"message": shownJSON(*f)}}
+	}
+	return out
+}
+
+// shownJSON are the fields of a message that a snapshot has too.
+func shownJSON(m Message) map[string]any {
+	atts := []any{}
+	for _, a := range m.Files {
+		atts = append(atts, attachmentJSON(a, false))
+	}
+	var stickers []any
+	for n, name := range m.Stickers {
+		stickers = append(stickers, map[string]any{"id": fmt.Sprintf("14%017d", n+1), "name": name, "format_type": 1})
+	}
+	mentions := []any{}
+	for _, u := range m.Mentions {
+		mentions = append(mentions, map[string]any{"id": u.ID, "username": u.Username, "discriminator": "0"})
+	}
+	embeds := []any{}
+	for _, em := range m.Embeds {
+		embeds = append(embeds, em)
+	}
+	out := map[string]any{"content": m.Content, "attachments": atts, "embeds": embeds, "mentions": mentions,
+		"mention_roles": []any{}, "timestamp": "2026-11-29T12:00:00.000000+00:00"}
+	if len(stickers) > 0 {
+		out["sticker_items"] = stickers
+	}
+	return out
+}
+
+// SendToGitLab is the "Send to GitLab" message command on m (see JSON).
+func (e *Env) SendToGitLab(u User, channelID string, m *Message) Interaction {
+	return e.MessageCommand(u, channelID, "Send to GitLab", e.JSON(channelID, m))
 }
 
 // Button is a click on a button of a message in channelID.

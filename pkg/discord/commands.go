@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
 
 	disgo "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -64,12 +68,7 @@ var Commands = []Command{
 			Name:        "reply",
 			Description: "Send an answer to the GitLab issue of this thread",
 			Contexts:    guildOnly,
-			Options: []disgo.ApplicationCommandOption{disgo.ApplicationCommandOptionString{
-				Name:        "message",
-				Description: "Your answer",
-				Required:    true,
-				MaxLength:   &maxReply,
-			}},
+			Options:     replyOptions(),
 		},
 		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
 			req := threadRequest(i, 0)
@@ -77,6 +76,7 @@ var Commands = []Command{
 				if o, ok := data.Options["message"]; ok && o.Type == disgo.ApplicationCommandOptionTypeString {
 					_ = json.Unmarshal(o.Value, &req.Text) // not a string: empty, refused as such
 				}
+				req.Files = r.optionFiles(i, data)
 			}
 			a, err := r.Service.SubmitReply(ctx, req)
 			return r.answer(ctx, i, a, err, false)
@@ -105,18 +105,8 @@ var Commands = []Command{
 			// (https://discord.com/developers/docs/interactions/application-commands#message-commands).
 			if data, ok := commandData(i).(disgo.MessageCommandInteractionData); ok {
 				if m, ok := data.Resolved.Messages[data.TargetID()]; ok {
-					req.Text = m.Content
-					if m.Author.ID != 0 && m.Author.ID.String() != req.User.ID {
-						// Named in sdesk's own attribution line, not in the
-						// user's quoted text, where anyone could type it.
-						req.MessageAuthor = m.Author.Username
-						if req.MessageAuthor == "" {
-							req.MessageAuthor = "user " + m.Author.ID.String()
-						}
-					}
-					for _, a := range m.Attachments {
-						req.Attachments = append(req.Attachments, a.URL)
-					}
+					sentMessage(&req, m)
+					req.Names = names(i, &m)
 				}
 			}
 			a, err := r.Service.SubmitReply(ctx, req)
@@ -173,15 +163,24 @@ func reportFields(categories []sdesk.Category) []disgo.LayoutComponent {
 			CustomID: fieldCategory, Placeholder: "Choose what the problem is about", Options: opts, Required: true,
 		}}})
 	}
+	return append(fields, filesField())
+}
+
+// filesField is the optional file field of the report and reply forms: a
+// File Upload (type 19; only in a Label) with "required": false and
+// min_values 0 (min_values must be omitted or at least 1 while required
+// is true), max_values sdesk.MaxReportFiles (Discord allows 10)
+// (https://discord.com/developers/docs/components/reference#file-upload).
+// Its files come in the submit's data.resolved.attachments (form).
+func filesField() disgo.LabelComponent {
 	zero := 0
-	fields = append(fields, disgo.LabelComponent{
+	return disgo.LabelComponent{
 		Label:       "Screenshots or logs",
 		Description: fmt.Sprintf("Optional: up to %d files", sdesk.MaxReportFiles),
 		Component: disgo.FileUploadComponent{
 			CustomID: fieldFiles, MinValues: &zero, MaxValues: sdesk.MaxReportFiles, Required: false,
 		},
-	})
-	return fields
+	}
 }
 
 // component and modal routes, matched like paths (see match).
@@ -194,7 +193,7 @@ var components = []struct {
 			return r.answer(ctx, i, sdesk.Answer{}, err, true)
 		}
 		return Modal(sdesk.Route(sdesk.RouteReplyModal, iid), "Reply on GitLab",
-			TextField("message", "Your answer", "", disgo.TextInputStyleParagraph, sdesk.MaxReply))
+			TextField("message", "Your answer", "", disgo.TextInputStyleParagraph, sdesk.MaxReply), filesField())
 	}},
 	{sdesk.RouteClose, func(ctx context.Context, r *Router, i *Interaction, iid int) Response {
 		a, err := r.Service.SubmitClose(ctx, threadRequest(i, iid))
@@ -226,14 +225,22 @@ var modals = []struct {
 	{sdesk.RouteReplyModal, func(ctx context.Context, r *Router, i *Interaction, iid int, f form) Response {
 		req := threadRequest(i, iid)
 		req.Text = f.text["message"]
+		req.Files = f.files[fieldFiles]
+		if n := len(req.Files); n > sdesk.MaxReportFiles {
+			// Not a form sdesk built: its File Upload takes at most that many.
+			return Ephemeral(fmt.Sprintf("Your reply was not sent: it has %d files (at most %d).", n, sdesk.MaxReportFiles))
+		}
 		a, err := r.Service.SubmitReply(ctx, req)
 		return r.answer(ctx, i, a, err, false)
 	}},
 }
 
+// threadRequest is the request of an interaction inside a thread, with
+// the names its resolved data gives.
 func threadRequest(i *Interaction, iid int) sdesk.ThreadRequest {
 	return sdesk.ThreadRequest{
 		InteractionID: i.ID, Token: i.Token, ChannelID: i.ChannelID, User: i.User, IID: iid,
+		Names: names(i, nil),
 	}
 }
 
@@ -258,4 +265,216 @@ func (c modalSelect) MarshalJSON() ([]byte, error) {
 		Options     []disgo.StringSelectMenuOption `json:"options"`
 		Required    bool                           `json:"required"`
 	}{c.Type(), c.ID, c.CustomID, c.Placeholder, c.MinValues, c.MaxValues, c.Options, c.Required})
+}
+
+// replyFileOptions are /reply's optional file options, in order: options
+// of type ATTACHMENT (11), whose value is the ID of an attachment described
+// in data.resolved.attachments
+// (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type,
+// https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-resolved-data-structure).
+var replyFileOptions = []string{"file", "file2", "file3"}
+
+// replyOptions are /reply's options: the required message (at most
+// sdesk.MaxReply characters), then the optional files (required options
+// must come first).
+func replyOptions() []disgo.ApplicationCommandOption {
+	opts := []disgo.ApplicationCommandOption{disgo.ApplicationCommandOptionString{
+		Name:        "message",
+		Description: "Your answer",
+		Required:    true,
+		MaxLength:   &maxReply,
+	}}
+	for n, name := range replyFileOptions {
+		desc := "A screenshot or log file to attach"
+		if n > 0 {
+			desc = "Another file to attach"
+		}
+		opts = append(opts, disgo.ApplicationCommandOptionAttachment{Name: name, Description: desc})
+	}
+	return opts
+}
+
+// optionFiles are the files of /reply's file options, in their order. An
+// option that is not an attachment ID, or names an attachment the command
+// does not describe, is dropped and logged.
+func (r *Router) optionFiles(i *Interaction, data disgo.SlashCommandInteractionData) []sdesk.Attachment {
+	var out []sdesk.Attachment
+	for _, name := range replyFileOptions {
+		o, ok := data.Options[name]
+		if !ok {
+			continue
+		}
+		var id snowflake.ID
+		if o.Type != disgo.ApplicationCommandOptionTypeAttachment || json.Unmarshal(o.Value, &id) != nil {
+			r.log().Warn("file option is not an attachment; dropped", slog.String("interaction_id", i.ID), slog.String("option", name))
+			continue
+		}
+		a, ok := data.Resolved.Attachments[id]
+		if !ok {
+			r.log().Warn("file option names an attachment the command does not describe; dropped",
+				slog.String("interaction_id", i.ID), slog.String("attachment_id", id.String()))
+			continue
+		}
+		out = append(out, attachment(a))
+	}
+	return out
+}
+
+// sentMessage fills a "Send to GitLab" request with what the message m
+// shows (https://discord.com/developers/docs/resources/message#message-object):
+// its ID, its content, the names of its stickers, its embeds' text, its
+// attachments, and, for a forward (message_reference type 1, an empty
+// content), each message_snapshots[].message: content, stickers, embeds
+// and attachments
+// (https://discord.com/developers/docs/resources/message#message-snapshot-object).
+// The author is named when it is not the user who sends.
+func sentMessage(req *sdesk.ThreadRequest, m disgo.Message) {
+	req.MessageID = m.ID.String()
+	req.Text = m.Content
+	if m.Author.ID != 0 && m.Author.ID.String() != req.User.ID {
+		// Named in sdesk's own attribution line, not in the user's quoted
+		// text, where anyone could type it.
+		req.MessageAuthor = m.Author.Username
+		if req.MessageAuthor == "" {
+			req.MessageAuthor = "user " + m.Author.ID.String()
+		}
+	}
+	req.Stickers = stickerNames(m.StickerItems, nil)
+	req.Embeds = embedTexts(m.Embeds)
+	for _, a := range m.Attachments {
+		req.Files = append(req.Files, attachment(a))
+	}
+	for _, snap := range m.MessageSnapshots {
+		p := snap.Message
+		req.Forwarded = append(req.Forwarded, sdesk.Shown{
+			Text: p.Content, Stickers: stickerNames(p.StickerItems, p.Stickers), Embeds: embedTexts(p.Embeds),
+		})
+		for _, a := range p.Attachments {
+			req.Files = append(req.Files, attachment(a))
+		}
+	}
+}
+
+// stickerNames are the names of a message's stickers: its sticker_items,
+// or the deprecated stickers when it has no sticker_items
+// (https://discord.com/developers/docs/resources/sticker#sticker-item-object).
+func stickerNames(items []disgo.MessageSticker, stickers []disgo.Sticker) []string {
+	var out []string
+	for _, s := range items {
+		out = append(out, s.Name)
+	}
+	if len(out) == 0 {
+		for _, s := range stickers {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// embedTexts are the readable texts of embeds, those with any text.
+func embedTexts(embeds []disgo.Embed) []string {
+	var out []string
+	for _, e := range embeds {
+		if t := embedText(e); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// embedText is what an embed shows as text, one item a line
+// (https://discord.com/developers/docs/resources/message#embed-object):
+// the author's name, the title and the URL it links to, the description,
+// each field as "name: value", and the footer. Images, thumbnails and
+// videos are left out, and so is a title's link to Discord's CDN (signed
+// links expire, cdnHosts). "" for an embed without text.
+func embedText(e disgo.Embed) string {
+	var lines []string
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			lines = append(lines, s)
+		}
+	}
+	if e.Author != nil {
+		add(e.Author.Name)
+	}
+	add(e.Title)
+	if strings.TrimSpace(e.Title) != "" && e.URL != "" {
+		if u, err := url.Parse(e.URL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && !cdnHosts[u.Host] {
+			add(e.URL)
+		}
+	}
+	add(e.Description)
+	for _, f := range e.Fields {
+		name, value := strings.TrimSpace(f.Name), strings.TrimSpace(f.Value)
+		switch {
+		case name != "" && value != "":
+			add(name + ": " + value)
+		default:
+			add(name + value)
+		}
+	}
+	if e.Footer != nil {
+		add(e.Footer.Text)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// names are the display names an interaction's data.resolved gives
+// (users, members, roles, channels:
+// https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-resolved-data-structure),
+// and, for a message m, those of the users and channels it and the
+// messages it forwards mention (mentions, mention_channels). A role that
+// m mentions (mention_roles, IDs only) has a name only when the resolved
+// data describes it. A user's name is the member's nick, else the global
+// name, else the username. Names are Discord's, unescaped.
+func names(i *Interaction, m *disgo.Message) sdesk.Names {
+	var n sdesk.Names
+	put := func(to *map[string]string, id snowflake.ID, name string) {
+		if id == 0 || name == "" {
+			return
+		}
+		if *to == nil {
+			*to = map[string]string{}
+		}
+		if _, ok := (*to)[id.String()]; !ok {
+			(*to)[id.String()] = name
+		}
+	}
+	res := i.Resolved
+	for id, mem := range res.Members {
+		if mem.Nick != nil {
+			put(&n.Users, id, *mem.Nick)
+		}
+	}
+	for id, u := range res.Users {
+		put(&n.Users, id, displayName(u))
+	}
+	for id, r := range res.Roles {
+		put(&n.Roles, id, r.Name)
+	}
+	for id, c := range res.Channels {
+		put(&n.Channels, id, c.Name)
+	}
+	if m != nil {
+		mentions := slices.Clone(m.Mentions)
+		for _, s := range m.MessageSnapshots {
+			mentions = append(mentions, s.Message.Mentions...)
+		}
+		for _, u := range mentions {
+			put(&n.Users, u.ID, displayName(u))
+		}
+		for _, c := range m.MentionChannels {
+			put(&n.Channels, c.ID, c.Name)
+		}
+	}
+	return n
+}
+
+// displayName is a user's global name, else the username.
+func displayName(u disgo.User) string {
+	if u.GlobalName != nil && *u.GlobalName != "" {
+		return *u.GlobalName
+	}
+	return u.Username
 }

@@ -36,6 +36,11 @@ type Interaction struct {
 	// disgo.ApplicationCommandInteraction, disgo.ComponentInteraction or
 	// disgo.ModalSubmitInteraction (values, not pointers).
 	Raw disgo.Interaction
+	// Resolved is the interaction's data.resolved: the users, members,
+	// roles, channels and attachments it names, whatever its type (disgo
+	// keeps only the messages of a message command's). Empty when absent
+	// or malformed: it only gives names.
+	Resolved disgo.ResolvedData
 }
 
 // Interact decodes and answers one interaction whose signature has been
@@ -121,6 +126,14 @@ func decode(body []byte) (i *Interaction, err error) {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	i = &Interaction{ID: raw.ID().String(), Token: raw.Token(), Raw: raw}
+	var data struct {
+		Data struct {
+			Resolved json.RawMessage `json:"resolved"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &data) == nil && len(data.Data.Resolved) > 0 && json.Unmarshal(data.Data.Resolved, &i.Resolved) != nil {
+		i.Resolved = disgo.ResolvedData{}
+	}
 	if g := raw.GuildID(); g != nil {
 		i.GuildID = g.String()
 	}

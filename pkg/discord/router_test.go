@@ -325,7 +325,11 @@ func FuzzInteract(f *testing.F) {
 	f.Add(`{"id":"1300000000000000024","type":3,"token":"t",` + member + `,"message":{"id":"1","channel_id":"1"},"data":{"custom_id":"close/1","component_type":2}}`)
 	f.Add(`{"id":"1300000000000000025","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"reply","type":1,"options":[{"name":"message","type":3,"value":7}]}}`)
 	f.Add(`{"id":"1300000000000000026","type":4,"token":"t",` + member + `,"data":{"id":"1","name":"reply","type":1}}`)
+	f.Add(`{"id":"1300000000000000027","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"reply","type":1,"options":[{"name":"message","type":3,"value":"hi"},{"name":"file","type":11,"value":"1400000000000000001"},{"name":"file2","type":11,"value":"x"}],"resolved":{"attachments":` + attachmentsJSON + `,"users":{"5":{"id":"5","username":"u"}},"roles":{"6":{"id":"6","name":"r"}}}}}`)
+	f.Add(`{"id":"1300000000000000028","type":5,"token":"t",` + member + `,"data":{"custom_id":"replyto/3","components":[{"type":18,"component":{"type":4,"custom_id":"message","value":"x"}},{"type":18,"component":{"type":19,"custom_id":"files","values":["1400000000000000001"]}}],"resolved":{"attachments":` + attachmentsJSON + `}}}`)
+	f.Add(`{"id":"1300000000000000029","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"Send to GitLab","type":3,"target_id":"5","resolved":{"messages":{"5":{"id":"5","channel_id":"6","content":"","author":{"id":"8","username":"bob"},"attachments":[],"sticker_items":[{"id":"1","name":"wave","format_type":1}],"embeds":[{"title":"t","url":"https://cdn.discordapp.com/x"}],"message_reference":{"type":1},"message_snapshots":[{"message":{"content":"fwd","attachments":[{"id":"9","filename":"a","url":"https://cdn.discordapp.com/a","size":1}],"mentions":[{"id":"7","username":"c"}]}}]}}}}}`)
 	e := newRouter(f, []sdesk.Category{{Label: "Bug", GitLabLabel: "bug"}})
+	e.mapThread(f) // replies and sends reach the service's checks and the store
 	f.Fuzz(func(t *testing.T, body string) {
 		a, raw := interact(t, e.router, body)
 		var head struct {

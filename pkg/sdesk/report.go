@@ -560,14 +560,46 @@ func (s *Service) closeDuplicate(ctx context.Context, j *Job, dup int, keptURL s
 }
 
 // ThreadRequest is an interaction inside a thread: a close or a reply.
+//
+// A reply is what the user sends: Text (typed with /reply or the reply
+// form, or the content of the message "Send to GitLab" sends), the names
+// of that message's stickers and the text of its embeds, the messages it
+// forwards, and Files. Every part reaches GitLab through pkg/gfm
+// (replyBody).
 type ThreadRequest struct {
-	InteractionID string   `json:"interaction_id"`
-	Token         string   `json:"token"`
-	ChannelID     string   `json:"channel_id"` // where it was used
-	User          User     `json:"user"`
-	IID           int      `json:"iid,omitempty"` // from a button's custom ID; 0: look up by channel
-	Text          string   `json:"text,omitempty"`
-	Attachments   []string `json:"attachments,omitempty"` // URLs
+	InteractionID string `json:"interaction_id"`
+	Token         string `json:"token"`
+	ChannelID     string `json:"channel_id"` // where it was used
+	User          User   `json:"user"`
+	IID           int    `json:"iid,omitempty"` // from a button's custom ID; 0: look up by channel
+	// IssueURL is the issue's web URL, from the thread's mapping
+	// (SubmitReply fills it); a note's link is IssueURL + "#note_<ID>".
+	IssueURL string `json:"issue_url,omitempty"`
+	Text     string `json:"text,omitempty"`
+	// Stickers are the names of the stickers of the message "Send to
+	// GitLab" sends (its sticker_items), Embeds the readable text of its
+	// embeds, one string each.
+	Stickers []string `json:"stickers,omitempty"`
+	Embeds   []string `json:"embeds,omitempty"`
+	// Forwarded are the messages that message forwards: Discord's message
+	// forwarding leaves its content empty and puts what it shows in
+	// message_snapshots[].message
+	// (https://discord.com/developers/docs/resources/message#message-snapshot-object).
+	// Their files are in Files.
+	Forwarded []Shown `json:"forwarded,omitempty"`
+	// Files are the files to copy to GitLab with the reply (at most
+	// MaxReplyFiles): /reply's file options, the reply form's File Upload,
+	// or the attachments of the message "Send to GitLab" sends and of the
+	// messages it forwards.
+	Files []Attachment `json:"files,omitempty"`
+	// Attachments are Discord CDN links, as reply jobs stored before files
+	// were copied carry them; such a job, still pending after an upgrade,
+	// puts them into its note as links, as it would have. Nothing fills
+	// it any more.
+	Attachments []string `json:"attachments,omitempty"`
+	// MessageID is the ID of the message "Send to GitLab" sends: a message
+	// becomes one note, however often it is sent (SubmitReply).
+	MessageID string `json:"message_id,omitempty"`
 	// MessageAuthor is the username of the message "Send to GitLab" sends,
 	// when someone else wrote it; shown in sdesk's attribution line.
 	MessageAuthor string `json:"message_author,omitempty"`
@@ -575,6 +607,34 @@ type ThreadRequest struct {
 	// mentions, from the interaction's resolved data or the message's
 	// mentions, for translating Discord markup for GitLab.
 	Names Names `json:"names,omitzero"`
+}
+
+// Shown is what Discord shows of a message besides its files: its text,
+// the names of its stickers (at most 3 per message) and the readable text
+// of its embeds (at most 10 per message, 6000 characters in all)
+// (https://discord.com/developers/docs/resources/message#message-object).
+type Shown struct {
+	Text     string   `json:"text,omitempty"`
+	Stickers []string `json:"stickers,omitempty"`
+	Embeds   []string `json:"embeds,omitempty"`
+}
+
+// shown is what the request's own message shows.
+func (r ThreadRequest) shown() Shown {
+	return Shown{Text: r.Text, Stickers: r.Stickers, Embeds: r.Embeds}
+}
+
+// empty reports whether nothing of s would be visible.
+func (s Shown) empty() bool {
+	return strings.TrimSpace(s.Text) == "" && len(s.Stickers) == 0 &&
+		!slices.ContainsFunc(s.Embeds, func(e string) bool { return strings.TrimSpace(e) != "" })
+}
+
+// empty reports whether the reply has nothing to send: no text, sticker,
+// embed, forwarded message or file.
+func (r ThreadRequest) empty() bool {
+	return r.shown().empty() && len(r.Files) == 0 && len(r.Attachments) == 0 &&
+		!slices.ContainsFunc(r.Forwarded, func(s Shown) bool { return !s.empty() })
 }
 
 // Names maps Discord IDs to the names to show for them: users (display
@@ -678,26 +738,265 @@ func (s *Service) CheckReply(ctx context.Context, r ThreadRequest) (Mapping, err
 	return s.threadFor(ctx, r, errNotYoursReply)
 }
 
+// MaxReplyFiles is the most files one reply takes, a bound on one job's
+// work. /reply has 3 file options and the reply form's File Upload takes
+// MaxReportFiles; "Send to GitLab" sends the files of a message and of the
+// message it forwards, and Discord's client attaches at most 10 files to
+// a message.
+const MaxReplyFiles = 20
+
+// MessageTTL is how long sdesk remembers that a message was sent to
+// GitLab (the claim "message:<ID>" and the message's record), so that
+// "Send to GitLab" makes one note of it.
+//
+// The claim must outlive everything that can still make the first send's
+// note: its attempts, Lambda's asynchronous retries (15 minutes at most)
+// and an operator's `sdesk jobs retry` of a failed send, which has no time
+// limit. Past that, the TTL is how long a repeated send is recognized:
+// the message stays in Discord as long as its thread, so a send after the
+// TTL makes a second note. A year covers the life of a support
+// conversation; a record is a few hundred bytes.
+const MessageTTL = 365 * 24 * time.Hour
+
+// JobSentMessage is the kind of a message's record: a job record with the
+// ID "message:<message ID>", status done and an expiry after MessageTTL,
+// which is never run. Its payload names the reply job that sends the
+// message and, once the note exists, the note.
+const JobSentMessage = "sent_message"
+
+// sentMessage is the payload of a message's record.
+type sentMessage struct {
+	Job      string `json:"job"`                 // the reply job that sends it (an interaction ID)
+	IID      int    `json:"iid"`                 // its issue
+	IssueURL string `json:"issue_url,omitempty"` // the issue's web URL
+	Note     string `json:"note,omitempty"`      // the note's ID, once the note exists
+}
+
+// messageKey is the claim, and the record's job ID, of a message sent
+// with "Send to GitLab".
+func messageKey(messageID string) string { return "message:" + messageID }
+
+// noteURL is the link to note noteID of the issue at issueURL; "" when
+// either is unknown.
+func noteURL(issueURL, noteID string) string {
+	if issueURL == "" || noteID == "" {
+		return ""
+	}
+	return issueURL + "#note_" + noteID
+}
+
 // SubmitReply enqueues a Discord answer that becomes a note on the issue.
 // Only the issue's reporter and staff may reply (speaksFor); the check is
 // made again here, since a modal submit or a command can be sent without
 // the button that opened it.
+//
+// A message sent with "Send to GitLab" (MessageID) becomes one note,
+// however often and however concurrently it is sent (sendOnce); a later
+// send writes nothing and is told where the note is, or that the first
+// send is still at work.
 func (s *Service) SubmitReply(ctx context.Context, r ThreadRequest) (Answer, error) {
 	m, err := s.threadFor(ctx, r, errNotYoursReply)
 	if err != nil {
 		return Answer{}, err
 	}
-	if strings.TrimSpace(r.Text) == "" && len(r.Attachments) == 0 {
+	if r.empty() {
 		return Answer{Message: "There is nothing to send: the message is empty."}, nil
 	}
 	if n := len([]rune(r.Text)); n > MaxReply {
 		return Answer{Message: fmt.Sprintf("That reply has %d characters; at most %d fit.", n, MaxReply)}, nil
 	}
-	r.IID = m.IssueIID
+	if n := len(r.Files); n > MaxReplyFiles {
+		return Answer{Message: fmt.Sprintf("That has %d files; at most %d can be sent at once. Nothing was sent.", n, MaxReplyFiles)}, nil
+	}
+	r.IID, r.IssueURL = m.IssueIID, m.IssueURL
+	if r.MessageID != "" {
+		return s.sendOnce(ctx, r)
+	}
 	if _, err := s.enqueue(ctx, JobReply, r.InteractionID, r); err != nil {
 		return Answer{}, err
 	}
 	return Answer{Deferred: true}, nil
+}
+
+// sendOnce sends a message to GitLab once. The first send claims the
+// message and stores its record in one atomic write (Store.ClaimJob on
+// messageKey, MessageTTL), then enqueues its reply job: of many
+// concurrent sends exactly one wins. A later send writes nothing but what
+// alreadySent needs to take over a send that cannot finish.
+func (s *Service) sendOnce(ctx context.Context, r ThreadRequest) (Answer, error) {
+	now := s.now()
+	payload, err := json.Marshal(sentMessage{Job: r.InteractionID, IID: r.IID, IssueURL: r.IssueURL})
+	if err != nil {
+		return Answer{}, fmt.Errorf("encode the record of message %s: %w", r.MessageID, err)
+	}
+	rec := Job{ID: messageKey(r.MessageID), Kind: JobSentMessage, Payload: payload, Status: JobDone,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(MessageTTL)}
+	first, err := s.Store.ClaimJob(ctx, messageKey(r.MessageID), MessageTTL, rec)
+	if err != nil {
+		return Answer{}, fmt.Errorf("claim message %s: %w", r.MessageID, err)
+	}
+	if !first {
+		return s.alreadySent(ctx, r)
+	}
+	if _, err := s.enqueue(ctx, JobReply, r.InteractionID, r); err != nil {
+		return Answer{}, err
+	}
+	return Answer{Deferred: true}, nil
+}
+
+// Answers to a message sent again.
+func sentAnswer(iid int, link string) string {
+	if link == "" {
+		return fmt.Sprintf("This message is already on GitLab, as a note on issue #%d. Nothing was sent again.", iid)
+	}
+	return fmt.Sprintf("This message is already on GitLab, as a note on issue #%d: <%s>. Nothing was sent again.", iid, link)
+}
+
+func sendingAnswer(iid int) string {
+	return fmt.Sprintf("This message is being sent to GitLab right now, by an earlier \"Send to GitLab\"; it becomes one note on issue #%d. Nothing was sent again.", iid)
+}
+
+// alreadySent answers a send of a message an earlier send claimed: the
+// note's link once the note exists, else that the first send is at work.
+// A replay of the first send's own interaction gets its answer again.
+// When the first send cannot finish on its own, this send takes it over:
+// its job failed for good (resend), or it was never stored, its process
+// having died between its two writes (takeOver).
+func (s *Service) alreadySent(ctx context.Context, r ThreadRequest) (Answer, error) {
+	rec, err := s.Store.GetJob(ctx, messageKey(r.MessageID))
+	if errors.Is(err, ErrNotFound) {
+		// Its claim still held a moment ago: expiring now.
+		return Answer{Message: sendingAnswer(r.IID)}, nil
+	}
+	if err != nil {
+		return Answer{}, fmt.Errorf("read the record of message %s: %w", r.MessageID, err)
+	}
+	var sm sentMessage
+	if err := json.Unmarshal(rec.Payload, &sm); err != nil {
+		return Answer{}, fmt.Errorf("decode the record of message %s: %w", r.MessageID, err)
+	}
+	if sm.Job == r.InteractionID {
+		s.log().Info("interaction replayed: its message is claimed", slog.String("job_id", sm.Job), slog.String("message_id", r.MessageID))
+		return Answer{Deferred: true}, nil
+	}
+	if sm.Note != "" {
+		return Answer{Message: sentAnswer(sm.IID, noteURL(sm.IssueURL, sm.Note))}, nil
+	}
+	j, err := s.Store.GetJob(ctx, sm.Job)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if s.now().Sub(rec.UpdatedAt) < NeverRunAfter {
+			return Answer{Message: sendingAnswer(sm.IID)}, nil // its job is being stored
+		}
+		return s.takeOver(ctx, r, rec, sm)
+	case err != nil:
+		return Answer{}, fmt.Errorf("read the job sending message %s: %w", r.MessageID, err)
+	}
+	if id, ok := j.Step("note"); ok {
+		return Answer{Message: sentAnswer(sm.IID, noteURL(sm.IssueURL, id))}, nil
+	}
+	if j.Status == JobFailed {
+		return s.resend(ctx, r, j, sm.IID)
+	}
+	return Answer{Message: sendingAnswer(sm.IID)}, nil
+}
+
+// resend runs the failed job of a message's send again for this send:
+// the same job, so it looks for a note an earlier attempt may have made
+// before it creates one (its marker), and this interaction gets the
+// answer. Each failure is taken over once, by the send that claims it,
+// however many come at once.
+func (s *Service) resend(ctx context.Context, r ThreadRequest, j Job, iid int) (Answer, error) {
+	failure := j.ErrorRef
+	if failure == "" {
+		failure = j.UpdatedAt.Format(time.RFC3339Nano)
+	}
+	won, err := s.Store.Claim(ctx, messageKey(r.MessageID)+":resend:"+failure, ReplayTTL)
+	if err != nil {
+		return Answer{}, fmt.Errorf("claim the failed send of message %s: %w", r.MessageID, err)
+	}
+	if !won {
+		return Answer{Message: sendingAnswer(iid)}, nil
+	}
+	var p ThreadRequest
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return Answer{}, fmt.Errorf("decode reply job %s: %w", j.ID, err)
+	}
+	p.Token = r.Token
+	b, err := json.Marshal(p)
+	if err != nil {
+		return Answer{}, fmt.Errorf("encode reply job %s: %w", j.ID, err)
+	}
+	j.Payload = b
+	j.Status, j.Attempts, j.Error, j.ErrorRef = JobPending, 0, "", ""
+	delete(j.Steps, "response")
+	j.UpdatedAt = s.now()
+	if err := s.Store.PutJob(ctx, j); err != nil {
+		return Answer{}, fmt.Errorf("store resent reply job %s: %w", j.ID, err)
+	}
+	if err := s.Queue.Enqueue(ctx, j); err != nil {
+		return Answer{}, fmt.Errorf("enqueue resent reply job %s: %w", j.ID, err)
+	}
+	s.log().Info("failed send of a message taken over by a new send", slog.String("job_id", j.ID),
+		slog.String("message_id", r.MessageID), slog.String("interaction_id", r.InteractionID), slog.String("failure", failure))
+	return Answer{Deferred: true}, nil
+}
+
+// takeOver makes this send the message's send when the first one never
+// stored its job: the send that claims the lost job points the record at
+// its own job and enqueues it.
+func (s *Service) takeOver(ctx context.Context, r ThreadRequest, rec Job, sm sentMessage) (Answer, error) {
+	won, err := s.Store.Claim(ctx, messageKey(r.MessageID)+":lost:"+sm.Job, ReplayTTL)
+	if err != nil {
+		return Answer{}, fmt.Errorf("claim the lost send of message %s: %w", r.MessageID, err)
+	}
+	if !won {
+		return Answer{Message: sendingAnswer(sm.IID)}, nil
+	}
+	lost := sm.Job
+	sm.Job = r.InteractionID
+	b, err := json.Marshal(sm)
+	if err != nil {
+		return Answer{}, fmt.Errorf("encode the record of message %s: %w", r.MessageID, err)
+	}
+	rec.Payload, rec.UpdatedAt = b, s.now()
+	if err := s.Store.PutJob(ctx, rec); err != nil {
+		return Answer{}, fmt.Errorf("store the record of message %s: %w", r.MessageID, err)
+	}
+	if _, err := s.enqueue(ctx, JobReply, r.InteractionID, r); err != nil {
+		return Answer{}, err
+	}
+	s.log().Warn("a send of a message never stored its job; a new send took it over", slog.String("lost_job", lost),
+		slog.String("message_id", r.MessageID), slog.String("interaction_id", r.InteractionID))
+	return Answer{Deferred: true}, nil
+}
+
+// recordNote writes the note's ID into the record of the message a reply
+// job sent; nothing when the record is gone (expired).
+func (s *Service) recordNote(ctx context.Context, messageID, noteID string) error {
+	rec, err := s.Store.GetJob(ctx, messageKey(messageID))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the record of message %s: %w", messageID, err)
+	}
+	var sm sentMessage
+	if err := json.Unmarshal(rec.Payload, &sm); err != nil {
+		return fmt.Errorf("decode the record of message %s: %w", messageID, err)
+	}
+	if sm.Note != "" {
+		return nil
+	}
+	sm.Note = noteID
+	if rec.Payload, err = json.Marshal(sm); err != nil {
+		return fmt.Errorf("encode the record of message %s: %w", messageID, err)
+	}
+	rec.UpdatedAt = s.now()
+	if err := s.Store.PutJob(ctx, rec); err != nil {
+		return fmt.Errorf("store the record of message %s: %w", messageID, err)
+	}
+	return nil
 }
 
 // gitlabName is a Discord user's name for sdesk's attribution line in
@@ -710,17 +1009,22 @@ func gitlabName(u User) string {
 	return "user " + u.ID
 }
 
-// replyBody is the note a Discord answer becomes: the text as a block quote
-// and each attachment link (both defused: gfm), a rule, the attribution
-// line and the marker, laid out as issueDescription.
+// replyBody is the note a Discord answer becomes, laid out as
+// issueDescription: what the message shows (shownParts), each forwarded
+// message after a "Forwarded message" line, a rule, the attribution line
+// and the marker. Everything a user wrote is a block quote (gfm.Quote) or
+// a name in sdesk's own line (gfm.Inline), so none of it can hide or
+// forge what follows.
 func replyBody(r ThreadRequest) string { return replyBodyWith(r, "") }
 
 // replyBodyWith is replyBody with a files part (filesMarkdown) after the
-// quote; "" for none.
+// message; "" for none. The links of a job stored before files were
+// copied (Attachments) follow it, defused, as they always were.
 func replyBodyWith(r ThreadRequest, files string) string {
-	var parts []string
-	if q := gfm.Quote(r.Text); q != "" {
-		parts = append(parts, q)
+	parts := shownParts(r.shown())
+	for _, f := range r.Forwarded {
+		parts = append(parts, "**Forwarded message**")
+		parts = append(parts, shownParts(f)...)
 	}
 	if files != "" {
 		parts = append(parts, strings.TrimRight(files, "\n"))
@@ -736,35 +1040,115 @@ func replyBodyWith(r ThreadRequest, files string) string {
 	return strings.Join(parts, "\n\n")
 }
 
+// shownParts are the paragraphs of what a message shows: its text as a
+// block quote, one line naming its stickers (names gfm.Inline; "unnamed"
+// for a name with nothing left), and each embed's text as a block quote
+// after an "Embed" line.
+func shownParts(s Shown) []string {
+	var parts []string
+	if q := gfm.Quote(s.Text); q != "" {
+		parts = append(parts, q)
+	}
+	if len(s.Stickers) > 0 {
+		names := make([]string, len(s.Stickers))
+		for i, n := range s.Stickers {
+			if names[i] = gfm.Inline(n); names[i] == "" {
+				names[i] = "unnamed"
+			}
+		}
+		label := "Sticker: "
+		if len(names) > 1 {
+			label = "Stickers: "
+		}
+		parts = append(parts, label+strings.Join(names, ", "))
+	}
+	for _, e := range s.Embeds {
+		if q := gfm.Quote(e); q != "" {
+			parts = append(parts, "**Embed**", q)
+		}
+	}
+	return parts
+}
+
+// replySummary is what a reply sent, for the user's answer in Discord:
+// the text, the stickers, the embeds' text and each forwarded message, as
+// Discord showed them (sticker names escaped: discordmd.Text).
+func replySummary(r ThreadRequest) string {
+	parts := summaryParts(r.shown())
+	for _, f := range r.Forwarded {
+		parts = append(parts, "*Forwarded message*")
+		parts = append(parts, summaryParts(f)...)
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+func summaryParts(s Shown) []string {
+	var parts []string
+	if t := strings.TrimSpace(s.Text); t != "" {
+		parts = append(parts, t)
+	}
+	for _, n := range s.Stickers {
+		parts = append(parts, "Sticker: "+discordmd.Text(n))
+	}
+	for _, e := range s.Embeds {
+		if t := strings.TrimSpace(e); t != "" {
+			parts = append(parts, t)
+		}
+	}
+	return parts
+}
+
 // replyMarker identifies the note a reply became, so a retried reply job
 // finds it instead of posting it again.
 func replyMarker(r ThreadRequest) string {
 	return "<!-- sdesk:v1 reply interaction=" + r.InteractionID + " -->"
 }
 
+// runReply copies the reply's files to GitLab (copyFiles: each once, over
+// SDESK_MAX_ATTACHMENT_MB or lost named as not uploaded), creates the
+// note once (found by its marker after a lost answer), records it
+// in the record of the message "Send to GitLab" sent, and edits the
+// deferred answer: what was sent, a link to the note, and the files that
+// did not reach GitLab, named.
 func (s *Service) runReply(ctx context.Context, j *Job) error {
 	var r ThreadRequest
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("decode reply: %w", err)
 	}
+	log := s.log().With(slog.String("job_id", j.ID), slog.String("job_kind", j.Kind), slog.Int("issue", r.IID))
+	files, _, err := s.copyFiles(ctx, j, "file:", r.Files, log)
+	if err != nil {
+		return err
+	}
+	max := s.maxAttachmentBytes()
 	noteID, err := s.once(ctx, j, "note", func() (string, error) {
 		id, err := s.GitLab.FindNoteByMarker(ctx, r.IID, replyMarker(r))
 		return strconv.Itoa(id), err
 	}, func() (string, error) {
-		id, err := s.GitLab.CreateNote(ctx, r.IID, replyBody(r))
+		id, err := s.GitLab.CreateNote(ctx, r.IID, replyBodyWith(r, filesMarkdown(files, max)))
 		return strconv.Itoa(id), err
 	})
 	if err != nil {
 		return err
 	}
+	link := noteURL(r.IssueURL, noteID)
+	if r.MessageID != "" {
+		if _, err := s.step(ctx, j, "message", func() (string, error) {
+			return "", s.recordNote(ctx, r.MessageID, noteID)
+		}); err != nil {
+			return err
+		}
+	}
 	_, err = s.tolerant(ctx, j, "response", func() (string, error) {
-		return "", s.Discord.EditResponse(ctx, r.Token, Message{
-			Embeds: []Embed{{
-				AuthorName:  r.User.Username,
-				Description: Truncate(r.Text, 4096),
-				Footer:      fmt.Sprintf("Sent to GitLab issue #%d (note %s)", r.IID, noteID),
-			}},
-		})
+		e := Embed{
+			AuthorName:  r.User.Username,
+			Description: Truncate(replySummary(r), 4096),
+			Footer:      fmt.Sprintf("Sent to GitLab issue #%d (note %s)", r.IID, noteID),
+		}
+		if link != "" {
+			e.Title, e.URL = fmt.Sprintf("Note on issue #%d", r.IID), link
+		}
+		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: missingFiles(files, max), Embeds: []Embed{e}})
 	})
 	return err
 }

@@ -1,0 +1,4 @@
+package sdesk
+
+// Exported for the black-box tests of replies.
+var ReplyBodyWith = replyBodyWith
