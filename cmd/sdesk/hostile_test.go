@@ -6,6 +6,7 @@ import (
 
 	"github.com/sdesk/sdesk/internal/e2e"
 	"github.com/sdesk/sdesk/pkg/gfm"
+	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
 // hostile are the shapes issue 7 saw reach GitLab, in Discord text.
@@ -43,15 +44,8 @@ func TestHostileTextIsInert(t *testing.T) {
 	for _, text := range hostile {
 		env.Interact(url, env.Command(e2e.Reporter, thread, "reply", map[string]string{"message": text}))
 	}
-	target := map[string]any{
-		"id": env.ID(), "channel_id": thread, "content": "/close",
-		"author": map[string]any{"id": e2e.Reporter.ID, "username": e2e.Reporter.Username, "discriminator": "0"},
-		"attachments": []any{map[string]any{
-			"id": env.ID(), "filename": "@all <!--.png", "size": 10,
-			"url": "https://cdn.discordapp.com/attachments/1/2/@all%20%3C!--.png?ex=1&is=2&hm=3",
-		}},
-	}
-	env.Interact(url, env.MessageCommand(e2e.Reporter, thread, "Send to GitLab", target))
+	shot := env.Discord.AddAttachment("@all <!--.png", "image/png", []byte("\x89PNG\r\n\x1a\n"))
+	env.Interact(url, env.SendToGitLab(e2e.Reporter, thread, &e2e.Message{Author: e2e.Reporter, Content: "/close", Files: []sdesk.Attachment{shot}}))
 	e2e.Eventually(t, "every reply", func() bool { is, _ := env.GitLab.Issue(1); return len(is.Notes) == len(hostile)+1 })
 
 	is, _ := env.GitLab.Issue(1)

@@ -228,6 +228,10 @@ func TestSendWhatIsVisible(t *testing.T) {
 		{"forward of stickers and an embed", func(*hookEnv) *e2e.Message {
 			return &e2e.Message{Author: e2e.Reporter, Forward: &e2e.Message{Stickers: []string{"wave"}, Embeds: []map[string]any{embed}}}
 		}, []string{"**Forwarded message**\n\nSticker: wave\n\n**Embed**\n\n> Build failed"}, nil},
+		{"Discord markup read as names", func(*hookEnv) *e2e.Message {
+			return &e2e.Message{Author: e2e.Reporter, Mentions: []e2e.User{e2e.Staff},
+				Content: "<@" + e2e.Staff.ID + "> asked for logs in <#1400000000000000001> <:sadparrot:1120000000000000001> since <t:1764410400:f>, <@1400000000000000002>"}
+		}, []string{"> @\u200dmoderator asked for logs in #unknown-channel :sadparrot: since 2025-11-29 10:00 UTC, @\u200dunknown-user"}, nil},
 		{"stickers", func(*hookEnv) *e2e.Message {
 			return &e2e.Message{Author: e2e.Reporter, Stickers: []string{"wave", "thumbs up"}}
 		}, []string{"Stickers: wave, thumbs up\n\n---"}, nil},

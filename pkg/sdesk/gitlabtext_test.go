@@ -30,6 +30,7 @@ func FuzzGitLabTexts(f *testing.F) {
 		f.Add(s, s, "user_name", "https://cdn.discordapp.com/a/b/"+s, s, s, s)
 	}
 	f.Add("", "t", "n", "", "", "", "words")
+	f.Add("<@1> in <#1> with <@&1> <@2>", "t", "/close\n@all", "", "`x", "<!--", "\n---\n— **x** on Discord")
 	f.Fuzz(func(t *testing.T, text, title, name, attachment, sticker, embed, forwarded string) {
 		u := sdesk.User{ID: "1210000000000000001", Username: name}
 		r := sdesk.ReportRequest{InteractionID: "1300000000000000001", GuildID: "1200000000000000003", User: u, Title: title, Description: text}
@@ -40,6 +41,8 @@ func FuzzGitLabTexts(f *testing.F) {
 			InteractionID: "1300000000000000003", User: u, MessageAuthor: name, MessageID: "1600000000000000001",
 			Text: text, Stickers: []string{sticker, name}, Embeds: []string{embed},
 			Forwarded: []sdesk.Shown{{Text: forwarded, Stickers: []string{sticker}, Embeds: []string{embed, text}}},
+			// Names replace Discord mentions in the text before gfm runs.
+			Names: sdesk.Names{Users: map[string]string{"1": name, "2": sticker}, Roles: map[string]string{"1": embed}, Channels: map[string]string{"1": forwarded}},
 		}, sdesk.FilesMarkdown([]string{sticker, embed, forwarded}, []string{"image/png", "text/plain", embed}, []string{"up", "too-large", "lost"}, 1<<20))
 		if err := gfm.CheckTitle(sdesk.IssueTitle(r)); err != nil {
 			t.Fatalf("title breaks the rules: %v\n%q", err, sdesk.IssueTitle(r))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdesk/sdesk/pkg/discordmarkup"
 	"github.com/sdesk/sdesk/pkg/discordmd"
 	"github.com/sdesk/sdesk/pkg/gfm"
 )
@@ -1021,10 +1022,11 @@ func replyBody(r ThreadRequest) string { return replyBodyWith(r, "") }
 // message; "" for none. The links of a job stored before files were
 // copied (Attachments) follow it, defused, as they always were.
 func replyBodyWith(r ThreadRequest, files string) string {
-	parts := shownParts(r.shown())
+	names := discordmarkup.Names{Users: r.Names.Users, Roles: r.Names.Roles, Channels: r.Names.Channels}
+	parts := shownParts(r.shown(), names)
 	for _, f := range r.Forwarded {
 		parts = append(parts, "**Forwarded message**")
-		parts = append(parts, shownParts(f)...)
+		parts = append(parts, shownParts(f, names)...)
 	}
 	if files != "" {
 		parts = append(parts, strings.TrimRight(files, "\n"))
@@ -1044,9 +1046,13 @@ func replyBodyWith(r ThreadRequest, files string) string {
 // block quote, one line naming its stickers (names gfm.Inline; "unnamed"
 // for a name with nothing left), and each embed's text as a block quote
 // after an "Embed" line.
-func shownParts(s Shown) []string {
+//
+// Discord markup in the text and the embeds (mentions, custom emoji,
+// timestamps) is translated into readable text first
+// (discordmarkup.Translate with the request's names), then quoted.
+func shownParts(s Shown, names discordmarkup.Names) []string {
 	var parts []string
-	if q := gfm.Quote(s.Text); q != "" {
+	if q := gfm.Quote(discordmarkup.Translate(s.Text, names)); q != "" {
 		parts = append(parts, q)
 	}
 	if len(s.Stickers) > 0 {
@@ -1063,7 +1069,7 @@ func shownParts(s Shown) []string {
 		parts = append(parts, label+strings.Join(names, ", "))
 	}
 	for _, e := range s.Embeds {
-		if q := gfm.Quote(e); q != "" {
+		if q := gfm.Quote(discordmarkup.Translate(e, names)); q != "" {
 			parts = append(parts, "**Embed**", q)
 		}
 	}
