@@ -400,7 +400,7 @@ func embedText(e disgo.Embed) string {
 	}
 	add(e.Title)
 	if strings.TrimSpace(e.Title) != "" && e.URL != "" {
-		if u, err := url.Parse(e.URL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && !cdnHosts[u.Host] {
+		if u, err := url.Parse(e.URL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && !cdnHosts[strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")] {
 			add(e.URL)
 		}
 	}

@@ -896,17 +896,28 @@ func (s *Service) alreadySent(ctx context.Context, r ThreadRequest) (Answer, err
 	if id, ok := j.Step("note"); ok {
 		return Answer{Message: sentAnswer(sm.IID, noteURL(sm.IssueURL, id))}, nil
 	}
-	if j.Status == JobFailed {
+	if j.Status == JobFailed || s.stalled(j) {
 		return s.resend(ctx, r, j, sm.IID)
 	}
 	return Answer{Message: sendingAnswer(sm.IID)}, nil
 }
 
-// resend runs the failed job of a message's send again for this send:
-// the same job, so it looks for a note an earlier attempt may have made
-// before it creates one (its marker), and this interaction gets the
-// answer. Each failure is taken over once, by the send that claims it,
-// however many come at once.
+// stalled tells whether a pending job is held by no one, so nothing will
+// run it unless it is queued again: no queue took it (orphaned), it was
+// never run NeverRunAfter after it was stored (its hand-over to the queue
+// failed, or Lambda dropped the event), or it has not moved for
+// StallAfter.
+func (s *Service) stalled(j Job) bool {
+	idle := s.now().Sub(j.UpdatedAt)
+	return j.Status == JobPending && (j.Orphaned || j.Attempts == 0 && idle >= NeverRunAfter || idle >= s.stallAfter())
+}
+
+// resend runs the failed or stalled job of a message's send again for
+// this send: the same job, so it looks for a note an earlier attempt may
+// have made before it creates one (its marker), and this interaction gets
+// the answer. Files the failed send could not copy are tried again, from
+// this send's fresh links (Discord's links expire). Each failure is taken
+// over once, by the send that claims it, however many come at once.
 func (s *Service) resend(ctx context.Context, r ThreadRequest, j Job, iid int) (Answer, error) {
 	failure := j.ErrorRef
 	if failure == "" {
@@ -924,13 +935,27 @@ func (s *Service) resend(ctx context.Context, r ThreadRequest, j Job, iid int) (
 		return Answer{}, fmt.Errorf("decode reply job %s: %w", j.ID, err)
 	}
 	p.Token = r.Token
+	fresh := map[string]string{}
+	for _, f := range r.Files {
+		fresh[f.ID] = f.URL
+	}
+	for i, f := range p.Files {
+		if u, ok := fresh[f.ID]; ok && f.ID != "" {
+			p.Files[i].URL = u
+		}
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return Answer{}, fmt.Errorf("encode reply job %s: %w", j.ID, err)
 	}
 	j.Payload = b
-	j.Status, j.Attempts, j.Error, j.ErrorRef = JobPending, 0, "", ""
+	j.Status, j.Attempts, j.Error, j.ErrorRef, j.Orphaned = JobPending, 0, "", "", false
 	delete(j.Steps, "response")
+	for k, v := range j.Steps {
+		if strings.HasPrefix(k, "file:") && (v == fileFailed || v == fileLost) {
+			delete(j.Steps, k)
+		}
+	}
 	j.UpdatedAt = s.now()
 	if err := s.Store.PutJob(ctx, j); err != nil {
 		return Answer{}, fmt.Errorf("store resent reply job %s: %w", j.ID, err)
