@@ -1,7 +1,8 @@
 // Package discordmarkup translates Discord's message markup into text a
 // reader in GitLab can read: mentions of users, roles and channels become
 // their names, custom emoji their :name:, timestamps a date in UTC, and
-// slash-command mentions the command. It uses the standard library only.
+// slash-command mentions the command. It uses the standard library and
+// pkg/discordmd, whose code rules say where Discord shows code.
 //
 // The formats are Discord's "Message Formatting" reference
 // (https://discord.com/developers/docs/reference#message-formatting).
@@ -92,12 +93,13 @@
 package discordmarkup
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sdesk/sdesk/pkg/discordmd"
 )
 
 // Names maps Discord IDs (snowflakes as decimal strings) to the names to
@@ -160,9 +162,9 @@ type translator struct {
 	s     string
 	names Names
 	b     strings.Builder
-	done  int      // s[:done] is written to b (or needs no change)
-	runs  tickRuns // built at the first backtick
-	date  [32]byte // room for a formatted timestamp
+	done  int             // s[:done] is written to b (or needs no change)
+	code  *discordmd.Code // built at the first backtick
+	date  [32]byte        // room for a formatted timestamp
 }
 
 // replacement is what a token becomes: pre + text + post, or the time
@@ -225,106 +227,20 @@ func (t *translator) run() string {
 }
 
 // codeEnd returns the end of the code block or code span that the run of
-// backticks at s[i] opens, or the end of the run when it opens none.
+// backticks at s[i] opens (Discord's rules, in pkg/discordmd), or the end
+// of the run when it opens none.
 func (t *translator) codeEnd(i int) int {
-	s := t.s
-	n := tickRun(s, i)
-	if n >= 3 {
-		if end := codeBlockEnd(s, i); end >= 0 {
-			return end
-		}
+	if t.code == nil {
+		c := discordmd.NewCode(t.s)
+		t.code = &c
 	}
-	end := i + n
-	if t.runs == nil {
-		t.runs = newTickRuns(s)
+	if end := t.code.End(i); end >= 0 {
+		return end
 	}
-	for m := n; m >= 1; m-- {
-		if j := t.runs.next(m, end); j >= 0 {
-			return j + m
-		}
+	for i < len(t.s) && t.s[i] == '`' {
+		i++
 	}
-	return end
-}
-
-// codeBlockEnd returns the end of the code block that Discord's code block
-// rule, /^```(?:([a-z0-9_+\-.#]+?)\n)?\n*([^\n][^]*?)\n*```/i in its
-// client, matches at s[i:] (which starts with ```), or -1. The rule's
-// first choice is the language line: when the letters, digits and
-// _ + - . # right after the ``` are followed by a line break, the block's
-// text starts after it; when that gives no match, the text starts right
-// after the ```. Either way the text begins with its first character that
-// is not a line break, at p, and the block ends with the first ``` that
-// starts after p (the lazy [^]*? and the \n* before the closing ```
-// together stop there). Only ASCII letters count: JavaScript's /i without
-// the u flag folds no other character to them.
-func codeBlockEnd(s string, i int) int {
-	j := i + 3
-	k := j
-	for k < len(s) && isLangByte(s[k]) {
-		k++
-	}
-	if k > j && k < len(s) && s[k] == '\n' {
-		if end := blockClose(s, k+1); end >= 0 {
-			return end
-		}
-	}
-	return blockClose(s, j)
-}
-
-// blockClose returns the end of the first ``` that starts after the first
-// character at or after from that is not '\n', or -1.
-func blockClose(s string, from int) int {
-	p := from
-	for p < len(s) && s[p] == '\n' {
-		p++
-	}
-	if p >= len(s) {
-		return -1
-	}
-	r := strings.Index(s[p+1:], "```")
-	if r < 0 {
-		return -1
-	}
-	return p + 1 + r + 3
-}
-
-// tickRun returns the length of the run of backticks at s[i:].
-func tickRun(s string, i int) int {
-	n := 0
-	for i+n < len(s) && s[i+n] == '`' {
-		n++
-	}
-	return n
-}
-
-// tickRuns indexes the maximal runs of backticks of a text by length
-// (length -> starts, ascending), so that the run that closes a code span,
-// the next run exactly as long as the opening one, is found in O(log n).
-type tickRuns map[int][]int
-
-func newTickRuns(s string) tickRuns {
-	runs := tickRuns{}
-	for i := 0; i < len(s); {
-		k := strings.IndexByte(s[i:], '`')
-		if k < 0 {
-			break
-		}
-		i += k
-		n := tickRun(s, i)
-		runs[n] = append(runs[n], i)
-		i += n
-	}
-	return runs
-}
-
-// next returns the start of the first maximal run exactly n backticks long
-// that starts at or after from, or -1.
-func (r tickRuns) next(n, from int) int {
-	starts := r[n]
-	if k := sort.SearchInts(starts, from); k < len(starts) {
-		return starts[k]
-	}
-	return -1
+	return i
 }
 
 // token reads the token that starts with the '<' at s[i]. It returns its
@@ -479,12 +395,6 @@ func isCommandRune(r rune) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// isLangByte reports whether c may be part of a code block's language:
-// [a-z0-9_+\-.#], case-insensitive.
-func isLangByte(c byte) bool {
-	return isEmojiNameByte(c) || c == '+' || c == '-' || c == '.' || c == '#'
-}
 
 func isEmojiNameByte(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'

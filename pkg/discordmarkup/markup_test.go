@@ -182,6 +182,9 @@ var translateTests = []struct {
 	{"code block on one line", "```<@1>```", "```<@1>```"},
 	{"code block with language", "```js\n<@1> <t:0>\n```", "```js\n<@1> <t:0>\n```"},
 	{"code block starting with a backtick", "```js\n```<@1>```", "```js\n```<@1>```"},
+	// The Kelvin sign is no language letter (JavaScript's /i folds no
+	// non-ASCII character), so the block is "```\u212a\n```".
+	{"non-ASCII letter is no language", "```\u212a\n```<@1>```", "```\u212a\n```@one```"},
 	{"language line and nothing after", "```js\n```<@1>", "```js\n```@one"},
 	{"unclosed code block", "```\n<@1>", "```\n@one"},
 	{"empty code block is a code span", "```\n\n```<@1>", "```\n\n```@one"},

@@ -210,8 +210,10 @@ func (g gitlabCode) spanEnd(from, n int) int {
 
 // discordCodeBlockRe is Discord's codeBlock rule (its client's
 // /^```(?:([a-z0-9_+\-.#]+?)\n)?\n*([^\n][^]*?)\n*```/i); Go's regexp
-// prefers the same match as JavaScript's backtracking.
-var discordCodeBlockRe = regexp.MustCompile("(?i)^```(?:[a-z0-9_+\\-.#]+?\n)?\n*[^\n][\\s\\S]*?\n*```")
+// prefers the same match as JavaScript's backtracking. The letters are
+// spelled out: JavaScript's /i without the u flag folds no other
+// character to them, where Go's (?i) would take "ſ" and the Kelvin sign.
+var discordCodeBlockRe = regexp.MustCompile("^```(?:[a-zA-Z0-9_+\\-.#]+?\n)?\n*[^\n][\\s\\S]*?\n*```")
 
 // discordCode finds code in a rendered note as Discord does: its codeBlock
 // rule (discordCodeBlockRe), then simple-markdown's inlineCode,
@@ -241,6 +243,18 @@ func (c discordCode) end(i int) int {
 	}
 	return -1
 }
+
+// Code finds code in a text as Discord reads it: Discord's code block and
+// inline code rules (see discordCode), the one place they are written.
+// pkg/discordmarkup uses it to keep markup inside code literal.
+type Code struct{ c discordCode }
+
+// NewCode indexes s for Code.End (O(len(s))).
+func NewCode(s string) Code { return Code{newDiscordCode(s)} }
+
+// End returns the end of the code block or code span that starts at the
+// backtick s[i], or -1 when Discord reads none there.
+func (c Code) End(i int) int { return c.c.end(i) }
 
 // splitSpan is a code span as Split sees it: s[open:end], its runs n
 // backticks long.
