@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -61,6 +62,16 @@ type Config struct {
 	// MaxAttachmentBytes is the largest file taken from a report
 	// (SDESK_MAX_ATTACHMENT_MB, 1 to 100 MiB; default 25 MiB), in bytes.
 	MaxAttachmentBytes int64
+	// MaxOpenReports is the most open reports one member may have
+	// (SDESK_MAX_OPEN_REPORTS, 0 to 100; 0: no limit; default 3).
+	MaxOpenReports int
+	// ReportCooldown is the least time between two reports of one member
+	// (SDESK_REPORT_COOLDOWN, a Go duration from 0 to 24h; 0: none;
+	// default 60s).
+	ReportCooldown time.Duration
+	// ReopenOnReply reopens a closed issue when its reporter replies
+	// (SDESK_REOPEN_ON_REPLY, default true).
+	ReopenOnReply bool
 	// JobFunction is the Lambda function that runs deferred jobs
 	// (SDESK_JOB_FUNCTION, set by template.yaml). Empty outside Lambda.
 	JobFunction string
@@ -101,6 +112,9 @@ var Vars = []Var{
 	{"SDESK_MAX_MESSAGES_PER_EVENT", false, "5", "Most Discord messages one GitLab event makes (1 to 50); the rest of a longer comment is attached as a Markdown file."},
 	{"SDESK_CATEGORIES", false, "", "Options of the /report form's category select: Label=gitlab-label items separated by ; (e.g. Bug=bug;Question=question;Feature request=feature), at most 25, each side 1 to 100 characters, GitLab labels unique and without commas; the chosen label is added to GITLAB_ISSUE_LABELS. Empty: no select."},
 	{"SDESK_MAX_ATTACHMENT_MB", false, "25", "Largest file (MiB, 1 to 100) taken from a report's files; a larger one is named in the issue as not uploaded. Keep it at or below GitLab's maximum attachment size."},
+	{"SDESK_MAX_OPEN_REPORTS", false, "3", "Most open reports one member may have (0 to 100; 0: no limit). Staff are exempt."},
+	{"SDESK_REPORT_COOLDOWN", false, "60s", "Least time between two reports of one member, a duration like 60s or 5m (0 to 24h; 0: none). Staff are exempt."},
+	{"SDESK_REOPEN_ON_REPLY", false, "true", "A reporter's reply to a closed issue reopens it, as Service Desk does for e-mail replies."},
 	{"SDESK_JOB_FUNCTION", false, "", "Lambda only: function that runs deferred jobs (set by template.yaml)."},
 }
 
@@ -337,6 +351,23 @@ func Load(getenv func(string) string) (Config, error) {
 		problems = append(problems, "SDESK_MAX_ATTACHMENT_MB must be a whole number of MiB from 1 to 100")
 	} else {
 		c.MaxAttachmentBytes = int64(n) << 20
+	}
+	if n, err := strconv.Atoi(get("SDESK_MAX_OPEN_REPORTS")); err != nil || n < 0 || n > 100 {
+		problems = append(problems, "SDESK_MAX_OPEN_REPORTS must be a whole number from 0 (no limit) to 100")
+	} else {
+		c.MaxOpenReports = n
+	}
+	if d, err := time.ParseDuration(get("SDESK_REPORT_COOLDOWN")); err != nil || d < 0 || d > 24*time.Hour {
+		problems = append(problems, "SDESK_REPORT_COOLDOWN must be a duration from 0s (none) to 24h, like 60s or 5m")
+	} else {
+		c.ReportCooldown = d
+	}
+	switch get("SDESK_REOPEN_ON_REPLY") {
+	case "true", "1":
+		c.ReopenOnReply = true
+	case "false", "0":
+	default:
+		problems = append(problems, "SDESK_REOPEN_ON_REPLY must be true or false")
 	}
 	c.JobFunction = get("SDESK_JOB_FUNCTION")
 

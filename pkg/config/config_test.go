@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -112,6 +113,9 @@ func TestLoadValid(t *testing.T) {
 				LockOnClose:             false,
 				MaxMessagesPerEvent:     5,
 				MaxAttachmentBytes:      25 << 20,
+				MaxOpenReports:          3,
+				ReportCooldown:          time.Minute,
+				ReopenOnReply:           true,
 			},
 		},
 		{
@@ -141,6 +145,9 @@ func TestLoadValid(t *testing.T) {
 				"SDESK_MAX_MESSAGES_PER_EVENT": "12",
 				"SDESK_CATEGORIES":             "Bug=bug;Question=question;Feature request=feature",
 				"SDESK_MAX_ATTACHMENT_MB":      " 100 ",
+				"SDESK_MAX_OPEN_REPORTS":       "0",
+				"SDESK_REPORT_COOLDOWN":        "5m",
+				"SDESK_REOPEN_ON_REPLY":        "false",
 				"SDESK_JOB_FUNCTION":           "sdesk-jobs",
 			},
 			want: config.Config{
@@ -172,6 +179,9 @@ func TestLoadValid(t *testing.T) {
 					{Label: "Feature request", GitLabLabel: "feature"},
 				},
 				MaxAttachmentBytes: 100 << 20,
+				MaxOpenReports:     0,
+				ReportCooldown:     5 * time.Minute,
+				ReopenOnReply:      false,
 				JobFunction:        "sdesk-jobs",
 			},
 		},
@@ -201,6 +211,9 @@ func TestLoadValid(t *testing.T) {
 				LockOnClose:             true,
 				MaxMessagesPerEvent:     5,
 				MaxAttachmentBytes:      25 << 20,
+				MaxOpenReports:          3,
+				ReportCooldown:          time.Minute,
+				ReopenOnReply:           true,
 			},
 		},
 		{
@@ -230,6 +243,9 @@ func TestLoadValid(t *testing.T) {
 				LockOnClose:             false,
 				MaxMessagesPerEvent:     5,
 				MaxAttachmentBytes:      25 << 20,
+				MaxOpenReports:          3,
+				ReportCooldown:          time.Minute,
+				ReopenOnReply:           true,
 			},
 		},
 	}
@@ -380,6 +396,13 @@ func TestLoadMalformed(t *testing.T) {
 		{"max attachment negative", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "-25"}, "SDESK_MAX_ATTACHMENT_MB"},
 		{"max attachment with unit", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "25MB"}, "SDESK_MAX_ATTACHMENT_MB"},
 		{"max attachment fraction", map[string]string{"SDESK_MAX_ATTACHMENT_MB": "2.5"}, "SDESK_MAX_ATTACHMENT_MB"},
+		{"max open reports negative", map[string]string{"SDESK_MAX_OPEN_REPORTS": "-1"}, "SDESK_MAX_OPEN_REPORTS"},
+		{"max open reports 101", map[string]string{"SDESK_MAX_OPEN_REPORTS": "101"}, "SDESK_MAX_OPEN_REPORTS"},
+		{"max open reports word", map[string]string{"SDESK_MAX_OPEN_REPORTS": "three"}, "SDESK_MAX_OPEN_REPORTS"},
+		{"cooldown without unit", map[string]string{"SDESK_REPORT_COOLDOWN": "60"}, "SDESK_REPORT_COOLDOWN"},
+		{"cooldown negative", map[string]string{"SDESK_REPORT_COOLDOWN": "-1s"}, "SDESK_REPORT_COOLDOWN"},
+		{"cooldown over a day", map[string]string{"SDESK_REPORT_COOLDOWN": "25h"}, "SDESK_REPORT_COOLDOWN"},
+		{"reopen on reply maybe", map[string]string{"SDESK_REOPEN_ON_REPLY": "yes"}, "SDESK_REOPEN_ON_REPLY"},
 		{"category without =", map[string]string{"SDESK_CATEGORIES": "Bug"}, "SDESK_CATEGORIES"},
 		{"category label empty", map[string]string{"SDESK_CATEGORIES": "=bug"}, "SDESK_CATEGORIES"},
 		{"category GitLab label empty", map[string]string{"SDESK_CATEGORIES": "Bug= "}, "SDESK_CATEGORIES"},
@@ -418,6 +441,9 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 		"SDESK_MAX_MESSAGES_PER_EVENT": "-1",
 		"SDESK_CATEGORIES":             "Bug",
 		"SDESK_MAX_ATTACHMENT_MB":      "0",
+		"SDESK_MAX_OPEN_REPORTS":       "-3",
+		"SDESK_REPORT_COOLDOWN":        "soon",
+		"SDESK_REOPEN_ON_REPLY":        "maybe",
 	})
 	delete(env, "GITLAB_TOKEN")
 	want := []string{
@@ -436,6 +462,9 @@ func TestLoadSeveralProblemsInOneError(t *testing.T) {
 		"SDESK_MAX_MESSAGES_PER_EVENT",
 		"SDESK_CATEGORIES",
 		"SDESK_MAX_ATTACHMENT_MB",
+		"SDESK_MAX_OPEN_REPORTS",
+		"SDESK_REPORT_COOLDOWN",
+		"SDESK_REOPEN_ON_REPLY",
 	}
 	cerr := loadError(t, env)
 	msg := cerr.Error()
