@@ -16,8 +16,19 @@ type Store interface {
 	// every field but CreatedAt, which keeps its first value). Writing a
 	// mapping whose issue is already mapped to another thread or another
 	// reporter, or whose thread is already mapped to another issue, fails
-	// with ErrConflict and writes nothing.
+	// with ErrConflict and writes nothing. State and StateAt are written by
+	// the first write only (State "" is StateOpened); SetMappingState
+	// changes them.
 	PutMapping(ctx context.Context, m Mapping) error
+	// SetMappingState records that issue iid is in state (StateOpened or
+	// StateClosed) as of at, unless the mapping's state is already of a
+	// later time (events arrive out of order): then it writes nothing and
+	// returns nil. ErrNotFound when the issue is not mapped.
+	SetMappingState(ctx context.Context, iid int, state string, at time.Time) error
+	// Mappings returns the mappings q selects, newest first (CreatedAt,
+	// then IssueIID, descending), after skipping q.Offset of them, at
+	// most q.Limit.
+	Mappings(ctx context.Context, q MappingQuery) ([]Mapping, error)
 	// MappingByIssue returns the mapping of an issue, or ErrNotFound.
 	MappingByIssue(ctx context.Context, iid int) (Mapping, error)
 	// MappingByThread returns the mapping of a thread, or ErrNotFound.

@@ -28,6 +28,29 @@ type Mapping struct {
 	ReporterID string    // Discord user ID of the reporter
 	Title      string    // issue title as last seen
 	CreatedAt  time.Time // when the mapping was written
+	// State is the issue's state as sdesk last learned it: StateOpened or
+	// StateClosed. A mapping written without one is opened, and so reads
+	// a mapping stored before states were kept.
+	State string
+	// StateAt is the time of that state: the updated_at of the GitLab
+	// event that told it, or sdesk's clock when sdesk changed it. Zero for
+	// the state a mapping was first written with.
+	StateAt time.Time
+}
+
+// Issue states, as GitLab names them (the "state" of an issue,
+// https://docs.gitlab.com/api/issues/#single-issue).
+const (
+	StateOpened = "opened"
+	StateClosed = "closed"
+)
+
+// MappingQuery selects mappings for Store.Mappings.
+type MappingQuery struct {
+	ReporterID string // only this reporter's; "": every reporter's
+	State      string // only mappings in this state; "": any state
+	Offset     int    // skip this many of the selected, newest first
+	Limit      int    // at most this many; 0: no limit
 }
 
 // JobStatus is the life-cycle state of a deferred job.
