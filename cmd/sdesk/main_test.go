@@ -16,6 +16,7 @@ import (
 
 	"github.com/sdesk/sdesk/internal/e2e"
 	"github.com/sdesk/sdesk/pkg/dynamo/dynamotest"
+	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
 // The test binary doubles as sdesk for the crash test: with
@@ -401,10 +402,10 @@ func TestCommandsSync(t *testing.T) {
 	for _, c := range cmds {
 		names = append(names, fmt.Sprint(c["name"]))
 	}
-	if got, want := strings.Join(names, ","), "report,reply,close,Send to GitLab"; got != want {
+	if got, want := strings.Join(names, ","), "report,reply,close,reopen,status,issues,panel,Send to GitLab"; got != want {
 		t.Errorf("registered: got %s, want %s", got, want)
 	}
-	if !strings.Contains(out.String(), "registered 4 commands in guild") {
+	if !strings.Contains(out.String(), "registered 8 commands in guild") {
 		t.Errorf("output: got %q", out.String())
 	}
 }
@@ -418,6 +419,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"frob"}, `unknown command "frob"`},
 		{[]string{"jobs", "list", "-status", "done"}, "-status must be pending or failed"},
 		{[]string{"commands"}, "usage: sdesk commands"},
+		{[]string{"panel"}, "usage: sdesk panel post --channel ID"},
+		{[]string{"panel", "post"}, "usage: sdesk panel post --channel ID"},
+		{[]string{"panel", "post", "--channel", "general"}, "--channel must be a channel ID"},
 	}
 	for _, tt := range tests {
 		m := &Main{Getenv: func(string) string { return "" }}
@@ -425,5 +429,40 @@ func TestUsageErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want an error containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestPanelPost: `sdesk panel post --channel ID` posts the report panel,
+// whose button opens the report form in a server started afterwards.
+func TestPanelPost(t *testing.T) {
+	env := e2e.New(t)
+	var out bytes.Buffer
+	m := &Main{Stdout: &out, Getenv: env.Getenv}
+	if err := m.Run(context.Background(), []string{"panel", "post", "--channel", e2e.ChannelID}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := env.Discord.Messages(e2e.ChannelID)
+	if len(msgs) != 1 || msgs[0].Content != sdesk.PanelText {
+		t.Fatalf("messages in the channel: got %+v, want the panel", msgs)
+	}
+	var ids []string
+	for _, row := range msgs[0].Components {
+		cs, _ := row["components"].([]any)
+		for _, c := range cs {
+			ids = append(ids, fmt.Sprint(c.(map[string]any)["custom_id"]))
+		}
+	}
+	if len(ids) != 1 || ids[0] != sdesk.RoutePanelReport {
+		t.Fatalf("panel buttons: got %v, want [%s]", ids, sdesk.RoutePanelReport)
+	}
+	if !strings.Contains(out.String(), "posted the report panel") {
+		t.Errorf("output: got %q", out.String())
+	}
+	// A server started after the post (a restart, a redeploy) opens the
+	// form from the panel's button.
+	base, _ := serve(t, env)
+	r := env.Interact(base, env.Button(e2e.Reporter, e2e.ChannelID, ids[0]))
+	if r.Type != 9 || r.Data.CustomID != sdesk.RouteReportModal {
+		t.Errorf("panel button after the post: got %s, want the report modal", r.Raw)
 	}
 }

@@ -31,6 +31,7 @@ Usage:
   sdesk commands list              print the commands sdesk registers
   sdesk jobs list [-status S]      list jobs (pending or failed; default failed)
   sdesk jobs retry ID              run a failed or pending job again now
+  sdesk panel post --channel ID    post the "Report a problem" panel in a channel
   sdesk config                     print the environment variables sdesk reads
 
 Configuration comes from environment variables (and a .env file for serve);
@@ -101,6 +102,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.commands(ctx, rest)
 	case "jobs":
 		return m.jobs(ctx, rest)
+	case "panel":
+		return m.panel(ctx, rest)
 	case "config":
 		return m.printConfig()
 	case "help", "-h", "--help":

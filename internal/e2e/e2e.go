@@ -86,6 +86,10 @@ func New(t testing.TB) *Env {
 		"SDESK_BOLT_PATH":            filepath.Join(t.TempDir(), "sdesk.db"),
 		"SDESK_ADDR":                 "127.0.0.1:0",
 		"SDESK_LOG_LEVEL":            "debug",
+		// No limits per reporter: tests make many reports as one member;
+		// the tests of the limits set them.
+		"SDESK_MAX_OPEN_REPORTS": "0",
+		"SDESK_REPORT_COOLDOWN":  "0s",
 	}
 	return e
 }
@@ -138,6 +142,40 @@ func (e *Env) Command(u User, channelID, name string, options map[string]string)
 		opts = append(opts, map[string]any{"name": k, "type": 3, "value": v})
 	}
 	return e.interaction(2, u, channelID, map[string]any{"id": "1250000000000000001", "name": name, "type": 1, "options": opts}, nil)
+}
+
+// Option is a typed option of a slash command or an autocomplete
+// (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-interaction-data-option-structure):
+// Type 3 string, 4 integer, 5 boolean; Focused marks the option being
+// typed in an autocomplete, whose Value is then what was typed.
+type Option struct {
+	Name    string
+	Type    int
+	Value   any
+	Focused bool
+}
+
+func optionsJSON(options []Option) []map[string]any {
+	out := []map[string]any{}
+	for _, o := range options {
+		m := map[string]any{"name": o.Name, "type": o.Type, "value": o.Value}
+		if o.Focused {
+			m["focused"] = true
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// CommandWith is a slash command with typed options.
+func (e *Env) CommandWith(u User, channelID, name string, options ...Option) Interaction {
+	return e.interaction(2, u, channelID, map[string]any{"id": "1250000000000000001", "name": name, "type": 1, "options": optionsJSON(options)}, nil)
+}
+
+// Autocomplete is an autocomplete interaction (type 4) of a slash
+// command's options, one of them Focused.
+func (e *Env) Autocomplete(u User, channelID, name string, options ...Option) Interaction {
+	return e.interaction(4, u, channelID, map[string]any{"id": "1250000000000000001", "name": name, "type": 1, "options": optionsJSON(options)}, nil)
 }
 
 // MessageCommand is a message menu command on a message.
@@ -347,6 +385,10 @@ type Response struct {
 		CustomID   string           `json:"custom_id"`
 		Title      string           `json:"title"`
 		Components []map[string]any `json:"components"`
+		Choices    []struct {
+			Name  string `json:"name"`
+			Value any    `json:"value"`
+		} `json:"choices"`
 	} `json:"data"`
 	Raw []byte
 }

@@ -147,6 +147,7 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 		GitLabURL: cfg.GitLabURL, MaxMessagesPerEvent: cfg.MaxMessagesPerEvent,
 		SupportBotID: cfg.GitLabSupportBotID,
 		Categories:   cfg.Categories, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
+		MaxOpenReports: cfg.MaxOpenReports, ReportCooldown: cfg.ReportCooldown, ReopenOnReply: cfg.ReopenOnReply,
 	}
 	switch role {
 	case Serve:

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	disgo "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/omit"
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/sdesk/sdesk/pkg/sdesk"
@@ -21,6 +22,9 @@ import (
 type Command struct {
 	Def    disgo.ApplicationCommandCreate
 	Handle func(ctx context.Context, r *Router, i *Interaction) Response
+	// Autocomplete answers the autocomplete of the command's options
+	// (interaction type 4); nil for a command without one.
+	Autocomplete func(ctx context.Context, r *Router, i *Interaction, data disgo.AutocompleteInteractionData) Response
 }
 
 // Description is the command's description, "" for a message menu command
@@ -56,12 +60,7 @@ var Commands = []Command{
 			Description: "Report a problem to the team (opens a private thread)",
 			Contexts:    guildOnly,
 		},
-		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
-			if err := r.Service.CheckReport(i.User); err != nil {
-				return r.answer(ctx, i, sdesk.Answer{}, err, true)
-			}
-			return Modal(sdesk.RouteReportModal, "Report a problem", reportFields(r.Service.Categories)...)
-		},
+		Handle: func(ctx context.Context, r *Router, i *Interaction) Response { return r.reportForm(ctx, i) },
 	},
 	{
 		Def: disgo.SlashCommandCreate{
@@ -85,11 +84,73 @@ var Commands = []Command{
 	{
 		Def: disgo.SlashCommandCreate{
 			Name:        "close",
-			Description: "Close the GitLab issue of this thread",
+			Description: "Close the GitLab issue of this thread, or the one you choose",
 			Contexts:    guildOnly,
+			Options: []disgo.ApplicationCommandOption{
+				disgo.ApplicationCommandOptionString{Name: "reason", Description: "Why: sent to the issue as a note", MaxLength: &maxReason},
+				issueOption("The issue to close (default: this thread's)"),
+			},
 		},
 		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
-			a, err := r.Service.SubmitClose(ctx, threadRequest(i, 0))
+			req := issueRequest(i)
+			req.Reason = optionString(i, "reason")
+			a, err := r.Service.SubmitClose(ctx, req)
+			return r.answer(ctx, i, a, err, true)
+		},
+		Autocomplete: suggestIssues("close"),
+	},
+	{
+		Def: disgo.SlashCommandCreate{
+			Name:        "reopen",
+			Description: "Reopen the GitLab issue of this thread, or the one you choose, and its thread",
+			Contexts:    guildOnly,
+			Options:     []disgo.ApplicationCommandOption{issueOption("The issue to reopen (default: this thread's)")},
+		},
+		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
+			a, err := r.Service.SubmitReopen(ctx, issueRequest(i))
+			return r.answer(ctx, i, a, err, true)
+		},
+		Autocomplete: suggestIssues("reopen"),
+	},
+	{
+		Def: disgo.SlashCommandCreate{
+			Name:        "status",
+			Description: "Where the GitLab issue of this thread, or the one you choose, stands",
+			Contexts:    guildOnly,
+			Options:     []disgo.ApplicationCommandOption{issueOption("The issue (default: this thread's)")},
+		},
+		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
+			a, err := r.Service.SubmitStatus(ctx, issueRequest(i))
+			return r.answer(ctx, i, a, err, true)
+		},
+		Autocomplete: suggestIssues("status"),
+	},
+	{
+		Def: disgo.SlashCommandCreate{
+			Name:        "issues",
+			Description: "List your reports, newest first",
+			Contexts:    guildOnly,
+			Options: []disgo.ApplicationCommandOption{
+				disgo.ApplicationCommandOptionBool{Name: "all", Description: "Staff: every open report instead of yours"},
+			},
+		},
+		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
+			a, err := r.Service.Reports(ctx, sdesk.ReportsRequest{User: i.User, All: optionBool(i, "all")})
+			return r.answer(ctx, i, a, err, true)
+		},
+	},
+	{
+		Def: disgo.SlashCommandCreate{
+			Name:        "panel",
+			Description: "Post a message with a \"Report a problem\" button in this channel",
+			Contexts:    guildOnly,
+			// Manage Server by default; server admins may give it to
+			// others in Server Settings > Integrations
+			// (https://discord.com/developers/docs/interactions/application-commands#permissions).
+			DefaultMemberPermissions: omit.NewPtr(disgo.PermissionManageGuild),
+		},
+		Handle: func(ctx context.Context, r *Router, i *Interaction) Response {
+			a, err := r.Service.SubmitPanel(ctx, sdesk.PanelRequest{InteractionID: i.ID, Token: i.Token, ChannelID: i.ChannelID})
 			return r.answer(ctx, i, a, err, true)
 		},
 	},
@@ -183,11 +244,32 @@ func filesField() disgo.LabelComponent {
 	}
 }
 
-// component and modal routes, matched like paths (see match).
+// reportForm opens the report form (/report, the panel's button), unless
+// the member may not report now (CheckReport).
+func (r *Router) reportForm(ctx context.Context, i *Interaction) Response {
+	if err := r.Service.CheckReport(ctx, i.User); err != nil {
+		return r.answer(ctx, i, sdesk.Answer{}, err, true)
+	}
+	return Modal(sdesk.RouteReportModal, "Report a problem", reportFields(r.Service.Categories)...)
+}
+
+// component and modal routes, matched like paths (see match); n is the
+// route's number ({iid} or {page}), 0 for a route without one.
 var components = []struct {
 	route  string
-	handle func(ctx context.Context, r *Router, i *Interaction, iid int) Response
+	handle func(ctx context.Context, r *Router, i *Interaction, n int) Response
 }{
+	{sdesk.RoutePanelReport, func(ctx context.Context, r *Router, i *Interaction, _ int) Response {
+		return r.reportForm(ctx, i)
+	}},
+	{sdesk.RouteReports, func(ctx context.Context, r *Router, i *Interaction, page int) Response {
+		a, err := r.Service.Reports(ctx, sdesk.ReportsRequest{User: i.User, Page: page})
+		return r.page(ctx, i, a, err)
+	}},
+	{sdesk.RouteAllReports, func(ctx context.Context, r *Router, i *Interaction, page int) Response {
+		a, err := r.Service.Reports(ctx, sdesk.ReportsRequest{User: i.User, All: true, Page: page})
+		return r.page(ctx, i, a, err)
+	}},
 	{sdesk.RouteReply, func(ctx context.Context, r *Router, i *Interaction, iid int) Response {
 		if _, err := r.Service.CheckReply(ctx, threadRequest(i, iid)); err != nil {
 			return r.answer(ctx, i, sdesk.Answer{}, err, true)
@@ -233,6 +315,86 @@ var modals = []struct {
 		a, err := r.Service.SubmitReply(ctx, req)
 		return r.answer(ctx, i, a, err, false)
 	}},
+}
+
+// maxReason is /close's reason option's max_length.
+var maxReason = sdesk.MaxReason
+
+// issueOption is the `issue` option of /close, /reopen and /status: an
+// INTEGER (type 4) of at least 1 whose choices come from autocomplete
+// (https://discord.com/developers/docs/interactions/application-commands#autocomplete).
+func issueOption(description string) disgo.ApplicationCommandOptionInt {
+	one := 1
+	return disgo.ApplicationCommandOptionInt{Name: "issue", Description: description, Autocomplete: true, MinValue: &one}
+}
+
+// issueRequest is threadRequest with the issue the `issue` option names.
+func issueRequest(i *Interaction) sdesk.ThreadRequest {
+	req := threadRequest(i, 0)
+	if data, ok := commandData(i).(disgo.SlashCommandInteractionData); ok {
+		if o, ok := data.Options["issue"]; ok && o.Type == disgo.ApplicationCommandOptionTypeInt {
+			var n int
+			if json.Unmarshal(o.Value, &n) == nil && n > 0 {
+				req.Issue = n
+			}
+		}
+	}
+	return req
+}
+
+// optionString is a slash command's string option, "" when absent.
+func optionString(i *Interaction, name string) string {
+	var v string
+	if data, ok := commandData(i).(disgo.SlashCommandInteractionData); ok {
+		if o, ok := data.Options[name]; ok && o.Type == disgo.ApplicationCommandOptionTypeString {
+			_ = json.Unmarshal(o.Value, &v)
+		}
+	}
+	return v
+}
+
+// optionBool is a slash command's boolean option, false when absent.
+func optionBool(i *Interaction, name string) bool {
+	var v bool
+	if data, ok := commandData(i).(disgo.SlashCommandInteractionData); ok {
+		if o, ok := data.Options[name]; ok && o.Type == disgo.ApplicationCommandOptionTypeBool {
+			_ = json.Unmarshal(o.Value, &v)
+		}
+	}
+	return v
+}
+
+// suggestIssues answers the autocomplete of the `issue` option of
+// command (sdesk.Service.SuggestIssues). The focused value is what the
+// user has typed so far: Discord sends it as a string, or as a number
+// once it is one
+// (https://discord.com/developers/docs/interactions/application-commands#autocomplete).
+// Other options get no choices.
+func suggestIssues(command string) func(ctx context.Context, r *Router, i *Interaction, data disgo.AutocompleteInteractionData) Response {
+	return func(ctx context.Context, r *Router, i *Interaction, data disgo.AutocompleteInteractionData) Response {
+		choices := []disgo.AutocompleteChoice{}
+		o, ok := data.Options["issue"]
+		if !ok || !o.Focused {
+			return autocomplete(choices)
+		}
+		var typed string
+		if json.Unmarshal(o.Value, &typed) != nil {
+			var n json.Number
+			if json.Unmarshal(o.Value, &n) == nil {
+				typed = n.String()
+			}
+		}
+		for _, c := range r.Service.SuggestIssues(ctx, i.User, command, typed) {
+			choices = append(choices, disgo.AutocompleteChoiceInt{Name: c.Name, Value: c.Value})
+		}
+		return autocomplete(choices)
+	}
+}
+
+// autocomplete is an autocomplete answer (callback type 8) with at most
+// 25 choices.
+func autocomplete(choices []disgo.AutocompleteChoice) Response {
+	return &disgo.InteractionResponse{Type: disgo.InteractionResponseTypeAutocompleteResult, Data: disgo.AutocompleteResult{Choices: choices}}
 }
 
 // threadRequest is the request of an interaction inside a thread, with

@@ -250,7 +250,7 @@ func convertButtons(in []sdesk.Button) ([]disgo.LayoutComponent, error) {
 		default:
 			return nil, limitErr("button %d: style %d is not a custom_id button style", i, b.Style)
 		}
-		row = append(row, disgo.ButtonComponent{Label: b.Label, Style: style, CustomID: b.CustomID})
+		row = append(row, disgo.ButtonComponent{Label: b.Label, Style: style, CustomID: b.CustomID, Disabled: b.Disabled})
 		if len(row) == limButtonsPerRow || i == len(in)-1 {
 			rows = append(rows, disgo.ActionRowComponent{Components: row})
 			row = nil

@@ -75,6 +75,15 @@ func (r *Router) Interact(ctx context.Context, body []byte) Response {
 			}
 		}
 		return Ephemeral(sdesk.MsgUnknownCommand)
+	case disgo.AutocompleteInteraction:
+		name := raw.Data.CommandName
+		sdesk.AddLogAttrs(ctx, slog.String("command", name))
+		for _, c := range Commands {
+			if c.Def.CommandName() == name && c.Def.Type() == disgo.ApplicationCommandTypeSlash && c.Autocomplete != nil {
+				return c.Autocomplete(ctx, r, i, raw.Data)
+			}
+		}
+		return autocomplete([]disgo.AutocompleteChoice{})
 	case disgo.ComponentInteraction:
 		id := raw.Data.CustomID()
 		sdesk.AddLogAttrs(ctx, slog.String("custom_id", id))
@@ -183,7 +192,41 @@ func (r *Router) answer(ctx context.Context, i *Interaction, a sdesk.Answer, err
 		}
 		return resp
 	}
-	return Ephemeral(a.Message)
+	resp := Ephemeral(a.Message)
+	if rows := r.buttons(i, a.Buttons); len(rows) > 0 {
+		data := resp.Data.(disgo.MessageCreate)
+		data.Components = rows
+		resp.Data = data
+	}
+	return resp
+}
+
+// page answers a button of a paged message (/issues) by replacing the
+// message (callback type 7, UPDATE_MESSAGE) with the page asked for; a
+// failure gets a new ephemeral message, as answer gives.
+func (r *Router) page(ctx context.Context, i *Interaction, a sdesk.Answer, err error) Response {
+	if err != nil || a.Deferred {
+		return r.answer(ctx, i, a, err, true)
+	}
+	rows := r.buttons(i, a.Buttons)
+	return &disgo.InteractionResponse{
+		Type: disgo.InteractionResponseTypeUpdateMessage,
+		Data: disgo.MessageUpdate{Content: &a.Message, Components: &rows, AllowedMentions: allowedMentions(nil)},
+	}
+}
+
+// buttons lays a message's buttons out in action rows (convertButtons);
+// buttons beyond Discord's limits are a bug, logged and left out.
+func (r *Router) buttons(i *Interaction, bs []sdesk.Button) []disgo.LayoutComponent {
+	if len(bs) == 0 {
+		return nil
+	}
+	rows, err := convertButtons(bs)
+	if err != nil {
+		r.log().Error("buttons left out of an answer", slog.String("interaction_id", i.ID), slog.String("error", err.Error()))
+		return nil
+	}
+	return rows
 }
 
 // Ephemeral is an immediate message only the user sees (callback type 4,
@@ -221,28 +264,39 @@ func TextField(id, label, placeholder string, style disgo.TextInputStyle, max in
 	}}
 }
 
-// match matches a custom ID against a route like "reply/{iid}".
+// match matches a custom ID against a route like "reply/{iid}" or
+// "issues/{page}": an {iid} is a number from 1, a {page} one from 0,
+// written in decimal digits only. It returns the route's number (0 for a
+// route without one).
 func match(route, id string) (int, bool) {
 	rs, is := strings.Split(route, "/"), strings.Split(id, "/")
 	if len(rs) != len(is) {
 		return 0, false
 	}
-	iid := 0
+	num := 0
 	for n := range rs {
-		if rs[n] == "{iid}" {
+		if rs[n] == "{iid}" || rs[n] == "{page}" {
 			v, err := strconv.Atoi(is[n])
-			if err != nil || v <= 0 {
+			least := 0
+			if rs[n] == "{iid}" {
+				least = 1
+			}
+			if err != nil || v < least || strings.TrimLeft(is[n], "0123456789") != "" || v > maxRouteNumber {
 				return 0, false
 			}
-			iid = v
+			num = v
 			continue
 		}
 		if rs[n] != is[n] {
 			return 0, false
 		}
 	}
-	return iid, true
+	return num, true
 }
+
+// maxRouteNumber bounds the numbers of custom IDs: issue numbers and
+// pages are far below it.
+const maxRouteNumber = 1 << 31
 
 // form is what a modal submit carried, by custom ID
 // (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-modal-submit-data-structure).

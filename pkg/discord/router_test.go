@@ -69,11 +69,15 @@ func newRouter(tb testing.TB, categories []sdesk.Category) *routerEnv {
 type answer struct {
 	Type int `json:"type"`
 	Data struct {
-		Content         string           `json:"content"`
-		Flags           int              `json:"flags"`
-		CustomID        string           `json:"custom_id"`
-		Title           string           `json:"title"`
-		Components      []map[string]any `json:"components"`
+		Content    string           `json:"content"`
+		Flags      int              `json:"flags"`
+		CustomID   string           `json:"custom_id"`
+		Title      string           `json:"title"`
+		Components []map[string]any `json:"components"`
+		Choices    []struct {
+			Name  string `json:"name"`
+			Value any    `json:"value"`
+		} `json:"choices"`
 		AllowedMentions *struct {
 			Parse []string `json:"parse"`
 			Roles []string `json:"roles"`
@@ -328,6 +332,13 @@ func FuzzInteract(f *testing.F) {
 	f.Add(`{"id":"1300000000000000027","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"reply","type":1,"options":[{"name":"message","type":3,"value":"hi"},{"name":"file","type":11,"value":"1400000000000000001"},{"name":"file2","type":11,"value":"x"}],"resolved":{"attachments":` + attachmentsJSON + `,"users":{"5":{"id":"5","username":"u"}},"roles":{"6":{"id":"6","name":"r"}}}}}`)
 	f.Add(`{"id":"1300000000000000028","type":5,"token":"t",` + member + `,"data":{"custom_id":"replyto/3","components":[{"type":18,"component":{"type":4,"custom_id":"message","value":"x"}},{"type":18,"component":{"type":19,"custom_id":"files","values":["1400000000000000001"]}}],"resolved":{"attachments":` + attachmentsJSON + `}}}`)
 	f.Add(`{"id":"1300000000000000029","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"Send to GitLab","type":3,"target_id":"5","resolved":{"messages":{"5":{"id":"5","channel_id":"6","content":"","author":{"id":"8","username":"bob"},"attachments":[],"sticker_items":[{"id":"1","name":"wave","format_type":1}],"embeds":[{"title":"t","url":"https://cdn.discordapp.com/x"}],"message_reference":{"type":1},"message_snapshots":[{"message":{"content":"fwd","attachments":[{"id":"9","filename":"a","url":"https://cdn.discordapp.com/a","size":1}],"mentions":[{"id":"7","username":"c"}]}}]}}}}}`)
+	f.Add(`{"id":"1300000000000000030","type":4,"token":"t",` + member + `,"data":{"id":"1","name":"close","type":1,"options":[{"name":"issue","type":4,"value":"1","focused":true}]}}`)
+	f.Add(`{"id":"1300000000000000031","type":4,"token":"t",` + member + `,"data":{"id":"1","name":"status","type":1,"options":[{"name":"issue","type":4,"value":12,"focused":true}]}}`)
+	f.Add(`{"id":"1300000000000000032","type":3,"token":"t",` + member + `,"message":{"id":"1","channel_id":"1"},"data":{"custom_id":"issues/1","component_type":2}}`)
+	f.Add(`{"id":"1300000000000000033","type":3,"token":"t",` + member + `,"message":{"id":"1","channel_id":"1"},"data":{"custom_id":"issues/all/0","component_type":2}}`)
+	f.Add(`{"id":"1300000000000000034","type":3,"token":"t",` + member + `,"message":{"id":"1","channel_id":"1"},"data":{"custom_id":"panel/report","component_type":2}}`)
+	f.Add(`{"id":"1300000000000000035","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"close","type":1,"options":[{"name":"reason","type":3,"value":"done"},{"name":"issue","type":4,"value":3}]}}`)
+	f.Add(`{"id":"1300000000000000036","type":2,"token":"t",` + member + `,"data":{"id":"1","name":"issues","type":1,"options":[{"name":"all","type":5,"value":true}]}}`)
 	e := newRouter(f, []sdesk.Category{{Label: "Bug", GitLabLabel: "bug"}})
 	e.mapThread(f) // replies and sends reach the service's checks and the store
 	f.Fuzz(func(t *testing.T, body string) {
@@ -347,8 +358,23 @@ func FuzzInteract(f *testing.F) {
 				t.Fatalf("message answer not ephemeral or may ping: %s", raw)
 			}
 		case a.Type == 5, a.Type == 9:
+		case a.Type == 7:
+			// A page of /issues replaces the message of a button.
+			am := a.Data.AllowedMentions
+			if string(head.Type) != "3" || am == nil || am.Parse == nil || len(am.Parse)+len(am.Roles)+len(am.Users) != 0 {
+				t.Fatalf("message update for a body that is not a component, or it may ping: %s", raw)
+			}
+		case a.Type == 8:
+			if string(head.Type) != "4" || a.Data.Choices == nil || len(a.Data.Choices) > 25 {
+				t.Fatalf("autocomplete answer for a body that is not an autocomplete, or with no list or over 25 choices: %s", raw)
+			}
+			for _, c := range a.Data.Choices {
+				if n := len([]rune(c.Name)); n < 1 || n > 100 {
+					t.Fatalf("choice name of %d characters, want 1 to 100: %s", n, raw)
+				}
+			}
 		default:
-			t.Fatalf("answer type %d (%s), want 1, 4, 5 or 9", a.Type, raw)
+			t.Fatalf("answer type %d (%s), want 1, 4, 5, 7, 8 or 9", a.Type, raw)
 		}
 	})
 }

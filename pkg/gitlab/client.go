@@ -396,6 +396,20 @@ func toIssue(is *gl.Issue) sdesk.Issue {
 	if is.Author != nil {
 		iss.AuthorID = int(is.Author.ID)
 	}
+	iss.Labels = []string(is.Labels)
+	for _, a := range is.Assignees {
+		if a == nil {
+			continue
+		}
+		name := a.Name
+		if name == "" {
+			name = a.Username
+		}
+		iss.Assignees = append(iss.Assignees, name)
+	}
+	if is.UpdatedAt != nil {
+		iss.UpdatedAt = is.UpdatedAt.UTC()
+	}
 	return iss
 }
 

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,8 +115,18 @@ func TestClientMethods(t *testing.T) {
 			}
 
 			got, err := c.GetIssue(ctx, 1)
-			if err != nil || got != is {
+			if err != nil || !reflect.DeepEqual(got, is) {
 				t.Errorf("GetIssue: got %+v, %v; want %+v, nil", got, err, is)
+			}
+			f.EditIssue(1, func(is *gitlabfake.Issue) {
+				is.Labels, is.Assignees = []string{"bug", "discord"}, []string{"alice", "bob"}
+			})
+			edited, _ := f.Issue(1)
+			got, err = c.GetIssue(ctx, 1)
+			if err != nil || !slices.Equal(got.Labels, []string{"bug", "discord"}) || !slices.Equal(got.Assignees, []string{"alice", "bob"}) ||
+				!got.UpdatedAt.Equal(edited.UpdatedAt) || got.UpdatedAt.IsZero() {
+				t.Errorf("GetIssue after an edit: got labels %q, assignees %q, updated %v, %v; want [bug discord], [alice bob], %v",
+					got.Labels, got.Assignees, got.UpdatedAt, err, edited.UpdatedAt)
 			}
 			all, err := c.FindIssuesByMarker(ctx, "<!-- sdesk:abc123 -->")
 			var found sdesk.Issue

@@ -562,6 +562,12 @@ func (s *Service) deliverIssue(ctx context.Context, j *Job, m Mapping, ev IssueE
 		})
 		return err
 	}
+	// Every issue event tells the issue's state as of its updated_at: the
+	// newest one known wins (Store.SetMappingState), whatever order the
+	// events come in.
+	if err := s.setState(ctx, ev.IID, ev.State, ev.UpdatedAt); err != nil {
+		return err
+	}
 	if ev.Action == "open" {
 		return nil // the report flow made the thread; "changes" lists every field
 	}

@@ -202,6 +202,12 @@ func (s *Service) runKind(ctx context.Context, j *Job, log *slog.Logger) error {
 		return s.runReply(ctx, j)
 	case JobClose:
 		return s.runClose(ctx, j)
+	case JobReopen:
+		return s.runReopen(ctx, j)
+	case JobIssueStatus:
+		return s.runStatus(ctx, j)
+	case JobPanel:
+		return s.runPanel(ctx, j)
 	case JobGitLabEvent:
 		return s.runEvent(ctx, j, log)
 	}

@@ -137,6 +137,7 @@ type Button struct {
 	Label    string
 	CustomID string
 	Style    ButtonStyle
+	Disabled bool // shown greyed out; cannot be pressed
 }
 
 // File is an attachment.
@@ -228,7 +229,10 @@ type Issue struct {
 	State        string // opened or closed
 	WebURL       string
 	Confidential bool
-	AuthorID     int // who created it
+	AuthorID     int       // who created it
+	Labels       []string  // its labels, as GitLab orders them
+	Assignees    []string  // its assignees' display names
+	UpdatedAt    time.Time // its last change (zero when GitLab gives none)
 }
 
 // Note is a GitLab note as sdesk needs it.

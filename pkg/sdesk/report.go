@@ -25,9 +25,13 @@ const (
 	RouteClose       = "close/{iid}"   // Close button
 )
 
-// Route fills a route's {iid}.
-func Route(route string, iid int) string {
-	return strings.Replace(route, "{iid}", strconv.Itoa(iid), 1)
+// Route fills a route's parameter ({iid}, {page}) with n.
+func Route(route string, n int) string {
+	i, j := strings.IndexByte(route, '{'), strings.IndexByte(route, '}')
+	if i < 0 || j < i {
+		return route
+	}
+	return route[:i] + strconv.Itoa(n) + route[j+1:]
 }
 
 // Limits of the report modal.
@@ -49,9 +53,16 @@ type User struct {
 	TimedOutUntil time.Time `json:"timed_out_until,omitzero"`
 }
 
-// CheckReport tells whether a user may open the report form: not while
-// timed out.
-func (s *Service) CheckReport(u User) error { return s.checkNotTimedOut(u) }
+// CheckReport tells whether a user may open the report form (/report, the
+// panel's button): not while timed out, nor over a limit (checkLimits).
+// It answers within Discord's 3 s: store reads, and GitLab reads bounded
+// by verifyTimeout.
+func (s *Service) CheckReport(ctx context.Context, u User) error {
+	if err := s.checkNotTimedOut(u); err != nil {
+		return err
+	}
+	return s.checkLimits(ctx, u, "")
+}
 
 // checkNotTimedOut refuses, with a message for the user, every action
 // that writes to GitLab from a member who is timed out.
@@ -127,8 +138,24 @@ func (s *Service) SubmitReport(ctx context.Context, r ReportRequest) error {
 	if resumed, err := s.resumeRefused(ctx, r); err != nil || resumed {
 		return err
 	}
-	_, err := s.enqueue(ctx, JobReport, r.InteractionID, r)
-	return err
+	if _, err := s.Store.GetJob(ctx, r.InteractionID); err == nil {
+		s.log().Info("interaction replayed: its job exists", slog.String("job_id", r.InteractionID), slog.String("job_kind", JobReport))
+		return nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("look up report job %s: %w", r.InteractionID, err)
+	}
+	if err := s.checkLimits(ctx, r.User, r.InteractionID); err != nil {
+		return err
+	}
+	release, err := s.claimCooldown(ctx, r.User, r.InteractionID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.enqueue(ctx, JobReport, r.InteractionID, r); err != nil {
+		release()
+		return err
+	}
+	return nil
 }
 
 // Marker is the machine-readable comment sdesk puts in an issue
@@ -608,6 +635,15 @@ type ThreadRequest struct {
 	// mentions, from the interaction's resolved data or the message's
 	// mentions, for translating Discord markup for GitLab.
 	Names Names `json:"names,omitzero"`
+	// Issue is the issue the command's `issue` option names: /close,
+	// /reopen and /status act on it wherever they are used. 0: the
+	// thread's issue.
+	Issue int `json:"issue,omitempty"`
+	// Reason is /close's reason, sent as a note before the issue closes.
+	Reason string `json:"reason,omitempty"`
+	// Reopen: the reply reopens the issue if it is closed
+	// (SDESK_REOPEN_ON_REPLY, a reply by the reporter).
+	Reopen bool `json:"reopen,omitempty"`
 }
 
 // Shown is what Discord shows of a message besides its files: its text,
@@ -652,6 +688,8 @@ type Answer struct {
 	Deferred bool
 	// Message: answer with this (ephemeral) message now.
 	Message string
+	// Buttons go with Message.
+	Buttons []Button
 }
 
 // ErrNotMapped: the interaction was used outside a report thread.
@@ -683,8 +721,7 @@ var (
 // who can see the thread (a moderator with Manage Threads, a member added
 // by staff) may read it but not speak for the reporter.
 func (s *Service) speaksFor(m Mapping, u User) bool {
-	staff := s.StaffRoleID != "" && slices.Contains(u.RoleIDs, s.StaffRoleID)
-	return u.ID != "" && (u.ID == m.ReporterID || staff)
+	return u.ID != "" && (u.ID == m.ReporterID || s.isStaff(u))
 }
 
 // threadFor is mappingFor plus the speaksFor rule: refused answers with
@@ -703,32 +740,61 @@ func (s *Service) threadFor(ctx context.Context, r ThreadRequest, refusal error)
 	return m, nil
 }
 
-// SubmitClose checks that the user may close the thread's issue and enqueues
-// the close. Only the reporter and holders of the staff role may close.
+// SubmitClose checks that the user may close the issue (of the thread, or
+// named by the `issue` option) and enqueues the close, with its reason
+// when one is given (at most MaxReason characters). Only the reporter and
+// holders of the staff role may close.
 func (s *Service) SubmitClose(ctx context.Context, r ThreadRequest) (Answer, error) {
-	m, err := s.threadFor(ctx, r, errNotYoursClose)
+	if err := s.checkNotTimedOut(r.User); err != nil {
+		return Answer{}, err
+	}
+	m, err := s.issueFor(ctx, r, errNotYoursClose)
 	if err != nil {
 		return Answer{}, err
 	}
-	r.IID = m.IssueIID
+	if n := len([]rune(r.Reason)); n > MaxReason {
+		return Answer{Message: fmt.Sprintf("That reason has %d characters; at most %d fit. Nothing was done.", n, MaxReason)}, nil
+	}
+	r.IID, r.IssueURL = m.IssueIID, m.IssueURL
 	if _, err := s.enqueue(ctx, JobClose, r.InteractionID, r); err != nil {
 		return Answer{}, err
 	}
 	return Answer{Deferred: true}, nil
 }
 
+// runClose posts the reason as a note (once: found by its marker after a
+// lost answer), closes the issue, records its state, and answers.
 func (s *Service) runClose(ctx context.Context, j *Job) error {
 	var r ThreadRequest
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("decode close: %w", err)
+	}
+	reason := strings.TrimSpace(r.Reason) != ""
+	if reason {
+		if _, err := s.once(ctx, j, "note", func() (string, error) {
+			id, err := s.GitLab.FindNoteByMarker(ctx, r.IID, replyMarker(r))
+			return strconv.Itoa(id), err
+		}, func() (string, error) {
+			id, err := s.GitLab.CreateNote(ctx, r.IID, closeNote(r))
+			return strconv.Itoa(id), err
+		}); err != nil {
+			return err
+		}
 	}
 	if _, err := s.step(ctx, j, "close", func() (string, error) {
 		return "", s.GitLab.SetState(ctx, r.IID, true)
 	}); err != nil {
 		return err
 	}
+	if _, err := s.tolerant(ctx, j, "state", func() (string, error) { return "", s.syncState(ctx, r.IID) }); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("Issue #%d is closed.", r.IID)
+	if reason {
+		msg = fmt.Sprintf("Issue #%d is closed; your reason is on it as a note.", r.IID)
+	}
 	_, err := s.tolerant(ctx, j, "response", func() (string, error) {
-		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: fmt.Sprintf("Issue #%d is closed.", r.IID)})
+		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: msg})
 	})
 	return err
 }
@@ -810,6 +876,10 @@ func (s *Service) SubmitReply(ctx context.Context, r ThreadRequest) (Answer, err
 		return Answer{Message: fmt.Sprintf("That has %d files; at most %d can be sent at once. Nothing was sent.", n, MaxReplyFiles)}, nil
 	}
 	r.IID, r.IssueURL = m.IssueIID, m.IssueURL
+	// As Service Desk reopens an issue on an e-mail reply of its author:
+	// a reply of the reporter's; staff answering a closed issue do not
+	// reopen it.
+	r.Reopen = s.ReopenOnReply && r.User.ID == m.ReporterID && !s.isStaff(r.User)
 	if r.MessageID != "" {
 		return s.sendOnce(ctx, r)
 	}
@@ -1163,6 +1233,10 @@ func (s *Service) runReply(ctx context.Context, j *Job) error {
 		return err
 	}
 	link := noteURL(r.IssueURL, noteID)
+	reopened, err := s.reopenOnReply(ctx, j, r)
+	if err != nil {
+		return err
+	}
 	if r.MessageID != "" {
 		if _, err := s.step(ctx, j, "message", func() (string, error) {
 			return "", s.recordNote(ctx, r.MessageID, noteID)
@@ -1179,7 +1253,46 @@ func (s *Service) runReply(ctx context.Context, j *Job) error {
 		if link != "" {
 			e.Title, e.URL = fmt.Sprintf("Note on issue #%d", r.IID), link
 		}
-		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: missingFiles(files, max), Embeds: []Embed{e}})
+		content := missingFiles(files, max)
+		if reopened {
+			content = strings.TrimSpace(fmt.Sprintf("Issue #%d was closed; this reply reopened it.\n%s", r.IID, content))
+		}
+		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: content, Embeds: []Embed{e}})
 	})
 	return err
+}
+
+// reopenOnReply reopens the issue of a reply that may (r.Reopen) when
+// GitLab says it is closed, then its thread; true when it did.
+func (s *Service) reopenOnReply(ctx context.Context, j *Job, r ThreadRequest) (bool, error) {
+	if !r.Reopen {
+		return false, nil
+	}
+	v, err := s.step(ctx, j, "reopen", func() (string, error) {
+		is, err := s.GitLab.GetIssue(ctx, r.IID)
+		if err != nil {
+			return "", fmt.Errorf("get issue %d: %w", r.IID, err)
+		}
+		if is.State != StateClosed {
+			return StateOpened, nil
+		}
+		if err := s.GitLab.SetState(ctx, r.IID, false); err != nil {
+			return "", err
+		}
+		return "reopened", nil
+	})
+	if err != nil || v != "reopened" {
+		return false, err
+	}
+	m, err := s.Store.MappingByIssue(ctx, r.IID)
+	if err != nil {
+		return false, fmt.Errorf("look up issue %d: %w", r.IID, err)
+	}
+	if _, err := s.openThread(ctx, j, m); err != nil {
+		return false, err
+	}
+	if _, err := s.tolerant(ctx, j, "state", func() (string, error) { return "", s.syncState(ctx, r.IID) }); err != nil {
+		return false, err
+	}
+	return true, nil
 }

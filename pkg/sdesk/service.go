@@ -58,6 +58,15 @@ type Service struct {
 	// SupportBotID is the GitLab Support Bot's user ID; 0 matches the
 	// default username "support-bot".
 	SupportBotID int
+	// MaxOpenReports is the most open reports a member who is not staff
+	// may have (SDESK_MAX_OPEN_REPORTS); 0: no limit.
+	MaxOpenReports int
+	// ReportCooldown is the least time between two reports of a member who
+	// is not staff (SDESK_REPORT_COOLDOWN); 0: none.
+	ReportCooldown time.Duration
+	// ReopenOnReply: a reply of the reporter's to a closed issue reopens
+	// it (SDESK_REOPEN_ON_REPLY).
+	ReopenOnReply bool
 
 	MaxAttempts int
 	EventBudget time.Duration

@@ -294,6 +294,21 @@ func (s *Server) Issue(iid int) (Issue, bool) {
 	return Issue{}, false
 }
 
+// EditIssue changes a stored issue as staff would in GitLab's UI (labels,
+// assignees, state), setting its updated_at to now; false when there is no
+// such issue. No webhook is sent.
+func (s *Server) EditIssue(iid int, edit func(*Issue)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.issue(iid)
+	if is == nil {
+		return false
+	}
+	edit(is)
+	is.UpdatedAt = time.Now().UTC()
+	return true
+}
+
 // Requests returns the request log, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
