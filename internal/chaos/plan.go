@@ -196,6 +196,11 @@ func NewPlan(seed int64, n int) Plan {
 			op.Variant = rng.IntN(2)
 			op.Staff = rng.IntN(3) == 0
 			reports[op.Report].interaction = true
+			if !op.Staff {
+				// A reporter's reply reopens a closed issue
+				// (SDESK_REOPEN_ON_REPLY, on by default).
+				reports[op.Report].closed = false
+			}
 		case OpClose:
 			op.Variant = rng.IntN(2)
 			op.Staff = rng.IntN(3) == 0

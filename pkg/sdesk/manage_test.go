@@ -525,3 +525,61 @@ func TestIssueEventsSetStateNewestWins(t *testing.T) {
 		t.Errorf("state after a newer close: got %q, want closed", got.State)
 	}
 }
+
+// slowStore is a store whose Mappings waits for its context to end, as a
+// stalled database does; it records the deadline it was given.
+type slowStore struct {
+	sdesk.Store
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (s *slowStore) Mappings(ctx context.Context, _ sdesk.MappingQuery) ([]sdesk.Mapping, error) {
+	dl, _ := ctx.Deadline()
+	s.mu.Lock()
+	s.deadline = dl
+	s.mu.Unlock()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestSuggestIssuesBounded: an autocomplete is due within Discord's 3 s
+// (peers' bots answer late and Discord shows nothing, 10062 "Unknown
+// interaction"): a stalled store gets a deadline of SuggestTimeout, and
+// the answer is then an empty list, not an error.
+func TestSuggestIssuesBounded(t *testing.T) {
+	w := newWorld(t)
+	slow := &slowStore{Store: w.store}
+	w.svc.Store = slow
+	start := time.Now()
+	got := w.svc.SuggestIssues(context.Background(), reporter, "close", "")
+	end := time.Now()
+	slow.mu.Lock()
+	dl := slow.deadline
+	slow.mu.Unlock()
+	// The deadline was set between start and end, SuggestTimeout ahead.
+	if dl.IsZero() || dl.Before(start.Add(sdesk.SuggestTimeout)) || dl.After(end.Add(sdesk.SuggestTimeout)) || sdesk.SuggestTimeout >= 3*time.Second {
+		t.Errorf("store read deadline: got %v after the call, want at most SuggestTimeout (%v, under 3 s)", dl.Sub(start), sdesk.SuggestTimeout)
+	}
+	if len(got) != 0 {
+		t.Errorf("choices from a stalled store: got %v, want none", got)
+	}
+}
+
+// TestLimitWithGitLabDown: when GitLab cannot confirm the open reports
+// in time, the store's word stands: the limit holds.
+func TestLimitWithGitLabDown(t *testing.T) {
+	w := newWorld(t)
+	w.svc.MaxOpenReports = 1
+	m := w.reportAs(t, reporter, "Jams")
+	w.gitlab.FailNext("GET", "/projects/:id/issues/:iid", 503, 100)
+	if msg := userMessage(w.svc.CheckReport(context.Background(), reporter)); !strings.Contains(msg, "#"+strconv.Itoa(m.IssueIID)) {
+		t.Errorf("CheckReport with GitLab down: got %q, want the open report named", msg)
+	}
+	// A report deleted in GitLab (404) is not open.
+	w.gitlab.ClearFaults()
+	w.gitlab.FailNext("GET", "/projects/:id/issues/:iid", 404, 100)
+	if err := w.svc.CheckReport(context.Background(), reporter); err != nil {
+		t.Errorf("CheckReport with the report gone from GitLab: got %v, want nil", err)
+	}
+}
