@@ -12,11 +12,11 @@ ARTIFACTS_DIR ?= bin
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME ?= 5s
 
-.PHONY: size events run test unit bench lint tidy fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local tools clean
+.PHONY: size events run test unit bench lint tidy fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local dynamodb-local-stop local local-stop tools clean
 
-## run: sdesk serve on the embedded bbolt store (reads .env)
+## run: sdesk serve (reads .env; SDESK_STORE there or in the environment, default bolt)
 run:
-	SDESK_STORE=$${SDESK_STORE:-bolt} $(GO) run ./cmd/sdesk serve
+	$(GO) run ./cmd/sdesk serve
 
 ## test: everything: lint, template, unit + integration tests on DynamoDB Local, fuzz briefly
 test: lint cfn-lint fuzz size
@@ -88,13 +88,32 @@ build-Interactions:
 build-Webhook:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/$(if $(filter bin,$(ARTIFACTS_DIR)),webhook/)bootstrap ./functions/webhook
 
-## dynamodb-local: fetch (once) and start DynamoDB Local; prints its endpoint
+# DynamoDB Local of `make local` and `make dynamodb-local`: a fixed port,
+# the one events/env.json names (host.docker.internal:8000). `make test`
+# starts its own on a free port.
+DYNAMODB_PORT ?= 8000
+LOCAL_TABLE ?= sdesk-local
+
+## dynamodb-local: fetch (once) and start DynamoDB Local on DYNAMODB_PORT (in memory); prints its endpoint
 dynamodb-local:
-	scripts/dynamodb-local.sh start
+	DYNAMODB_PORT=$(DYNAMODB_PORT) scripts/dynamodb-local.sh start
+
+## dynamodb-local-stop: stop it (its tables are gone: it keeps them in memory)
+dynamodb-local-stop:
+	scripts/dynamodb-local.sh stop
+
+## local: DynamoDB Local on DYNAMODB_PORT with the table LOCAL_TABLE made from template.yaml (for sam local invoke, or SDESK_STORE=dynamodb)
+local: dynamodb-local
+	$(GO) run ./scripts/local-table -endpoint http://127.0.0.1:$(DYNAMODB_PORT) -table $(LOCAL_TABLE)
+	@echo "sdesk serve on it: SDESK_STORE=dynamodb SDESK_TABLE=$(LOCAL_TABLE) DYNAMODB_ENDPOINT=http://127.0.0.1:$(DYNAMODB_PORT)"
+	@echo "stop it: make local-stop"
+
+## local-stop: stop the DynamoDB Local of make local
+local-stop: dynamodb-local-stop
 
 clean:
-	rm -rf bin .dynamodb-local
+	rm -rf bin .dynamodb-local events/local
 
-## events: re-sign events/interactions-ping.json (valid 5 minutes) for sam local invoke
+## events: sign every sample event (valid 5 minutes) into events/local/ for sam local invoke (`go run ./cmd/sdesk events -write` rewrites the tracked ones in events/)
 events:
-	$(GO) run ./scripts/sign-events
+	$(GO) run ./cmd/sdesk events

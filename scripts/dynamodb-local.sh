@@ -2,6 +2,7 @@
 # dynamodb-local.sh - run DynamoDB Local for the sdesk tests.
 #
 #   scripts/dynamodb-local.sh start   fetch (once), start, print the endpoint URL
+#                                     (port $DYNAMODB_PORT, else a free one)
 #   scripts/dynamodb-local.sh stop    stop the instance started by "start"
 #   scripts/dynamodb-local.sh status  print the endpoint if it is running
 #
@@ -125,7 +126,15 @@ start() {
 	mkdir -p "${STATE}"
 	local state_abs port pid
 	state_abs="$(cd "${STATE}" && pwd)"
-	port="$(free_port)"
+	port="${DYNAMODB_PORT:-}"
+	if [[ -n "${port}" ]]; then
+		[[ "${port}" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "DYNAMODB_PORT=${port}: want a TCP port number"
+		if port_open "${port}"; then
+			die "port ${port} is in use (another DynamoDB Local? make local-stop stops the one make local started): choose another with DYNAMODB_PORT=N"
+		fi
+	else
+		port="$(free_port)"
+	fi
 	# DynamoDB Local has no option to choose the listen address (see
 	# "java -jar DynamoDBLocal.jar -help"); it listens on all interfaces.
 	# Clients use 127.0.0.1.

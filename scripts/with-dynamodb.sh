@@ -8,7 +8,8 @@ if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
   export SDESK_DDB_STATE
   SDESK_DDB_STATE=$(mktemp -d "${TMPDIR:-/tmp}/sdesk-ddb.XXXXXX")
   trap '"$here/dynamodb-local.sh" stop >/dev/null 2>&1 || true; rm -rf "$SDESK_DDB_STATE"' EXIT
-  DYNAMODB_ENDPOINT=$("$here/dynamodb-local.sh" start)
+  # A free port of its own, never DYNAMODB_PORT (`make local`'s instance).
+  DYNAMODB_ENDPOINT=$(DYNAMODB_PORT= "$here/dynamodb-local.sh" start)
   export DYNAMODB_ENDPOINT
 fi
 echo "DynamoDB endpoint: $DYNAMODB_ENDPOINT" >&2

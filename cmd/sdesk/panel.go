@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/sdesk/sdesk/pkg/app"
 	"github.com/sdesk/sdesk/pkg/discord"
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -38,7 +37,7 @@ func (m *Main) panel(ctx context.Context, args []string) error {
 	}
 	dc, err := discord.NewClient(discord.ClientConfig{
 		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID, APIURL: cfg.DiscordAPIURL,
-		Logger: app.NewLogger(m.Stderr, cfg.LogLevel),
+		Logger: m.adminLogger(cfg),
 	})
 	if err != nil {
 		return err

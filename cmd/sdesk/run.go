@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,10 +33,14 @@ Usage:
   sdesk jobs list [-status S]      list jobs (pending or failed; default failed)
   sdesk jobs retry ID              run a failed or pending job again now
   sdesk panel post --channel ID    post the "Report a problem" panel in a channel
-  sdesk config                     print the environment variables sdesk reads
+  sdesk hook PAYLOAD|-             handle one GitLab webhook body (adnanh/webhook)
+  sdesk events [-dir D] [-write]   sign the sample events for sam local invoke
+  sdesk config                     print the variables sdesk reads and check them
 
-Configuration comes from environment variables (and a .env file for serve);
-see README.md.
+Configuration comes from environment variables and a .env file in the
+working directory (the environment wins); see README.md. Admin commands
+print plain text and log to standard error at warn unless SDESK_LOG_LEVEL
+is set.
 `
 
 // Main is the sdesk program. Tests run it whole: set Getenv and Stdout,
@@ -47,6 +52,10 @@ type Main struct {
 	// EnvFile is read by every command before the configuration ("" skips
 	// it); variables already set win.
 	EnvFile string
+	// Stdin is what `sdesk hook -` reads (os.Stdin by default).
+	Stdin io.Reader
+
+	fromFile map[string]bool // names EnvFile set
 
 	mu    sync.Mutex
 	addr  string
@@ -55,7 +64,7 @@ type Main struct {
 
 // NewMain returns a Main for the real process.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, EnvFile: ".env", ready: make(chan struct{})}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, EnvFile: ".env", ready: make(chan struct{})}
 }
 
 // Ready is closed once serve listens.
@@ -90,9 +99,17 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, usage)
 		return errors.New("missing command")
 	}
+	if m.Stdin == nil {
+		m.Stdin = strings.NewReader("")
+	}
 	if m.EnvFile != "" {
-		if err := config.ReadDotEnv(m.EnvFile); err != nil {
+		set, err := config.ReadDotEnv(m.EnvFile)
+		if err != nil {
 			return err
+		}
+		m.fromFile = map[string]bool{}
+		for _, k := range set {
+			m.fromFile[k] = true
 		}
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
@@ -104,6 +121,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.jobs(ctx, rest)
 	case "panel":
 		return m.panel(ctx, rest)
+	case "hook":
+		return m.hook(ctx, rest)
+	case "events":
+		return m.events(rest)
 	case "config":
 		return m.printConfig()
 	case "help", "-h", "--help":
@@ -119,20 +140,60 @@ func (m *Main) load() (config.Config, error) {
 	return config.Load(m.Getenv)
 }
 
-func (m *Main) wire(ctx context.Context, role app.Role) (*app.App, error) {
+// adminLogger is the logger of the admin commands: plain text on Stderr,
+// at warn unless SDESK_LOG_LEVEL is set, so that their own output (on
+// Stdout) stays readable.
+func (m *Main) adminLogger(cfg config.Config) *slog.Logger {
+	level := slog.LevelWarn
+	if strings.TrimSpace(m.Getenv("SDESK_LOG_LEVEL")) != "" {
+		level = cfg.LogLevel
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// wire loads the configuration and wires the App for role; a nil logger
+// means serve's: JSON at SDESK_LOG_LEVEL.
+func (m *Main) wire(ctx context.Context, role app.Role, logger func(config.Config) *slog.Logger, opts ...app.Option) (*app.App, error) {
 	cfg, err := m.load()
 	if err != nil {
 		return nil, err
 	}
-	opts := []app.Option{app.WithAWSConfig(awsConfig(m.Getenv))}
+	return m.wireConfig(ctx, cfg, role, logger, opts...)
+}
+
+// wireConfig is wire with a configuration already loaded: it opens the
+// bbolt file itself (the Lambda bootstraps do not link bbolt).
+func (m *Main) wireConfig(ctx context.Context, cfg config.Config, role app.Role, logger func(config.Config) *slog.Logger, opts ...app.Option) (*app.App, error) {
+	log := app.NewLogger(m.Stderr, cfg.LogLevel)
+	if logger != nil {
+		log = logger(cfg)
+	}
+	opts = append([]app.Option{app.WithAWSConfig(awsConfig(m.Getenv))}, opts...)
 	if cfg.Store == config.StoreBolt {
 		st, err := bolt.Open(cfg.BoltPath)
 		if err != nil {
-			return nil, fmt.Errorf("open SDESK_BOLT_PATH: %w", err)
+			return nil, boltError(cfg.BoltPath, err)
 		}
 		opts = append(opts, app.WithStore(st))
 	}
-	return app.New(ctx, cfg, role, app.NewLogger(m.Stderr, cfg.LogLevel), opts...)
+	return app.New(ctx, cfg, role, log, opts...)
+}
+
+// boltError says what to do about a bbolt file that does not open.
+func boltError(path string, err error) error {
+	switch {
+	case errors.Is(err, bolt.ErrLocked):
+		return fmt.Errorf("SDESK_BOLT_PATH %s is held by another process, most likely a running `sdesk serve` "+
+			"(one process at a time may open a bbolt file): stop it first, or use SDESK_STORE=dynamodb "+
+			"to share the state: %w", path, err)
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("SDESK_BOLT_PATH %s: its directory does not exist: create it, or set SDESK_BOLT_PATH "+
+			"to a file in an existing directory: %w", path, err)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("SDESK_BOLT_PATH %s: permission denied: run sdesk as the user that owns the file, "+
+			"or set SDESK_BOLT_PATH to a file that user may write: %w", path, err)
+	}
+	return fmt.Errorf("open SDESK_BOLT_PATH %s: %w", path, err)
 }
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -141,7 +202,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := m.wire(ctx, app.Serve)
+	a, err := m.wire(ctx, app.Serve, nil)
 	if err != nil {
 		return err
 	}
@@ -208,7 +269,7 @@ func (m *Main) commands(ctx context.Context, args []string) error {
 	}
 	dc, err := discord.NewClient(discord.ClientConfig{
 		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID, APIURL: cfg.DiscordAPIURL,
-		Logger: app.NewLogger(m.Stderr, cfg.LogLevel),
+		Logger: m.adminLogger(cfg),
 	})
 	if err != nil {
 		return err
@@ -240,7 +301,7 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 		if st != sdesk.JobPending && st != sdesk.JobFailed {
 			return fmt.Errorf("-status must be pending or failed, not %q", *status)
 		}
-		a, err := m.wire(ctx, app.Serve)
+		a, err := m.wire(ctx, app.Serve, m.adminLogger)
 		if err != nil {
 			return err
 		}
@@ -260,7 +321,7 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 		if len(args) != 2 {
 			return errors.New("usage: sdesk jobs retry ID")
 		}
-		a, err := m.wire(ctx, app.Serve)
+		a, err := m.wire(ctx, app.Serve, m.adminLogger)
 		if err != nil {
 			return err
 		}
@@ -309,6 +370,9 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown jobs command %q", args[0])
 }
 
+// printConfig prints every variable sdesk reads, whether it is set (and
+// whether .env set it), then checks the configuration as serve does
+// (config.Load) and lists every problem; it fails if there is one.
 func (m *Main) printConfig() error {
 	vars := append([]config.Var(nil), config.Vars...)
 	sort.SliceStable(vars, func(i, j int) bool { return vars[i].Required && !vars[j].Required })
@@ -316,7 +380,11 @@ func (m *Main) printConfig() error {
 	fmt.Fprintln(tw, "VARIABLE\tREQUIRED\tDEFAULT\tSET")
 	for _, v := range vars {
 		set := "no"
-		if strings.TrimSpace(m.Getenv(v.Name)) != "" {
+		switch {
+		case strings.TrimSpace(m.Getenv(v.Name)) == "":
+		case m.fromFile[v.Name]:
+			set = "yes (" + m.EnvFile + ")"
+		default:
 			set = "yes"
 		}
 		req := ""
@@ -325,5 +393,28 @@ func (m *Main) printConfig() error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, req, v.Default, set)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := m.load()
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		fmt.Fprintf(m.Stdout, "\n%d %s:\n", len(cerr.Problems), plural(len(cerr.Problems), "problem", "problems"))
+		for _, p := range cerr.Problems {
+			fmt.Fprintf(m.Stdout, "  - %s\n", p)
+		}
+		return fmt.Errorf("the configuration is not valid (%d %s, listed above)", len(cerr.Problems), plural(len(cerr.Problems), "problem", "problems"))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "\nconfiguration OK (`sdesk doctor` checks it against Discord, GitLab and the store)")
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

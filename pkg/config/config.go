@@ -4,13 +4,10 @@
 package config
 
 import (
-	"bufio"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -389,40 +386,4 @@ func (c Config) LogValue() slog.Value {
 		slog.String("store", c.Store),
 		slog.String("addr", c.Addr),
 	)
-}
-
-// ReadDotEnv sets variables from a .env file (KEY=VALUE lines, # comments,
-// optional quotes) that are not already set. A missing file is not an
-// error.
-func ReadDotEnv(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		if _, set := os.LookupEnv(k); !set {
-			if err := os.Setenv(k, v); err != nil {
-				return fmt.Errorf("%s:%d: %w", path, n, err)
-			}
-		}
-	}
-	return sc.Err()
 }

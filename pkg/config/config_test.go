@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -712,114 +711,6 @@ func TestLogValueRedactsSecrets(t *testing.T) {
 				if strings.Contains(out, s.value) {
 					t.Errorf("log: got %s, want no %s (%q)", out, s.name, s.value)
 				}
-			}
-		})
-	}
-}
-
-// unsetForTest unsets k for the duration of the test and restores its
-// previous state afterwards, so whatever ReadDotEnv sets is undone.
-func unsetForTest(t *testing.T, k string) {
-	t.Helper()
-	t.Setenv(k, "")
-	if err := os.Unsetenv(k); err != nil {
-		t.Fatalf("Unsetenv(%s): %v", k, err)
-	}
-}
-
-func writeFile(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), ".env")
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func TestReadDotEnv(t *testing.T) {
-	const file = `# sdesk settings
-
-SDESK_TEST_PLAIN=plain
-  SDESK_TEST_SPACED  =  spaced value  
-export SDESK_TEST_EXPORTED=exported
-SDESK_TEST_DOUBLE="double quoted # not a comment"
-SDESK_TEST_SINGLE='single quoted'
-SDESK_TEST_MISMATCHED="mismatched'
-SDESK_TEST_EQUALS=a=b=c
-SDESK_TEST_EMPTY=
-    # indented comment
-SDESK_TEST_PRESET=from file
-`
-	want := map[string]string{
-		"SDESK_TEST_PLAIN":      "plain",
-		"SDESK_TEST_SPACED":     "spaced value",
-		"SDESK_TEST_EXPORTED":   "exported",
-		"SDESK_TEST_DOUBLE":     "double quoted # not a comment",
-		"SDESK_TEST_SINGLE":     "single quoted",
-		"SDESK_TEST_MISMATCHED": `"mismatched'`,
-		"SDESK_TEST_EQUALS":     "a=b=c",
-		"SDESK_TEST_EMPTY":      "",
-		"SDESK_TEST_PRESET":     "from process",
-	}
-	for k := range want {
-		unsetForTest(t, k)
-	}
-	t.Setenv("SDESK_TEST_PRESET", "from process")
-
-	if err := config.ReadDotEnv(writeFile(t, file)); err != nil {
-		t.Fatalf("ReadDotEnv: got error %v, want nil", err)
-	}
-	for k, w := range want {
-		got, ok := os.LookupEnv(k)
-		if !ok {
-			t.Errorf("%s: got unset, want %q", k, w)
-			continue
-		}
-		if got != w {
-			t.Errorf("%s: got %q, want %q", k, got, w)
-		}
-	}
-}
-
-func TestReadDotEnvKeepsEmptyButSetVariable(t *testing.T) {
-	t.Setenv("SDESK_TEST_SET_EMPTY", "")
-	if err := config.ReadDotEnv(writeFile(t, "SDESK_TEST_SET_EMPTY=from file\n")); err != nil {
-		t.Fatalf("ReadDotEnv: got error %v, want nil", err)
-	}
-	if got := os.Getenv("SDESK_TEST_SET_EMPTY"); got != "" {
-		t.Errorf("SDESK_TEST_SET_EMPTY: got %q, want %q", got, "")
-	}
-}
-
-func TestReadDotEnvMissingFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "does-not-exist.env")
-	if err := config.ReadDotEnv(path); err != nil {
-		t.Errorf("ReadDotEnv(missing): got error %v, want nil", err)
-	}
-}
-
-func TestReadDotEnvMalformed(t *testing.T) {
-	tests := []struct {
-		name    string
-		content string
-		line    int
-	}{
-		{"no equals sign", "SDESK_TEST_OK=1\nJUST_A_WORD\n", 2},
-		{"empty key", "# comment\n\n=value\n", 3},
-		{"blank key", "SDESK_TEST_OK=1\n   = value\n", 2},
-		{"export without assignment", "export SDESK_TEST_NOPE\n", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			unsetForTest(t, "SDESK_TEST_OK")
-			path := writeFile(t, tt.content)
-			err := config.ReadDotEnv(path)
-			if err == nil {
-				t.Fatalf("ReadDotEnv: got nil error, want one naming %s:%d", path, tt.line)
-			}
-			want := path + ":" + strconv.Itoa(tt.line) + ":"
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("ReadDotEnv: got error %q, want it to contain %q", err, want)
 			}
 		})
 	}

@@ -1,13 +1,23 @@
 package dynamo_test
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/dynamo"
+	"github.com/sdesk/sdesk/pkg/dynamo/dynamotest"
+	"github.com/sdesk/sdesk/pkg/sdesk"
 )
 
 // isolate hides every AWS setting of the machine from the SDK.
@@ -104,5 +114,58 @@ func TestNewClient(t *testing.T) {
 				t.Errorf("credentials: got key %q, want %q", creds.AccessKeyID, tt.wantKeyID)
 			}
 		})
+	}
+}
+
+// A call on a table that does not exist fails with an error that names
+// the table, where it was looked for, SDESK_TABLE and the fix, and still
+// wraps the SDK's ResourceNotFoundException; other errors pass unchanged.
+func TestNewClientMissingTable(t *testing.T) {
+	isolate(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		if r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.GetItem" {
+			fmt.Fprint(w, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}`)
+			return
+		}
+		fmt.Fprint(w, `{"__type":"com.amazon.coral.validate#ValidationException","message":"bad request"}`)
+	}))
+	defer srv.Close()
+	client := dynamo.NewClient(awsenv.Config(), srv.URL)
+	key := map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "x"}, "SK": &types.AttributeValueMemberS{Value: "y"}}
+
+	_, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String("sdesk-missing"), Key: key})
+	var nf *types.ResourceNotFoundException
+	if !errors.Is(err, dynamo.ErrNoTable) || !errors.As(err, &nf) {
+		t.Fatalf("GetItem on a missing table: got %v, want ErrNoTable wrapping ResourceNotFoundException", err)
+	}
+	for _, want := range []string{`"sdesk-missing"`, srv.URL, "SDESK_TABLE", "make local", "sam deploy"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("GetItem on a missing table: got %q, want it to contain %q", err, want)
+		}
+	}
+
+	_, err = client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String("sdesk-missing"), Item: key})
+	if err == nil || errors.Is(err, dynamo.ErrNoTable) {
+		t.Errorf("PutItem refused for another reason: got %v, want an error that is not ErrNoTable", err)
+	}
+}
+
+// The same against DynamoDB Local, for each kind of call the store makes.
+func TestNewClientMissingTableLocal(t *testing.T) {
+	client := dynamo.NewClient(awsenv.Config(), dynamotest.Endpoint(t))
+	st := dynamo.New(client, "sdesk-no-such-table")
+	_, err := st.GetJob(t.Context(), "1")
+	if !errors.Is(err, dynamo.ErrNoTable) || !strings.Contains(err.Error(), `"sdesk-no-such-table"`) {
+		t.Errorf("GetJob: got %v, want ErrNoTable naming the table", err)
+	}
+	_, err = st.ClaimJob(t.Context(), "event:x", time.Minute, sdesk.Job{ID: "gitlab:x", Kind: sdesk.JobGitLabEvent, Status: sdesk.JobPending, CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	if !errors.Is(err, dynamo.ErrNoTable) {
+		t.Errorf("ClaimJob (TransactWriteItems): got %v, want ErrNoTable", err)
+	}
+	_, err = st.ListJobs(t.Context(), sdesk.JobPending)
+	if !errors.Is(err, dynamo.ErrNoTable) {
+		t.Errorf("ListJobs (Query): got %v, want ErrNoTable", err)
 	}
 }
