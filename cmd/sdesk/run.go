@@ -32,6 +32,7 @@ Usage:
   sdesk jobs list [-status S]      list jobs (pending or failed; default failed)
   sdesk jobs retry ID              run a failed or pending job again now
   sdesk config                     print the environment variables sdesk reads
+  sdesk doctor                     check the configuration against Discord, GitLab and the store
 
 Configuration comes from environment variables (and a .env file for serve);
 see README.md.
@@ -103,6 +104,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.jobs(ctx, rest)
 	case "config":
 		return m.printConfig()
+	case "doctor":
+		return m.doctor(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
