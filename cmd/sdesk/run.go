@@ -36,6 +36,7 @@ Usage:
   sdesk hook PAYLOAD|-             handle one GitLab webhook body (adnanh/webhook)
   sdesk events [-dir D] [-write]   sign the sample events for sam local invoke
   sdesk config                     print the variables sdesk reads and check them
+  sdesk doctor                     check the configuration against Discord, GitLab and the store
 
 Configuration comes from environment variables and a .env file in the
 working directory (the environment wins); see README.md. Admin commands
@@ -127,6 +128,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.events(rest)
 	case "config":
 		return m.printConfig()
+	case "doctor":
+		return m.doctor(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

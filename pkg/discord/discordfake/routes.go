@@ -44,6 +44,12 @@ var routes = []route{
 	{http.MethodPost, segs("/interactions/{id}/{token}/callback"), false, (*Server).interactionCallback},
 	{http.MethodPut, segs("/applications/{app}/commands"), true, (*Server).overwriteCommands},
 	{http.MethodPut, segs("/applications/{app}/guilds/{guild}/commands"), true, (*Server).overwriteCommands},
+	{http.MethodGet, segs("/channels/{channel}"), true, (*Server).getChannel},
+	{http.MethodGet, segs("/guilds/{guild}"), true, (*Server).getGuild},
+	{http.MethodGet, segs("/guilds/{guild}/members/{user}"), true, (*Server).getMember},
+	{http.MethodGet, segs("/applications/@me"), true, (*Server).currentApplication},
+	{http.MethodGet, segs("/applications/{app}/commands"), true, (*Server).listCommands},
+	{http.MethodGet, segs("/applications/{app}/guilds/{guild}/commands"), true, (*Server).listCommands},
 }
 
 func segs(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }

@@ -164,6 +164,7 @@ type Server struct {
 	delay     time.Duration
 	held      map[chan struct{}]bool // answers held back by LoseNext; closing one drops its connection
 	cdn       cdnState               // attachments (AddAttachment)
+	guild     guildState             // roles, members, overwrites, application (guild.go)
 	closed    chan struct{}          // closed when the test ends: held answers are dropped
 }
 
@@ -327,6 +328,7 @@ func (s *Server) Reset() {
 	s.faults = nil
 	s.delay = 0
 	s.cdn = cdnState{}
+	s.guild = guildState{}
 }
 
 // Thread returns a thread's state.

@@ -132,6 +132,7 @@ type Server struct {
 	delay       time.Duration
 	retryAfter  time.Duration
 	now         time.Time
+	access      accessState // access levels, token scopes, hooks (access.go)
 }
 
 // New starts a fake GitLab that is closed when the test ends.
@@ -489,6 +490,9 @@ func (s *Server) route(r *http.Request) route {
 	if !ok {
 		return route{}
 	}
+	if rt, ok := accessRoute(seg); ok {
+		return rt
+	}
 	num := func(v string) (int, bool) {
 		n, err := strconv.Atoi(v)
 		return n, err == nil && n > 0
@@ -570,6 +574,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 		return
 	}
 	s.now = s.now.Add(time.Second)
+	if s.serveAccess(w, r, rt) {
+		return
+	}
 	switch rt.name + " " + r.Method {
 	case "/user GET":
 		writeJSON(w, http.StatusOK, s.userJSON(s.userID, s.username))
@@ -579,11 +586,6 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, body [
 		writeJSON(w, http.StatusOK, map[string]any{
 			"version": s.version, "revision": "6a1b2c3d4e5", "enterprise": false,
 			"kas": map[string]any{"enabled": false, "externalUrl": nil, "version": nil},
-		})
-	case "/projects/:id GET":
-		writeJSON(w, http.StatusOK, map[string]any{
-			"id": s.projectID, "path_with_namespace": s.projectPath,
-			"web_url": s.srv.URL + "/" + s.projectPath, "visibility": "private",
 		})
 	case "/graphql POST":
 		s.graphql(w, body)
