@@ -197,7 +197,10 @@ func isBlank(line string) bool { return strings.TrimSpace(line) == "" }
 // Defusing here treats no part of the text as a URL span (the escaping
 // unlinks every URL), so every reference of rule 3 gets its joiner. The
 // result is one line that obeys rules 1 to 4; it is "" when the cleaned
-// text is empty.
+// text is empty. It is defused as if a ':' followed it, since sdesk may
+// write one right after a name ("- name: not uploaded"): a name ending
+// in "[issue" would complete a [type: reference there. No other character
+// sdesk writes after a name completes a pattern (FuzzInline).
 func Inline(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || isBidiControl(r) {
@@ -206,7 +209,10 @@ func Inline(s string) string {
 		return r
 	}, s)
 	s = strings.TrimSpace(s)
-	d := defuse(s, false)
+	if s == "" {
+		return ""
+	}
+	d := strings.TrimSuffix(defuse(s+":", false), ":")
 	var b strings.Builder
 	b.Grow(len(d) + len(d)/4)
 	for i := 0; i < len(d); i++ {

@@ -288,6 +288,14 @@ func FuzzInline(f *testing.F) {
 		if p, r := violation("— **" + in + "** on Discord"); p >= 0 {
 			t.Fatalf("Inline(%q) = %q: sdesk's line breaks rule %d at byte %d", s, in, r, p)
 		}
+		// Whatever sdesk writes after a name ("- name: not uploaded",
+		// "[name](url)", "**name**", "name (1 MB)") cannot complete a
+		// pattern the name began.
+		for _, next := range []string{":", ": not", "]", "](", "*", " (", " ", "\n", ", "} {
+			if p, r := violation(in + next); p >= 0 {
+				t.Fatalf("Inline(%q) = %q followed by %q breaks rule %d at byte %d", s, in, next, r, p)
+			}
+		}
 		if i := htmlStart(in); i >= 0 {
 			t.Fatalf("Inline(%q) = %q breaks rule 4 at byte %d", s, in, i)
 		}

@@ -5,4 +5,5 @@ var (
 	IssueTitle       = issueTitle
 	IssueDescription = issueDescription
 	ReplyBody        = replyBody
+	CloseNote        = closeNote
 )

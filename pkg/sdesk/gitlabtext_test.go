@@ -47,7 +47,9 @@ func FuzzGitLabTexts(f *testing.F) {
 		if err := gfm.CheckTitle(sdesk.IssueTitle(r)); err != nil {
 			t.Fatalf("title breaks the rules: %v\n%q", err, sdesk.IssueTitle(r))
 		}
-		texts := map[string]string{"description": desc, "reply": reply, "sent message": sent}
+		closing := sdesk.CloseNote(sdesk.ThreadRequest{InteractionID: "1300000000000000004", User: u, Reason: text,
+			Names: sdesk.Names{Users: map[string]string{"1": name}, Roles: map[string]string{"1": embed}}})
+		texts := map[string]string{"description": desc, "reply": reply, "sent message": sent, "close reason": closing}
 		for what, s := range texts {
 			if err := gfm.Check(s); err != nil {
 				t.Fatalf("%s breaks the rules: %v\n%q", what, err, s)
