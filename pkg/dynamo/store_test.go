@@ -24,12 +24,25 @@ import (
 	"github.com/sdesk/sdesk/pkg/sdesk/sdesktest"
 )
 
+// TestStore runs the contract with Queries of 3 items, so Mappings reads
+// many pages, some of them empty after its state filter.
 func TestStore(t *testing.T) {
 	dynamotest.Endpoint(t)
-	sdesktest.TestStore(t, func(t *testing.T) sdesk.Store {
-		client, table := dynamotest.NewTable(t)
-		return dynamo.New(client, table)
-	})
+	sdesktest.TestStore(t, newSmallPageStore)
+}
+
+func newSmallPageStore(t *testing.T) sdesk.Store {
+	client, table := dynamotest.NewTable(t)
+	s := dynamo.New(client, table)
+	dynamo.SetPageSize(s, 3)
+	return s
+}
+
+// FuzzMappings runs the model of sdesktest.FuzzMappings on DynamoDB (a
+// table per input, so it is slow to fuzz; its seeds run with the tests).
+func FuzzMappings(f *testing.F) {
+	dynamotest.Endpoint(f)
+	sdesktest.FuzzMappings(f, newSmallPageStore)
 }
 
 func getItem(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {

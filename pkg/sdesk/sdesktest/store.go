@@ -1,8 +1,13 @@
 // Package sdesktest holds the contract suite that every sdesk.Store
-// implementation runs from its own tests:
+// implementation runs from its own tests, and a model-based fuzz target
+// for its mapping states and queries:
 //
 //	func TestStore(t *testing.T) {
 //		sdesktest.TestStore(t, func(t *testing.T) sdesk.Store { return newStore(t) })
+//	}
+//
+//	func FuzzMappings(f *testing.F) {
+//		sdesktest.FuzzMappings(f, func(t *testing.T) sdesk.Store { return newStore(t) })
 //	}
 package sdesktest
 
@@ -25,6 +30,8 @@ import (
 // parallel.
 func TestStore(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
 	t.Run("Mapping", func(t *testing.T) { testMapping(t, newStore) })
+	t.Run("MappingState", func(t *testing.T) { testMappingState(t, newStore) })
+	t.Run("Mappings", func(t *testing.T) { testMappings(t, newStore) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, newStore) })
 	t.Run("ClaimJob", func(t *testing.T) { testClaimJob(t, newStore) })
 	t.Run("Job", func(t *testing.T) { testJob(t, newStore) })
@@ -53,15 +60,25 @@ func sameTime(a, b time.Time) bool {
 	return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond))
 }
 
+// checkMapping compares a mapping read back with the one expected: a
+// want.State of "" is sdesk.StateOpened, CreatedAt is compared to the
+// millisecond, StateAt exactly (it decides which state wins).
 func checkMapping(t *testing.T, what string, got, want sdesk.Mapping) {
 	t.Helper()
 	g, w := got, want
 	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
+	g.StateAt, w.StateAt = time.Time{}, time.Time{}
+	if w.State == "" {
+		w.State = sdesk.StateOpened
+	}
 	if g != w {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	if !sameTime(got.CreatedAt, want.CreatedAt) {
 		t.Errorf("%s: got CreatedAt %v, want %v", what, got.CreatedAt, want.CreatedAt)
+	}
+	if !got.StateAt.Equal(want.StateAt) {
+		t.Errorf("%s: got StateAt %v, want %v", what, got.StateAt, want.StateAt)
 	}
 }
 
@@ -613,4 +630,484 @@ func testNoteMessages(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
 		checkStored(t, s, m)
 		get(t, s, 4, 1001, []string{"500000000000000001"})
 	})
+}
+
+func mustSetState(t *testing.T, s sdesk.Store, iid int, state string, at time.Time) {
+	t.Helper()
+	if err := s.SetMappingState(t.Context(), iid, state, at); err != nil {
+		t.Fatalf("SetMappingState(%d, %q, %v): got error %v, want nil", iid, state, at, err)
+	}
+}
+
+func threadOf(iid int) string { return fmt.Sprintf("2%017d", iid) }
+
+// iids returns the issue IIDs of ms, in order.
+func iids(ms []sdesk.Mapping) []int {
+	out := []int{}
+	for _, m := range ms {
+		out = append(out, m.IssueIID)
+	}
+	return out
+}
+
+// checkMappings checks which mappings Mappings(q) returns, by IID and in
+// order.
+func checkMappings(t *testing.T, s sdesk.Store, q sdesk.MappingQuery, want []int) {
+	t.Helper()
+	got, err := s.Mappings(t.Context(), q)
+	if err != nil {
+		t.Errorf("Mappings(%+v): got error %v, want nil", q, err)
+		return
+	}
+	if !slices.Equal(iids(got), want) {
+		t.Errorf("Mappings(%+v): got issues %v, want %v", q, iids(got), want)
+	}
+}
+
+func testMappingState(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	const alice = "300000000000000001"
+
+	t.Run("DefaultsToOpened", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m := mapping(1, threadOf(1), alice)
+		mustPutMapping(t, s, m)
+		want := m
+		want.State, want.StateAt = sdesk.StateOpened, time.Time{}
+		checkStored(t, s, want)
+		checkMappings(t, s, sdesk.MappingQuery{State: sdesk.StateOpened}, []int{1})
+		checkMappings(t, s, sdesk.MappingQuery{State: sdesk.StateClosed}, []int{})
+	})
+
+	// FirstWriteKeeps: PutMapping writes State and StateAt only when the
+	// mapping is new; a rewrite keeps them (and CreatedAt), whatever it
+	// carries, and so keeps what SetMappingState wrote.
+	t.Run("FirstWriteKeeps", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		first := mapping(2, threadOf(2), alice)
+		first.State, first.StateAt = sdesk.StateClosed, base.Add(time.Hour)
+		mustPutMapping(t, s, first)
+		checkStored(t, s, first)
+
+		again := first
+		again.Title, again.CreatedAt = "Renamed", first.CreatedAt.Add(time.Hour)
+		again.State, again.StateAt = sdesk.StateOpened, base.Add(2*time.Hour)
+		mustPutMapping(t, s, again)
+		want := again
+		want.CreatedAt, want.State, want.StateAt = first.CreatedAt, first.State, first.StateAt
+		checkStored(t, s, want)
+		checkMappings(t, s, sdesk.MappingQuery{State: sdesk.StateOpened}, []int{})
+
+		mustSetState(t, s, 2, sdesk.StateOpened, base.Add(3*time.Hour))
+		again.Title, again.State, again.StateAt = "Renamed again", sdesk.StateClosed, time.Time{}
+		mustPutMapping(t, s, again)
+		want.Title, want.State, want.StateAt = again.Title, sdesk.StateOpened, base.Add(3*time.Hour)
+		checkStored(t, s, want)
+		checkMappings(t, s, sdesk.MappingQuery{State: sdesk.StateOpened}, []int{2})
+	})
+
+	// NewerWins: events arrive out of order; a state of an earlier time
+	// than the stored one is ignored, one of the same or a later time is
+	// applied, to the nanosecond and whatever the zone.
+	t.Run("NewerWins", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m := mapping(3, threadOf(3), alice)
+		mustPutMapping(t, s, m)
+		t0 := base.Add(time.Hour)
+		west := time.FixedZone("PST", -8*3600)
+		steps := []struct {
+			name      string
+			state     string
+			at        time.Time
+			wantState string
+			wantAt    time.Time
+		}{
+			{"the zero time over the zero time: applied", sdesk.StateClosed, time.Time{}, sdesk.StateClosed, time.Time{}},
+			{"first change", sdesk.StateOpened, t0, sdesk.StateOpened, t0},
+			{"back", sdesk.StateClosed, t0, sdesk.StateClosed, t0},
+			{"a second older: ignored", sdesk.StateOpened, t0.Add(-time.Second), sdesk.StateClosed, t0},
+			{"a nanosecond older: ignored", sdesk.StateOpened, t0.Add(-time.Nanosecond), sdesk.StateClosed, t0},
+			{"the zero time: ignored", sdesk.StateOpened, time.Time{}, sdesk.StateClosed, t0},
+			{"the same time: applied", sdesk.StateOpened, t0, sdesk.StateOpened, t0},
+			{"the same again", sdesk.StateOpened, t0, sdesk.StateOpened, t0},
+			{"a nanosecond newer: applied", sdesk.StateClosed, t0.Add(time.Nanosecond), sdesk.StateClosed, t0.Add(time.Nanosecond)},
+			{"newer in another zone: applied", sdesk.StateOpened, t0.Add(time.Minute).In(west), sdesk.StateOpened, t0.Add(time.Minute)},
+			// Later on the wall clock, earlier in time.
+			{"older in another zone: ignored", sdesk.StateClosed, t0.In(west), sdesk.StateOpened, t0.Add(time.Minute)},
+		}
+		for _, st := range steps {
+			if err := s.SetMappingState(t.Context(), 3, st.state, st.at); err != nil {
+				t.Fatalf("%s: SetMappingState(3, %q, %v): got error %v, want nil", st.name, st.state, st.at, err)
+			}
+			want := m
+			want.State, want.StateAt = st.wantState, st.wantAt
+			checkStored(t, s, want)
+			other := sdesk.StateClosed
+			if st.wantState == sdesk.StateClosed {
+				other = sdesk.StateOpened
+			}
+			checkMappings(t, s, sdesk.MappingQuery{State: st.wantState}, []int{3})
+			checkMappings(t, s, sdesk.MappingQuery{State: other}, []int{})
+			checkMappings(t, s, sdesk.MappingQuery{ReporterID: alice, State: st.wantState}, []int{3})
+			checkMappings(t, s, sdesk.MappingQuery{ReporterID: alice, State: other}, []int{})
+			if t.Failed() {
+				t.Fatalf("after step %q", st.name)
+			}
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m := mapping(1, threadOf(1), alice)
+		mustPutMapping(t, s, m)
+		for _, iid := range []int{2, 0, -1} {
+			if err := s.SetMappingState(t.Context(), iid, sdesk.StateClosed, base); !errors.Is(err, sdesk.ErrNotFound) {
+				t.Errorf("SetMappingState(%d) of an unmapped issue: got error %v, want ErrNotFound", iid, err)
+			}
+			if iid > 0 {
+				checkNoIssue(t, s, iid)
+			}
+		}
+		checkStored(t, s, m)
+		checkMappings(t, s, sdesk.MappingQuery{}, []int{1})
+		checkMappings(t, s, sdesk.MappingQuery{State: sdesk.StateClosed}, []int{})
+	})
+
+	// UnknownState: a state other than opened and closed is refused by
+	// both writes, and nothing is written.
+	t.Run("UnknownState", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		m := mapping(1, threadOf(1), alice)
+		mustPutMapping(t, s, m)
+		for _, state := range []string{"", "locked", "Opened", "closed "} {
+			err := s.SetMappingState(t.Context(), 1, state, base.Add(time.Hour))
+			if err == nil || errors.Is(err, sdesk.ErrNotFound) {
+				t.Errorf("SetMappingState(1, %q): got error %v, want an error that is not ErrNotFound", state, err)
+			}
+		}
+		checkStored(t, s, m)
+		bad := mapping(2, threadOf(2), alice)
+		bad.State = "locked"
+		if err := s.PutMapping(t.Context(), bad); err == nil || errors.Is(err, sdesk.ErrConflict) {
+			t.Errorf("PutMapping with state %q: got error %v, want an error that is not ErrConflict", bad.State, err)
+		}
+		checkNoIssue(t, s, 2)
+		checkNoThread(t, s, bad.ThreadID)
+		checkMappings(t, s, sdesk.MappingQuery{}, []int{1})
+		checkMappings(t, s, sdesk.MappingQuery{State: "locked"}, []int{})
+	})
+}
+
+func testMappings(t *testing.T, newStore func(t *testing.T) sdesk.Store) {
+	const alice, bob, carol = "300000000000000001", "300000000000000002", "300000000000000003"
+
+	// Selections: six mappings of three reporters, written out of order;
+	// two pairs created at the same time (the IID decides), a whole second
+	// before a later fraction of it, and one created earlier in time but
+	// later on its zone's wall clock.
+	t.Run("Selections", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		t0 := base.Truncate(time.Second)
+		t1 := t0.Add(100 * time.Millisecond)
+		t2 := t0.Add(2 * time.Second)
+		west := time.FixedZone("PST", -8*3600)
+		fixture := []struct {
+			iid      int
+			reporter string
+			created  time.Time
+			state    string
+		}{
+			{4, alice, t2, sdesk.StateClosed},
+			{1, alice, t0, ""},
+			{6, bob, t2, sdesk.StateOpened},
+			{2, bob, t1, ""},
+			{5, carol, t0.Add(-time.Second).In(west), ""},
+			{3, alice, t1, ""},
+		}
+		want := map[int]sdesk.Mapping{}
+		for _, f := range fixture {
+			m := mapping(f.iid, threadOf(f.iid), f.reporter)
+			m.CreatedAt, m.State = f.created, f.state
+			if f.iid == 4 {
+				m.StateAt = t2.Add(time.Hour)
+			}
+			mustPutMapping(t, s, m)
+			want[f.iid] = m
+		}
+		mustSetState(t, s, 2, sdesk.StateClosed, base.Add(time.Hour))
+		m := want[2]
+		m.State, m.StateAt = sdesk.StateClosed, base.Add(time.Hour)
+		want[2] = m
+
+		tests := []struct {
+			name string
+			q    sdesk.MappingQuery
+			want []int
+		}{
+			{"all", sdesk.MappingQuery{}, []int{6, 4, 3, 2, 1, 5}},
+			{"opened", sdesk.MappingQuery{State: sdesk.StateOpened}, []int{6, 3, 1, 5}},
+			{"closed", sdesk.MappingQuery{State: sdesk.StateClosed}, []int{4, 2}},
+			{"unknown state", sdesk.MappingQuery{State: "locked"}, []int{}},
+			{"reporter", sdesk.MappingQuery{ReporterID: alice}, []int{4, 3, 1}},
+			{"reporter, opened", sdesk.MappingQuery{ReporterID: alice, State: sdesk.StateOpened}, []int{3, 1}},
+			{"reporter, closed", sdesk.MappingQuery{ReporterID: alice, State: sdesk.StateClosed}, []int{4}},
+			{"other reporter, closed", sdesk.MappingQuery{ReporterID: bob, State: sdesk.StateClosed}, []int{2}},
+			{"reporter without mappings", sdesk.MappingQuery{ReporterID: "300000000000000009"}, []int{}},
+			{"limit 0: all", sdesk.MappingQuery{Limit: 0}, []int{6, 4, 3, 2, 1, 5}},
+			{"limit 1", sdesk.MappingQuery{Limit: 1}, []int{6}},
+			{"limit past the end", sdesk.MappingQuery{Limit: 100}, []int{6, 4, 3, 2, 1, 5}},
+			{"offset and limit", sdesk.MappingQuery{Offset: 2, Limit: 2}, []int{3, 2}},
+			{"offset to the last", sdesk.MappingQuery{Offset: 5}, []int{5}},
+			{"offset at the end", sdesk.MappingQuery{Offset: 6}, []int{}},
+			{"offset past the end", sdesk.MappingQuery{Offset: 100, Limit: 10}, []int{}},
+			{"reporter, offset and limit", sdesk.MappingQuery{ReporterID: alice, Offset: 1, Limit: 1}, []int{3}},
+			{"opened, offset and limit", sdesk.MappingQuery{State: sdesk.StateOpened, Offset: 1, Limit: 2}, []int{3, 1}},
+			{"reporter, closed, offset past the end", sdesk.MappingQuery{ReporterID: bob, State: sdesk.StateClosed, Offset: 1}, []int{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) { checkMappings(t, s, tt.q, tt.want) })
+		}
+
+		// The mappings come back whole.
+		got, err := s.Mappings(t.Context(), sdesk.MappingQuery{})
+		if err != nil {
+			t.Fatalf("Mappings: got error %v, want nil", err)
+		}
+		for _, g := range got {
+			checkMapping(t, fmt.Sprintf("Mappings: issue %d", g.IssueIID), g, want[g.IssueIID])
+		}
+
+		// State changes move mappings between the selections; a stale one
+		// (issue 4 was closed as of t2+1h) moves nothing.
+		mustSetState(t, s, 1, sdesk.StateClosed, base.Add(time.Hour))
+		mustSetState(t, s, 4, sdesk.StateOpened, t2)
+		mustSetState(t, s, 2, sdesk.StateOpened, base.Add(2*time.Hour))
+		after := []struct {
+			name string
+			q    sdesk.MappingQuery
+			want []int
+		}{
+			{"all", sdesk.MappingQuery{}, []int{6, 4, 3, 2, 1, 5}},
+			{"opened", sdesk.MappingQuery{State: sdesk.StateOpened}, []int{6, 3, 2, 5}},
+			{"closed", sdesk.MappingQuery{State: sdesk.StateClosed}, []int{4, 1}},
+			{"reporter, closed", sdesk.MappingQuery{ReporterID: alice, State: sdesk.StateClosed}, []int{4, 1}},
+			{"reporter, opened", sdesk.MappingQuery{ReporterID: alice, State: sdesk.StateOpened}, []int{3}},
+			{"other reporter, opened", sdesk.MappingQuery{ReporterID: bob, State: sdesk.StateOpened}, []int{6, 2}},
+		}
+		for _, tt := range after {
+			t.Run("after changes: "+tt.name, func(t *testing.T) { checkMappings(t, s, tt.q, tt.want) })
+		}
+	})
+
+	// Pages: enough mappings that a store reading a few at a time must
+	// read on; each selection read whole and ten at a time.
+	t.Run("Pages", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		const n = 37
+		var all []sdesk.Mapping
+		for i := range n {
+			iid := (i*7)%n + 1 // every IID once, out of order
+			m := mapping(iid, threadOf(iid), []string{alice, bob}[iid%2])
+			m.CreatedAt = base.Add(time.Duration(iid/3) * time.Second) // groups of up to three
+			mustPutMapping(t, s, m)
+			if iid%4 == 0 {
+				mustSetState(t, s, iid, sdesk.StateClosed, base)
+				m.State, m.StateAt = sdesk.StateClosed, base
+			}
+			all = append(all, m)
+		}
+		for _, q := range []sdesk.MappingQuery{
+			{},
+			{ReporterID: alice},
+			{ReporterID: bob},
+			{State: sdesk.StateOpened},
+			{State: sdesk.StateClosed},
+			{ReporterID: alice, State: sdesk.StateOpened},
+			{ReporterID: bob, State: sdesk.StateClosed},
+		} {
+			want := iids(selectMappings(all, q))
+			checkMappings(t, s, q, want)
+			for off := 0; off < len(want)+10; off += 10 {
+				page := q
+				page.Offset, page.Limit = off, 10
+				checkMappings(t, s, page, want[min(off, len(want)):min(off+10, len(want))])
+			}
+		}
+	})
+}
+
+// selectMappings is the model of Store.Mappings: the mappings q selects
+// from ms, newest first (CreatedAt, then IssueIID, descending), after
+// q.Offset, at most q.Limit (0: all). A State of "" in ms is opened.
+func selectMappings(ms []sdesk.Mapping, q sdesk.MappingQuery) []sdesk.Mapping {
+	out := []sdesk.Mapping{}
+	for _, m := range ms {
+		state := m.State
+		if state == "" {
+			state = sdesk.StateOpened
+		}
+		if (q.ReporterID == "" || m.ReporterID == q.ReporterID) && (q.State == "" || state == q.State) {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b sdesk.Mapping) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return b.IssueIID - a.IssueIID
+	})
+	out = out[min(q.Offset, len(out)):]
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out
+}
+
+// FuzzMappings checks PutMapping, SetMappingState and Mappings of the
+// stores newStore makes against a model, over a sequence of operations
+// (three bytes each) on seven issues of three reporters (one of them
+// none), with creation and state times that often tie:
+//
+//   - PutMapping is refused with ErrConflict exactly when the issue is
+//     mapped to another reporter; otherwise a new mapping gets its State
+//     ("" is opened) and StateAt, and a rewrite changes every field but
+//     CreatedAt, State and StateAt;
+//   - SetMappingState is ErrNotFound exactly for an unmapped issue, and
+//     applies a state exactly when its time is not before the stored one;
+//   - Mappings returns exactly the model's selection, whole, in its order
+//     (CreatedAt then IssueIID, descending), after Offset, at most Limit.
+//
+// After the last operation every issue reads back as the model says.
+func FuzzMappings(f *testing.F, newStore func(t *testing.T) sdesk.Store) {
+	// put: 0, iid-1 + 6*reporter, created | state<<2 | stateAt<<4 | zone<<6
+	// set: 1, iid-1 + 8*closed, at (0: the zero time) | zone<<3
+	// query: 2, reporter | state<<2, offset | limit<<3
+	f.Add([]byte{0, 0, 0x00, 0, 1, 0x01, 0, 8, 0x01, 2, 0x00, 0x00, 1, 8, 0x03, 1, 0, 0x02, 2, 0x04, 0x00, 2, 0x08, 0x00, 2, 0x09, 0x00})
+	f.Add([]byte{0, 6, 0x08, 0, 1, 0x1a, 0, 14, 0x31, 0, 3, 0x42, 1, 9, 0x01, 1, 1, 0x0b, 2, 0x01, 0x09, 0, 1, 0x04, 2, 0x00, 0x11})
+	f.Add([]byte{0, 2, 0x00, 0, 3, 0x00, 0, 4, 0x40, 0, 5, 0x00, 2, 0x00, 0x0a, 2, 0x00, 0x1b, 1, 6, 0x01, 2, 0x06, 0x00, 0, 6, 0x00})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 3*40 {
+			ops = ops[:3*40]
+		}
+		s := newStore(t)
+		ctx := t.Context()
+		reporters := []string{"301", "302", ""}
+		west := time.FixedZone("PST", -8*3600)
+		at := func(n byte, zone bool) time.Time {
+			tm := base.Add(time.Duration(n) * 500 * time.Millisecond)
+			if zone {
+				tm = tm.In(west)
+			}
+			return tm
+		}
+		model := map[int]sdesk.Mapping{}
+		for i := 0; i+2 < len(ops); i += 3 {
+			op, a, b := ops[i]%3, ops[i+1], ops[i+2]
+			switch op {
+			case 0:
+				m := mapping(1+int(a%6), "", reporters[int(a/6)%3])
+				m.ThreadID = threadOf(m.IssueIID)
+				m.Title = fmt.Sprintf("title %d", i)
+				m.CreatedAt = at(b&3, b&0x40 != 0)
+				m.State = []string{"", sdesk.StateOpened, sdesk.StateClosed, sdesk.StateClosed}[b>>2&3]
+				if n := b >> 4 & 3; n > 0 {
+					m.StateAt = at(n, false)
+				}
+				old, exists := model[m.IssueIID]
+				conflict := exists && old.ReporterID != m.ReporterID
+				err := s.PutMapping(ctx, m)
+				if conflict != errors.Is(err, sdesk.ErrConflict) || (err != nil && !conflict) {
+					t.Fatalf("op %d: PutMapping(%+v): got error %v, want conflict %v", i/3, m, err, conflict)
+				}
+				if conflict {
+					break
+				}
+				if exists {
+					m.CreatedAt, m.State, m.StateAt = old.CreatedAt, old.State, old.StateAt
+				} else if m.State == "" {
+					m.State = sdesk.StateOpened
+				}
+				model[m.IssueIID] = m
+			case 1:
+				iid := 1 + int(a%8)%7
+				state := sdesk.StateOpened
+				if a&8 != 0 {
+					state = sdesk.StateClosed
+				}
+				when := time.Time{}
+				if n := b & 7; n > 0 {
+					when = at(n, b&8 != 0)
+				}
+				err := s.SetMappingState(ctx, iid, state, when)
+				old, exists := model[iid]
+				if !exists {
+					if !errors.Is(err, sdesk.ErrNotFound) {
+						t.Fatalf("op %d: SetMappingState(%d) of an unmapped issue: got error %v, want ErrNotFound", i/3, iid, err)
+					}
+					break
+				}
+				if err != nil {
+					t.Fatalf("op %d: SetMappingState(%d, %q, %v): got error %v, want nil", i/3, iid, state, when, err)
+				}
+				if !old.StateAt.After(when) {
+					old.State, old.StateAt = state, when
+					model[iid] = old
+				}
+			case 2:
+				q := sdesk.MappingQuery{
+					ReporterID: []string{"", "301", "302", "309"}[a&3],
+					State:      []string{"", sdesk.StateOpened, sdesk.StateClosed, ""}[a>>2&3],
+					Offset:     int(b & 7),
+					Limit:      int(b >> 3 & 7),
+				}
+				checkModel(t, fmt.Sprintf("op %d", i/3), s, model, q)
+			}
+		}
+		for _, q := range []sdesk.MappingQuery{{}, {State: sdesk.StateOpened}, {State: sdesk.StateClosed}} {
+			checkModel(t, "at the end", s, model, q)
+		}
+		for iid := 1; iid <= 7; iid++ {
+			got, err := s.MappingByIssue(ctx, iid)
+			want, ok := model[iid]
+			switch {
+			case !ok && !errors.Is(err, sdesk.ErrNotFound):
+				t.Fatalf("at the end: MappingByIssue(%d): got %+v, %v, want ErrNotFound", iid, got, err)
+			case ok && (err != nil || !equalMapping(got, want)):
+				t.Fatalf("at the end: MappingByIssue(%d): got %+v, %v, want %+v", iid, got, err, want)
+			}
+		}
+	})
+}
+
+// checkModel checks Mappings(q) against the model's selection, mapping by
+// mapping.
+func checkModel(t *testing.T, what string, s sdesk.Store, model map[int]sdesk.Mapping, q sdesk.MappingQuery) {
+	t.Helper()
+	want := selectMappings(slices.Collect(maps.Values(model)), q)
+	got, err := s.Mappings(t.Context(), q)
+	if err != nil {
+		t.Fatalf("%s: Mappings(%+v): got error %v, want nil", what, q, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: Mappings(%+v): got issues %v, want %v", what, q, iids(got), iids(want))
+	}
+	for i := range got {
+		if !equalMapping(got[i], want[i]) {
+			t.Fatalf("%s: Mappings(%+v)[%d]: got %+v, want %+v", what, q, i, got[i], want[i])
+		}
+	}
+}
+
+// equalMapping reports whether two mappings are equal, their times to the
+// nanosecond in any zone.
+func equalMapping(a, b sdesk.Mapping) bool {
+	ta, tb, sa, sb := a.CreatedAt, b.CreatedAt, a.StateAt, b.StateAt
+	a.CreatedAt, b.CreatedAt, a.StateAt, b.StateAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb) && sa.Equal(sb)
 }
