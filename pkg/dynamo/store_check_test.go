@@ -33,7 +33,7 @@ func createTable(t *testing.T, client *dynamodb.Client, in *dynamodb.CreateTable
 	}
 }
 
-func attr(name string, typ types.ScalarAttributeType) types.AttributeDefinition {
+func attrDef(name string, typ types.ScalarAttributeType) types.AttributeDefinition {
 	return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: typ}
 }
 
@@ -60,7 +60,7 @@ func TestCheck(t *testing.T) {
 		want []string
 	}{
 		{"other keys, no index", dynamodb.CreateTableInput{
-			AttributeDefinitions: []types.AttributeDefinition{attr("id", types.ScalarAttributeTypeN)},
+			AttributeDefinitions: []types.AttributeDefinition{attrDef("id", types.ScalarAttributeTypeN)},
 			KeySchema:            keys("id", ""),
 		}, []string{
 			"the partition key of the table is id (N), not PK (S)",
@@ -69,8 +69,8 @@ func TestCheck(t *testing.T) {
 		}},
 		{"keys of the wrong type, index projecting keys only", dynamodb.CreateTableInput{
 			AttributeDefinitions: []types.AttributeDefinition{
-				attr("PK", types.ScalarAttributeTypeS), attr("SK", types.ScalarAttributeTypeB),
-				attr("GSI1PK", types.ScalarAttributeTypeS), attr("GSI1SK", types.ScalarAttributeTypeS),
+				attrDef("PK", types.ScalarAttributeTypeS), attrDef("SK", types.ScalarAttributeTypeB),
+				attrDef("GSI1PK", types.ScalarAttributeTypeS), attrDef("GSI1SK", types.ScalarAttributeTypeS),
 			},
 			KeySchema: keys("PK", "SK"),
 			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
@@ -83,8 +83,8 @@ func TestCheck(t *testing.T) {
 		}},
 		{"index keys swapped", dynamodb.CreateTableInput{
 			AttributeDefinitions: []types.AttributeDefinition{
-				attr("PK", types.ScalarAttributeTypeS), attr("SK", types.ScalarAttributeTypeS),
-				attr("GSI1PK", types.ScalarAttributeTypeS), attr("GSI1SK", types.ScalarAttributeTypeS),
+				attrDef("PK", types.ScalarAttributeTypeS), attrDef("SK", types.ScalarAttributeTypeS),
+				attrDef("GSI1PK", types.ScalarAttributeTypeS), attrDef("GSI1SK", types.ScalarAttributeTypeS),
 			},
 			KeySchema: keys("PK", "SK"),
 			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
