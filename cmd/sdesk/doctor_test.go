@@ -248,10 +248,11 @@ func TestDoctor(t *testing.T) {
 					oldReply,
 					{"type": 1, "name": "close", "description": "Close the GitLab issue of this thread", "contexts": []any{0}},
 					{"type": 3, "name": "Send to GitLab", "description": "", "contexts": []any{0}},
-					{"type": 1, "name": "status", "description": "Old command"},
+					{"type": 1, "name": "ticket", "description": "Old command"},
 				})
 			},
-			want: map[string]want{checkCommands: {statusFail, []string{"/reply is registered with other options", "/status is registered but is not one of sdesk's", "run sdesk commands sync"}}},
+			want: map[string]want{checkCommands: {statusFail, []string{"/reply is registered with other options", "/close is registered with other description",
+				"/reopen is not registered", "/ticket is registered but is not one of sdesk's", "run sdesk commands sync"}}},
 		},
 		{
 			name:  "guild of the commands is not the channel's",

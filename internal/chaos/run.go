@@ -644,22 +644,10 @@ func (d *driver) reply(ctx context.Context, r *report, op Op) error {
 		in = d.env.ModalSubmit(u, r.thread, "replyto/"+strconv.Itoa(r.iid), map[string]string{"message": text})
 	}
 	rp := &reply{op: op.N, token: tok}
-	before, _ := d.env.GitLab.Issue(r.iid)
 	rp.in = d.interact(ctx, r, op, "reply", in)
 	r.replies = append(r.replies, rp)
 	if !rp.in.accepted {
 		return nil
-	}
-	if !op.Staff && before.State == "closed" {
-		// The reporter's reply reopens the issue (SDESK_REOPEN_ON_REPLY):
-		// GitLab then sends its reopen hook, by sdesk's user.
-		r.state = "opened"
-		var is gitlabfake.Issue
-		if !poll(ctx, d.cfg.Wait, func() bool { is, _ = d.env.GitLab.Issue(r.iid); return is.State == "opened" }) {
-			r.logf("%s: issue #%d not reopened by the reply within %s", op, r.iid, d.cfg.Wait)
-		} else if err := d.stateHook(ctx, r, op, is, before.UpdatedAt, "reopen", Bot); err != nil {
-			return err
-		}
 	}
 	// sdesk's note reaches GitLab; GitLab sends its note hook (authored by
 	// sdesk's user, which sdesk must not echo).

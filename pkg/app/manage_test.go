@@ -3,11 +3,13 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sdesk/sdesk/internal/chaos"
 	"github.com/sdesk/sdesk/internal/e2e"
 	"github.com/sdesk/sdesk/pkg/discord/discordfake"
 	"github.com/sdesk/sdesk/pkg/gitlab/gitlabfake"
@@ -65,9 +67,14 @@ func TestManageFromOutsideTheThread(t *testing.T) {
 			if is.State != "closed" {
 				t.Errorf("after /close: issue 7 is %s, want closed", is.State)
 			}
-			notes := h.notes(t)
-			if len(notes) != 1 || !strings.Contains(notes[0], "Fixed after a restart") || !strings.Contains(notes[0], "closing the issue") {
-				t.Errorf("reason note: got %q", notes)
+			var notes []string
+			for _, n := range is.Notes {
+				if !n.System {
+					notes = append(notes, n.Body)
+				}
+			}
+			if len(notes) != 1 || !strings.Contains(notes[0], "Fixed after a restart @\u200dall") || !strings.Contains(notes[0], "closing the issue") || !strings.HasSuffix(notes[0], "-->") {
+				t.Errorf("reason note: got %q, want the reason defused, then sdesk's line and marker", notes)
 			}
 			if len(h.GitLab.Mentions()) != 0 {
 				t.Errorf("the reason notified %v", h.GitLab.Mentions())
@@ -117,10 +124,25 @@ func TestManageFromOutsideTheThread(t *testing.T) {
 				t.Errorf("/issues: got %s, want issue 7 and its thread", list.Raw)
 			}
 
-			// Closed in GitLab; the reporter's reply reopens it.
+			// Closed in GitLab, its hook delivered; the reporter's reply
+			// reopens it.
 			if err := h.app.GitLab.SetState(ctx, 7, true); err != nil {
 				t.Fatal(err)
 			}
+			closed, _ := h.GitLab.Issue(7)
+			hook, err := chaos.IssueHook(chaos.Project{ID: h.GitLab.ProjectID(), Path: h.GitLab.ProjectPath(), Base: h.GitLab.URL()}, closed,
+				chaos.IssueSpec{Action: "close", Actor: chaos.StaffA, PrevUpdated: closed.CreatedAt,
+					Changes: map[string]any{"state_id": chaos.Change(1, 2)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status, body := h.Webhook(h.url, hook.Event, hook.Body, http.Header{"X-Gitlab-Event": {hook.Event}}); status != 200 {
+				t.Fatalf("close hook: %d %s", status, body)
+			}
+			e2e.Eventually(t, "the close hook archives the thread", func() bool {
+				th, _ := h.Discord.Thread(h.thread)
+				return th.Archived
+			})
 			reply := h.Command(e2e.Reporter, h.thread, "reply", map[string]string{"message": "It is back."})
 			if r := h.Interact(h.url, reply); r.Type != 5 {
 				t.Fatalf("/reply: got %s", r.Raw)

@@ -243,6 +243,16 @@ func FuzzChannelPermissions(f *testing.F) {
 	})
 }
 
+// byName is the command of that name in a registered list.
+func byName(cmds []map[string]any, name string) map[string]any {
+	for _, c := range cmds {
+		if c["name"] == name {
+			return c
+		}
+	}
+	return nil
+}
+
 func TestCompareCommands(t *testing.T) {
 	want := discord.Definitions()
 	exact := func() []map[string]any {
@@ -277,7 +287,10 @@ func TestCompareCommands(t *testing.T) {
 		{"as Discord answers: its own fields added, false and empty fields left out", func(c []map[string]any) []map[string]any {
 			for i, cmd := range c {
 				cmd["id"], cmd["application_id"], cmd["version"] = "1", "2", "3"
-				cmd["integration_types"], cmd["nsfw"], cmd["default_member_permissions"] = []any{0}, false, nil
+				cmd["integration_types"], cmd["nsfw"] = []any{0}, false
+				if _, ok := cmd["default_member_permissions"]; !ok {
+					cmd["default_member_permissions"] = nil // every member: Discord says null
+				}
 				if cmd["type"] == float64(3) {
 					delete(cmd, "description")
 				}
@@ -296,7 +309,12 @@ func TestCompareCommands(t *testing.T) {
 		}, nil},
 		{"one missing", func(c []map[string]any) []map[string]any { return c[1:] }, []string{"/report is not registered"}},
 		{"none", func([]map[string]any) []map[string]any { return nil }, []string{
-			"/report is not registered", "/reply is not registered", "/close is not registered", `"Send to GitLab" (message menu) is not registered`}},
+			"/report is not registered", "/reply is not registered", "/close is not registered", "/reopen is not registered",
+			"/status is not registered", "/issues is not registered", "/panel is not registered", `"Send to GitLab" (message menu) is not registered`}},
+		{"/panel open to every member", func(c []map[string]any) []map[string]any {
+			delete(byName(c, "panel"), "default_member_permissions")
+			return c
+		}, []string{"/panel is registered with other default_member_permissions"}},
 		{"another description", func(c []map[string]any) []map[string]any {
 			c[2]["description"] = "Close it"
 			return c
@@ -323,12 +341,12 @@ func TestCompareCommands(t *testing.T) {
 			return c
 		}, []string{"/report is registered with other contexts"}},
 		{"same name, other type", func(c []map[string]any) []map[string]any {
-			c[3]["type"] = 2
+			byName(c, "Send to GitLab")["type"] = 2
 			return c
 		}, []string{`"Send to GitLab" (message menu) is not registered`, `"Send to GitLab" (user menu) is registered but is not one of sdesk's`}},
 		{"an old command left", func(c []map[string]any) []map[string]any {
-			return append(c, map[string]any{"name": "status", "description": "Old"})
-		}, []string{"/status is registered but is not one of sdesk's"}},
+			return append(c, map[string]any{"name": "ticket", "description": "Old"})
+		}, []string{"/ticket is registered but is not one of sdesk's"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

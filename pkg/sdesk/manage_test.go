@@ -325,6 +325,10 @@ func TestReopenOnReply(t *testing.T) {
 			if err := w.svc.GitLab.SetState(ctx, m.IssueIID, true); err != nil {
 				t.Fatal(err)
 			}
+			// The close hook records the state (and archives the thread).
+			if err := w.store.SetMappingState(ctx, m.IssueIID, sdesk.StateClosed, time.Now()); err != nil {
+				t.Fatal(err)
+			}
 			yes := true
 			if err := w.svc.Discord.EditThread(ctx, m.ThreadID, sdesk.ThreadEdit{Archived: &yes, Locked: &yes}); err != nil {
 				t.Fatal(err)
@@ -351,6 +355,32 @@ func TestReopenOnReply(t *testing.T) {
 				t.Errorf("the reply made %d notes, want 1", len(userNotes(is)))
 			}
 		})
+	}
+}
+
+// TestReplyDoesNotReopenWhatClosedAfterIt: a reply whose job runs late (a
+// retry, a slow queue) does not reopen an issue staff closed after the
+// reply was sent (seen in the chaos run: a retried reply reopened an
+// issue staff had closed a second later).
+func TestReplyDoesNotReopenWhatClosedAfterIt(t *testing.T) {
+	w := newWorld(t)
+	w.svc.ReopenOnReply = true
+	ctx := context.Background()
+	m := w.reportAs(t, reporter, "Jams")
+	r := inThread(reporter, m)
+	r.Text = "One more detail."
+	if _, err := w.svc.SubmitReply(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.GitLab.SetState(ctx, m.IssueIID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.SetMappingState(ctx, m.IssueIID, sdesk.StateClosed, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.runAll(t)
+	if is, _ := w.gitlab.Issue(m.IssueIID); is.State != "closed" || len(userNotes(is)) != 1 {
+		t.Errorf("after a late reply: issue %s with %d notes, want closed with the note", is.State, len(userNotes(is)))
 	}
 }
 

@@ -877,9 +877,12 @@ func (s *Service) SubmitReply(ctx context.Context, r ThreadRequest) (Answer, err
 	}
 	r.IID, r.IssueURL = m.IssueIID, m.IssueURL
 	// As Service Desk reopens an issue on an e-mail reply of its author:
-	// a reply of the reporter's; staff answering a closed issue do not
-	// reopen it.
-	r.Reopen = s.ReopenOnReply && r.User.ID == m.ReporterID && !s.isStaff(r.User)
+	// a reply of the reporter's to an issue closed when it is sent (as the
+	// thread shows it: the state the close hook or sdesk's own close
+	// recorded); staff answering a closed issue do not reopen it. Decided
+	// now, not when the job runs: a reply whose job runs late (a retry)
+	// must not reopen an issue staff closed after it was written.
+	r.Reopen = s.ReopenOnReply && r.User.ID == m.ReporterID && !s.isStaff(r.User) && m.State == StateClosed
 	if r.MessageID != "" {
 		return s.sendOnce(ctx, r)
 	}
@@ -1262,8 +1265,9 @@ func (s *Service) runReply(ctx context.Context, j *Job) error {
 	return err
 }
 
-// reopenOnReply reopens the issue of a reply that may (r.Reopen) when
-// GitLab says it is closed, then its thread; true when it did.
+// reopenOnReply reopens the issue of a reply that may (r.Reopen: sent to
+// an issue known closed) when GitLab says it is still closed, then its
+// thread; true when it did.
 func (s *Service) reopenOnReply(ctx context.Context, j *Job, r ThreadRequest) (bool, error) {
 	if !r.Reopen {
 		return false, nil

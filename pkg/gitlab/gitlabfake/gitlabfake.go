@@ -296,8 +296,8 @@ func (s *Server) Issue(iid int) (Issue, bool) {
 }
 
 // EditIssue changes a stored issue as staff would in GitLab's UI (labels,
-// assignees, state), setting its updated_at to now; false when there is no
-// such issue. No webhook is sent.
+// assignees, state), setting its updated_at to the fake's clock, which
+// moves a second; false when there is no such issue. No webhook is sent.
 func (s *Server) EditIssue(iid int, edit func(*Issue)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -306,7 +306,8 @@ func (s *Server) EditIssue(iid int, edit func(*Issue)) bool {
 		return false
 	}
 	edit(is)
-	is.UpdatedAt = time.Now().UTC()
+	s.now = s.now.Add(time.Second)
+	is.UpdatedAt = s.now
 	return true
 }
 
