@@ -17,8 +17,8 @@ type Store interface {
 	// mapping whose issue is already mapped to another thread or another
 	// reporter, or whose thread is already mapped to another issue, fails
 	// with ErrConflict and writes nothing. State and StateAt are written by
-	// the first write only (State "" is StateOpened); SetMappingState
-	// changes them.
+	// the first write only (State "" is StateOpened, another value than
+	// StateOpened or StateClosed an error); SetMappingState changes them.
 	PutMapping(ctx context.Context, m Mapping) error
 	// SetMappingState records that issue iid is in state (StateOpened or
 	// StateClosed) as of at, unless the mapping's state is already of a
@@ -27,7 +27,8 @@ type Store interface {
 	SetMappingState(ctx context.Context, iid int, state string, at time.Time) error
 	// Mappings returns the mappings q selects, newest first (CreatedAt,
 	// then IssueIID, descending), after skipping q.Offset of them, at
-	// most q.Limit.
+	// most q.Limit (a negative Offset or Limit counts as 0). On DynamoDB
+	// the result may lag a write by a moment (a global secondary index).
 	Mappings(ctx context.Context, q MappingQuery) ([]Mapping, error)
 	// MappingByIssue returns the mapping of an issue, or ErrNotFound.
 	MappingByIssue(ctx context.Context, iid int) (Mapping, error)
