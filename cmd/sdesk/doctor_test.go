@@ -429,8 +429,8 @@ func TestDoctor(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(out, "https://discord.com/oauth2/authorize?client_id="+env.Vars["DISCORD_APPLICATION_ID"]+"&scope=bot+applications.commands&permissions=360777303040\n") {
-				t.Errorf("output: got\n%s\nwant the invite URL with permissions 360777303040", out)
+			if !strings.Contains(out, "https://discord.com/oauth2/authorize?client_id="+env.Vars["DISCORD_APPLICATION_ID"]+"&scope=bot+applications.commands&permissions=360777305088\n") {
+				t.Errorf("output: got\n%s\nwant the invite URL with permissions 360777305088", out)
 			}
 			hints := 0
 			for _, w := range tt.want {

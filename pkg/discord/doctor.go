@@ -63,13 +63,19 @@ func PermissionNames(p disgo.Permissions) []string {
 	return out
 }
 
+// InvitePermissions are the permissions the invite URL asks for:
+// NeededPermissions, and Send Messages (1<<11) for the report panel, which
+// /panel and `sdesk panel post` post in a channel of the admin's choice.
+// Their sum is 360777305088.
+const InvitePermissions = NeededPermissions | disgo.PermissionSendMessages
+
 // InviteURL is the URL that adds the bot of application appID (a snowflake)
 // to a server with the bot and applications.commands scopes and exactly
-// NeededPermissions
+// InvitePermissions
 // (https://discord.com/developers/docs/topics/oauth2#bot-authorization-flow).
 func InviteURL(appID string) string {
 	return "https://discord.com/oauth2/authorize?client_id=" + appID +
-		"&scope=bot+applications.commands&permissions=" + strconv.FormatInt(int64(NeededPermissions), 10)
+		"&scope=bot+applications.commands&permissions=" + strconv.FormatInt(int64(InvitePermissions), 10)
 }
 
 // CurrentUser is the user a bot token belongs to.

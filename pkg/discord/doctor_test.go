@@ -31,13 +31,18 @@ const (
 )
 
 func TestInviteURL(t *testing.T) {
-	want := "https://discord.com/oauth2/authorize?client_id=1200000000000000001&scope=bot+applications.commands&permissions=360777303040"
+	// The support channel's permissions and Send Messages (1<<11) for the
+	// report panel, posted in a channel of the admin's choice.
+	want := "https://discord.com/oauth2/authorize?client_id=1200000000000000001&scope=bot+applications.commands&permissions=360777305088"
 	if got := discord.InviteURL("1200000000000000001"); got != want {
 		t.Errorf("InviteURL: got %s, want %s", got, want)
 	}
 	sum := bitViewChannel + bitEmbedLinks + bitAttachFiles + bitManageThreads + bitCreatePrivateThreads + bitSendInThreads
 	if sum != 360777303040 || discord.NeededPermissions != disgo.Permissions(sum) {
 		t.Errorf("NeededPermissions: got %d, want %d (360777303040)", discord.NeededPermissions, sum)
+	}
+	if discord.InvitePermissions != disgo.Permissions(sum+bitSendMessages) {
+		t.Errorf("InvitePermissions: got %d, want %d", discord.InvitePermissions, sum+bitSendMessages)
 	}
 	got := discord.PermissionNames(discord.NeededPermissions | bitAdministrator | bitSendMessages)
 	wantNames := []string{"View Channel", "Send Messages in Threads", "Create Private Threads", "Manage Threads", "Attach Files", "Embed Links"}

@@ -401,11 +401,19 @@ func (s *Service) runPanel(ctx context.Context, j *Job) error {
 	}
 	msg := Panel()
 	msg.Nonce = nonce(j, "panel")
+	answer := "The report panel is posted. Its button keeps working; delete the message to remove it."
 	if _, err := s.step(ctx, j, "panel", func() (string, error) { return s.Discord.SendMessage(ctx, r.ChannelID, msg) }); err != nil {
-		return err
+		var perm *PermanentError
+		if !errors.As(err, &perm) {
+			return err
+		}
+		// Refused for good: most often the bot may not post in this
+		// channel. The member who asked is told; nothing is retried.
+		s.log().Warn("report panel not posted: "+perm.Fix, slog.String("job_id", j.ID), slog.String("channel_id", r.ChannelID), slog.String("error", err.Error()))
+		answer = "The panel could not be posted in this channel: sdesk's bot needs View Channel and Send Messages here. Give it those, then use /panel again."
 	}
 	_, err := s.tolerant(ctx, j, "response", func() (string, error) {
-		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: "The report panel is posted. Its button keeps working; delete the message to remove it."})
+		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: answer})
 	})
 	return err
 }

@@ -613,3 +613,37 @@ func TestLimitWithGitLabDown(t *testing.T) {
 		t.Errorf("CheckReport with the report gone from GitLab: got %v, want nil", err)
 	}
 }
+
+// TestPanel: /panel posts the panel once however often its job runs, and
+// a channel the bot may not post in gets an answer saying so, not an
+// apology.
+func TestPanel(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	id := nextID()
+	if _, err := w.svc.SubmitPanel(ctx, sdesk.PanelRequest{InteractionID: id, Token: "tok-" + id, ChannelID: supportChannel}); err != nil {
+		t.Fatal(err)
+	}
+	jobs := w.queue.jobs
+	w.runAll(t)
+	if err := w.svc.RunJob(ctx, jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	msgs := w.discord.Messages(supportChannel)
+	if len(msgs) != 1 || msgs[0].Content != sdesk.PanelText {
+		t.Fatalf("channel: got %d messages, want the panel once", len(msgs))
+	}
+	if resp, _ := w.discord.OriginalResponse("tok-" + id); !strings.Contains(resp.Content, "panel is posted") {
+		t.Errorf("answer: got %q", resp.Content)
+	}
+
+	id = nextID()
+	w.discord.FailNext("POST", "/channels/*/messages", 403, `{"code":50013,"message":"Missing Permissions"}`, 1)
+	if _, err := w.svc.SubmitPanel(ctx, sdesk.PanelRequest{InteractionID: id, Token: "tok-" + id, ChannelID: "1200000000000000099"}); err != nil {
+		t.Fatal(err)
+	}
+	w.runAll(t)
+	if resp, _ := w.discord.OriginalResponse("tok-" + id); !strings.Contains(resp.Content, "needs View Channel and Send Messages") {
+		t.Errorf("answer when the bot may not post: got %q", resp.Content)
+	}
+}

@@ -35,7 +35,7 @@ func TestGuildRoutes(t *testing.T) {
 		t.Errorf("bot role: got %v", mine)
 	}
 	if discordfake.BotRolePermissions != 360777303040 {
-		t.Errorf("BotRolePermissions: got %d, want sdesk's invite permissions 360777303040", discordfake.BotRolePermissions)
+		t.Errorf("BotRolePermissions: got %d, want the permissions sdesk needs on the support channel, 360777303040", discordfake.BotRolePermissions)
 	}
 	a = do(t, fake, "GET", "/guilds/"+g+"/members/"+bot, nil, true)
 	if a.status != 200 || fmt.Sprint(a.body["roles"]) != "["+botRole+"]" || a.body["communication_disabled_until"] != nil {
