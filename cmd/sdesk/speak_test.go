@@ -35,12 +35,30 @@ func TestWhoMaySpeak(t *testing.T) {
 		{"Send to GitLab on the reporter's message", env.MessageCommand(e2e.Other, thread, "Send to GitLab", target(e2e.Reporter, "their words"))},
 		{"/close", env.Command(e2e.Other, thread, "close", nil)},
 		{"Close button", env.Button(e2e.Other, thread, "close/1")},
+		{"/close with a reason", env.CommandWith(e2e.Other, thread, "close", e2e.Option{Name: "reason", Type: 3, Value: "/close spam"})},
+		{"/close issue:1 from the channel", env.CommandWith(e2e.Other, e2e.ChannelID, "close", e2e.Option{Name: "issue", Type: 4, Value: 1})},
+		{"/reopen", env.Command(e2e.Other, thread, "reopen", nil)},
+		{"/reopen issue:1 from the channel", env.CommandWith(e2e.Other, e2e.ChannelID, "reopen", e2e.Option{Name: "issue", Type: 4, Value: 1})},
+		{"/status", env.Command(e2e.Other, thread, "status", nil)},
+		{"/status issue:1 from the channel", env.CommandWith(e2e.Other, e2e.ChannelID, "status", e2e.Option{Name: "issue", Type: 4, Value: 1})},
 	}
 	for _, tt := range refused {
 		got := env.Interact(url, tt.in)
 		if got.Type != 4 || !got.Ephemeral() || !strings.Contains(got.Data.Content, "Only the reporter or staff") {
 			t.Errorf("%s by a bystander: got %s, want an ephemeral refusal", tt.name, got.Raw)
 		}
+	}
+
+	// Nor may they see its title: autocomplete and /issues list only
+	// the caller's own reports.
+	for _, cmd := range []string{"close", "reopen", "status"} {
+		got := env.Interact(url, env.Autocomplete(e2e.Other, e2e.ChannelID, cmd, e2e.Option{Name: "issue", Type: 4, Value: "", Focused: true}))
+		if got.Type != 8 || len(got.Data.Choices) != 0 {
+			t.Errorf("%s autocomplete by a bystander: got %s, want no choices", cmd, got.Raw)
+		}
+	}
+	if got := env.Interact(url, env.Command(e2e.Other, e2e.ChannelID, "issues", nil)); strings.Contains(got.Data.Content, "Crash") {
+		t.Errorf("/issues by a bystander lists the report: %s", got.Raw)
 	}
 
 	allowed := []struct {
