@@ -223,7 +223,7 @@ func TestLimitsPerReporter(t *testing.T) {
 					t.Errorf("report over the limit: got %s, want an ephemeral refusal naming #7 and its thread", r.Raw)
 				}
 			}
-			if r := h.Interact(h.url, h.ReportForm(e2e.Reporter, e2e.Form{Title: "Again", Description: "x"})); r.Type != 4 || !strings.Contains(r.Data.Content, "open reports") {
+			if r := h.Interact(h.url, h.ReportForm(e2e.Reporter, e2e.Form{Title: "Again", Description: "x"})); r.Type != 4 || !strings.Contains(r.Data.Content, "You have 1 open report,") {
 				t.Errorf("report form over the limit: got %s, want a refusal", r.Raw)
 			}
 			if r := h.Interact(h.url, h.Command(e2e.Staff, e2e.ChannelID, "report", nil)); r.Type != 9 {

@@ -410,6 +410,7 @@ func toIssue(is *gl.Issue) sdesk.Issue {
 	if is.UpdatedAt != nil {
 		iss.UpdatedAt = is.UpdatedAt.UTC()
 	}
+	iss.MovedToID = int(is.MovedToID)
 	return iss
 }
 

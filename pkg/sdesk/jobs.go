@@ -223,6 +223,12 @@ type interactionPayload struct {
 
 // apologize edits the interaction's deferred answer after a final failure.
 func (s *Service) apologize(ctx context.Context, j Job, log *slog.Logger) {
+	if j.Kind == JobReport {
+		var r ReportRequest
+		if json.Unmarshal(j.Payload, &r) == nil {
+			s.releaseCooldown(ctx, r)
+		}
+	}
 	if _, told := j.Step("refused:response"); told {
 		return // the user has been told why already (threadRefused)
 	}

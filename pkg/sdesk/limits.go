@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sdesk/sdesk/pkg/discordmd"
 )
 
 // JobCooldown is the kind of a member's cooldown record: a job record
@@ -63,6 +62,50 @@ func (s *Service) checkLimits(ctx context.Context, u User, interactionID string)
 	return s.tooManyError(open, making)
 }
 
+// reportingLockTTL bounds how long a member's report submit holds the
+// lock that makes counting and storing one step (lockReporting), should
+// its process die holding it.
+const reportingLockTTL = 10 * time.Second
+
+// lockReporting makes the open-report count and the storing of a new
+// report one step per member, so that reports submitted at once cannot
+// all pass a count that none of them is in yet: a claim on
+// "reporting:<user ID>", taken within about a second (other submits of the
+// member wait their turn), released by the returned func. Without a limit
+// on open reports, or for staff, there is nothing to lock.
+func (s *Service) lockReporting(ctx context.Context, u User) (unlock func(), err error) {
+	if s.MaxOpenReports <= 0 || s.isStaff(u) {
+		return func() {}, nil
+	}
+	key := "reporting:" + u.ID
+	for try := 0; ; try++ {
+		won, err := s.Store.Claim(ctx, key, reportingLockTTL)
+		if err != nil {
+			return nil, fmt.Errorf("claim %s: %w", key, err)
+		}
+		if won {
+			break
+		}
+		if try == 20 {
+			return nil, &UserError{Message: "Another report of yours is being made right now. Please try again in a moment."}
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		if err := s.Store.Release(ctx, key); err != nil {
+			s.log().Warn("report lock not released: the member's next report waits up to 10 s", slog.String("user_id", u.ID), slog.String("error", err.Error()))
+		}
+	}, nil
+}
+
 func cooldownError(until time.Time) error {
 	return &UserError{Message: fmt.Sprintf("You made a report a moment ago. You can make another one <t:%d:R>; until then, add to it with /reply in its thread.", until.Unix())}
 }
@@ -87,6 +130,9 @@ func (s *Service) openReports(ctx context.Context, u User, interactionID string)
 		}
 		if _, mapped := j.Step("mapping"); mapped {
 			continue // listed with the mappings
+		}
+		if s.stalled(j) {
+			continue // never ran, or stopped: no report is being made
 		}
 		var r struct {
 			User User `json:"user"`
@@ -139,19 +185,49 @@ func (s *Service) confirmOpen(ctx context.Context, open []Mapping) []Mapping {
 
 func (s *Service) tooManyError(open []Mapping, making int) error {
 	n := len(open) + making
-	lines := []string{fmt.Sprintf("You have %d open reports, and a member may have %d at a time:", n, s.MaxOpenReports)}
-	for _, m := range open[:min(len(open), 10)] {
-		title := discordmd.Text(Truncate(strings.Join(strings.Fields(discordmd.PlainText(m.Title)), " "), 80))
-		lines = append(lines, fmt.Sprintf("• **#%d** %s · <#%s>", m.IssueIID, title, m.ThreadID))
-	}
+	head := fmt.Sprintf("You have %d open %s, and a member may have %d at a time:", n, plural(n, "report", "reports"), s.MaxOpenReports)
+	var foot []string
 	if len(open) > 10 {
-		lines = append(lines, fmt.Sprintf("• …and %d more (`/issues` lists them)", len(open)-10))
+		foot = append(foot, fmt.Sprintf("• …and %d more (`/issues` lists them)", len(open)-10))
 	}
 	if making > 0 {
-		lines = append(lines, fmt.Sprintf("• %d being made right now", making))
+		foot = append(foot, fmt.Sprintf("• %d being made right now", making))
 	}
-	lines = append(lines, "Add to one of them with /reply in its thread, or close one you no longer need with /close.")
-	return &UserError{Message: Truncate(strings.Join(lines, "\n"), maxContent)}
+	foot = append(foot, "Add to one of them with /reply in its thread, or close one you no longer need with /close.")
+	return &UserError{Message: listMessage(head, open[:min(len(open), 10)], false, strings.Join(foot, "\n"))}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// releaseCooldown ends the cooldown a report started, when its job failed
+// for good: the member may report again at once, and is not told to add
+// to a report that does not exist.
+func (s *Service) releaseCooldown(ctx context.Context, r ReportRequest) {
+	if s.ReportCooldown <= 0 {
+		return
+	}
+	key := cooldownKey(r.User.ID)
+	rec, err := s.Store.GetJob(ctx, key)
+	if err != nil {
+		return // expired already, or unreadable: it ends by itself
+	}
+	var c cooldownRecord
+	if json.Unmarshal(rec.Payload, &c) != nil || c.Interaction != r.InteractionID {
+		return // a later report's
+	}
+	rec.ExpiresAt = s.now()
+	if err := s.Store.PutJob(ctx, rec); err != nil {
+		s.log().Info("cooldown of a failed report not released", slog.String("user_id", r.User.ID), slog.String("error", err.Error()))
+		return
+	}
+	if err := s.Store.Release(ctx, key); err != nil {
+		s.log().Info("cooldown of a failed report not released", slog.String("user_id", r.User.ID), slog.String("error", err.Error()))
+	}
 }
 
 // claimCooldown starts the member's cooldown for the report of

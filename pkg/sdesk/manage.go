@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sdesk/sdesk/pkg/discordmarkup"
 	"github.com/sdesk/sdesk/pkg/discordmd"
@@ -70,6 +71,11 @@ func (s *Service) issueFor(ctx context.Context, r ThreadRequest, refusal error) 
 	if r.Issue > 0 {
 		m, err = s.Store.MappingByIssue(ctx, r.Issue)
 		if errors.Is(err, ErrNotFound) {
+			if !s.isStaff(r.User) {
+				// The same answer as for someone else's report: a member
+				// learns nothing of which numbers are reports.
+				return Mapping{}, refusal
+			}
 			return Mapping{}, &UserError{Message: fmt.Sprintf("Issue #%d is not a report made in Discord.", r.Issue)}
 		}
 		if err != nil {
@@ -114,26 +120,68 @@ func (s *Service) runReopen(ctx context.Context, j *Job) error {
 	if err != nil {
 		return fmt.Errorf("look up issue %d: %w", r.IID, err)
 	}
-	if _, err := s.step(ctx, j, "reopen", func() (string, error) {
-		return "", s.GitLab.SetState(ctx, r.IID, false)
-	}); err != nil {
-		return err
-	}
-	thread, err := s.openThread(ctx, j, m)
+	v, err := s.step(ctx, j, "reopen", func() (string, error) { return s.reopenIssue(ctx, r.IID) })
 	if err != nil {
 		return err
 	}
 	if _, err := s.tolerant(ctx, j, "state", func() (string, error) { return "", s.syncState(ctx, r.IID) }); err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("Issue #%d is open again, and so is its thread <#%s>.", r.IID, m.ThreadID)
-	if thread == skipped {
-		msg = fmt.Sprintf("Issue #%d is open again. Its thread could not be reopened: staff can unarchive it.", r.IID)
+	var msg string
+	switch v {
+	case reopenMoved:
+		msg = fmt.Sprintf("Issue #%d was moved to another issue; it stays closed here. Staff can follow it there.", r.IID)
+	case reopenRefused:
+		msg = fmt.Sprintf("GitLab keeps issue #%d closed (staff may have locked it). Nothing was changed; ask staff to reopen it.", r.IID)
+	default:
+		thread, err := s.openThread(ctx, j, m)
+		if err != nil {
+			return err
+		}
+		msg = fmt.Sprintf("Issue #%d is open again, and so is its thread <#%s>.", r.IID, m.ThreadID)
+		if thread == skipped {
+			msg = fmt.Sprintf("Issue #%d is open again. Its thread could not be reopened: staff can unarchive it.", r.IID)
+		}
 	}
 	_, err = s.tolerant(ctx, j, "response", func() (string, error) {
 		return "", s.Discord.EditResponse(ctx, r.Token, Message{Content: msg})
 	})
 	return err
+}
+
+// Results of reopenIssue.
+const (
+	reopenDone    = "reopened" // GitLab reopened it
+	reopenOpen    = "open"     // it was open already
+	reopenMoved   = "moved"    // moved to another issue: left closed
+	reopenRefused = "refused"  // GitLab answered, and kept it closed
+)
+
+// reopenIssue reopens a closed issue and reads its state back: GitLab
+// answers a reopen it does not allow (the discussion locked,
+// Issues::ReopenService) with 200 and the issue still closed. A moved
+// issue is left closed: its conversation goes on where it went.
+func (s *Service) reopenIssue(ctx context.Context, iid int) (string, error) {
+	is, err := s.GitLab.GetIssue(ctx, iid)
+	if err != nil {
+		return "", fmt.Errorf("get issue %d: %w", iid, err)
+	}
+	switch {
+	case is.State != StateClosed:
+		return reopenOpen, nil
+	case is.MovedToID != 0:
+		return reopenMoved, nil
+	}
+	if err := s.GitLab.SetState(ctx, iid, false); err != nil {
+		return "", err
+	}
+	if is, err = s.GitLab.GetIssue(ctx, iid); err != nil {
+		return "", fmt.Errorf("get issue %d: %w", iid, err)
+	}
+	if is.State != StateOpened {
+		return reopenRefused, nil
+	}
+	return reopenDone, nil
 }
 
 // openThread unarchives and unlocks a report's thread, as step "thread";
@@ -161,6 +209,11 @@ func (s *Service) setState(ctx context.Context, iid int, state string, at time.T
 	if state != StateOpened && state != StateClosed {
 		return nil
 	}
+	// Whole seconds: webhooks give updated_at to the second ("2024-05-14
+	// 10:09:00 UTC"), the API to the millisecond. Cut to one grain, a
+	// hook of the same second as an API read is not taken for older
+	// (equal times apply: the later arrival wins).
+	at = at.Truncate(time.Second)
 	if err := s.Store.SetMappingState(ctx, iid, state, at); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("record state of issue %d: %w", iid, err)
 	}
@@ -279,25 +332,45 @@ func (s *Service) Reports(ctx context.Context, r ReportsRequest) (Answer, error)
 	}
 	more := len(ms) > ReportsPerPage
 	ms = ms[:min(len(ms), ReportsPerPage)]
-	lines := []string{fmt.Sprintf("**%s** (page %d)", title, r.Page+1)}
-	for _, m := range ms {
-		lines = append(lines, reportLine(m, r.All))
-	}
-	return Answer{Message: Truncate(strings.Join(lines, "\n"), maxContent), Buttons: []Button{
+	head := fmt.Sprintf("**%s** (page %d)", title, r.Page+1)
+	return Answer{Message: listMessage(head, ms, r.All, ""), Buttons: []Button{
 		{Label: "◀ Newer", CustomID: Route(route, max(r.Page-1, 0)), Style: ButtonSecondary, Disabled: r.Page == 0},
 		{Label: "Older ▶", CustomID: Route(route, r.Page+1), Style: ButtonSecondary, Disabled: !more},
 	}}, nil
 }
 
-// reportLine is one report of /issues: number, title, state, thread and
-// date; with its reporter for staff's list.
-func reportLine(m Mapping, withReporter bool) string {
+// listMessage is a list of reports in one Discord message (at most
+// maxContent characters): head, a line per report, then foot (""
+// for none). Every line is kept: each title is cut to what its share of
+// the message leaves (escaping can double a title, so a title gets half
+// its line's room), never a line dropped.
+func listMessage(head string, ms []Mapping, withReporter bool, foot string) string {
+	lines := []string{head}
+	fixed := utf8.RuneCountInString(head) + utf8.RuneCountInString(foot) + len(ms) + 1
+	share := (maxContent - fixed) / max(len(ms), 1)
+	for _, m := range ms {
+		frame := utf8.RuneCountInString(reportLine(m, withReporter, 0))
+		lines = append(lines, reportLine(m, withReporter, min(80, max(0, (share-frame)/2))))
+	}
+	if foot != "" {
+		lines = append(lines, foot)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// reportLine is one report of a list: number, title (cut to titleRunes
+// before escaping; 0: none), state, thread and date; with its reporter
+// for staff's list.
+func reportLine(m Mapping, withReporter bool, titleRunes int) string {
 	state := "open"
 	if m.State == StateClosed {
 		state = "closed"
 	}
-	title := discordmd.Text(Truncate(strings.Join(strings.Fields(discordmd.PlainText(m.Title)), " "), 80))
-	line := fmt.Sprintf("• **#%d** %s · %s · <#%s>", m.IssueIID, title, state, m.ThreadID)
+	title := ""
+	if titleRunes > 0 {
+		title = discordmd.Text(Truncate(strings.Join(strings.Fields(discordmd.PlainText(m.Title)), " "), titleRunes)) + " · "
+	}
+	line := fmt.Sprintf("• **#%d** %s%s · <#%s>", m.IssueIID, title, state, m.ThreadID)
 	if withReporter && m.ReporterID != "" {
 		line += " · by <@" + m.ReporterID + ">"
 	}
@@ -351,6 +424,8 @@ func (s *Service) SuggestIssues(ctx context.Context, u User, command, typed stri
 		if m.State == StateClosed {
 			state = "closed"
 		}
+		frame := fmt.Sprintf("#%d  (%s)", m.IssueIID, state)
+		title = Truncate(title, max(1, maxChoiceName-utf8.RuneCountInString(frame)))
 		c := Choice{Name: Truncate(fmt.Sprintf("#%d %s (%s)", m.IssueIID, title, state), maxChoiceName), Value: m.IssueIID}
 		if prefer == "" || m.State == prefer {
 			first = append(first, c)

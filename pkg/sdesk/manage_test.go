@@ -237,8 +237,13 @@ func TestCloseWithReasonAndReopen(t *testing.T) {
 	if _, err := w.svc.SubmitClose(ctx, outside(reporter, 0)); !strings.Contains(userMessage(err), "`issue` option") {
 		t.Errorf("close outside a thread without an issue: got %v, want the option named", err)
 	}
-	if _, err := w.svc.SubmitClose(ctx, outside(reporter, 999)); !strings.Contains(userMessage(err), "#999 is not a report") {
-		t.Errorf("close of an unmapped issue: got %v, want it named", err)
+	// An issue not made in Discord: staff are told so; a member gets the
+	// refusal they get for someone else's report, so numbers tell nothing.
+	if _, err := w.svc.SubmitClose(ctx, outside(staffer, 999)); !strings.Contains(userMessage(err), "#999 is not a report") {
+		t.Errorf("close of an unmapped issue by staff: got %v, want it named", err)
+	}
+	if _, err := w.svc.SubmitClose(ctx, outside(reporter, 999)); userMessage(err) != "Only the reporter or staff can close this issue." {
+		t.Errorf("close of an unmapped issue by a member: got %v, want the refusal of someone else's report", err)
 	}
 	long := outside(reporter, m.IssueIID)
 	long.Reason = strings.Repeat("x", sdesk.MaxReason+1)
@@ -645,5 +650,83 @@ func TestPanel(t *testing.T) {
 	w.runAll(t)
 	if resp, _ := w.discord.OriginalResponse("tok-" + id); !strings.Contains(resp.Content, "needs View Channel and Send Messages") {
 		t.Errorf("answer when the bot may not post: got %q", resp.Content)
+	}
+}
+
+// movedGitLab is GitLab for an issue moved to another project: closed,
+// with moved_to_id set.
+type movedGitLab struct{ sdesk.GitLab }
+
+func (g movedGitLab) GetIssue(ctx context.Context, iid int) (sdesk.Issue, error) {
+	is, err := g.GitLab.GetIssue(ctx, iid)
+	is.MovedToID = 4711
+	return is, err
+}
+
+// TestMovedIssueStaysClosed: a moved issue's conversation goes on where it
+// went; neither /reopen nor a reporter's reply reopens the original.
+func TestMovedIssueStaysClosed(t *testing.T) {
+	for _, via := range []string{"/reopen", "reply"} {
+		t.Run(via, func(t *testing.T) {
+			w := newWorld(t)
+			w.svc.ReopenOnReply = true
+			ctx := context.Background()
+			m := w.reportAs(t, reporter, "Jams")
+			if err := w.svc.GitLab.SetState(ctx, m.IssueIID, true); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.store.SetMappingState(ctx, m.IssueIID, sdesk.StateClosed, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			w.svc.GitLab = movedGitLab{w.svc.GitLab}
+			r := inThread(reporter, m)
+			r.Text = "Still broken."
+			var err error
+			if via == "/reopen" {
+				_, err = w.svc.SubmitReopen(ctx, r)
+			} else {
+				_, err = w.svc.SubmitReply(ctx, r)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.runAll(t)
+			if is, _ := w.gitlab.Issue(m.IssueIID); is.State != "closed" {
+				t.Errorf("moved issue after %s: got %s, want closed", via, is.State)
+			}
+			resp, _ := w.discord.OriginalResponse(r.Token)
+			if strings.Contains(resp.Content, "open again") || strings.Contains(resp.Content, "reopened it") {
+				t.Errorf("answer: got %q, want no claim that it is open", resp.Content)
+			}
+		})
+	}
+}
+
+// TestFailedReportReleasesCooldown: a report whose job failed for good
+// does not keep its member waiting out the cooldown.
+func TestFailedReportReleasesCooldown(t *testing.T) {
+	w := newWorld(t)
+	w.svc.ReportCooldown, w.svc.MaxAttempts = time.Hour, 1
+	ctx := context.Background()
+	w.gitlab.FailNext("POST", "/projects/:id/issues", 403, 10)
+	id := nextID()
+	if err := w.svc.SubmitReport(ctx, sdesk.ReportRequest{InteractionID: id, Token: "tok-" + id, GuildID: guild, User: reporter, Title: "T", Description: "D"}); err != nil {
+		t.Fatal(err)
+	}
+	if msg := userMessage(w.svc.CheckReport(ctx, reporter)); msg == "" {
+		t.Fatalf("CheckReport while the report is being made: got no cooldown")
+	}
+	w.queue.mu.Lock()
+	jobs := w.queue.jobs
+	w.queue.jobs = nil
+	w.queue.mu.Unlock()
+	for _, j := range jobs {
+		_ = w.svc.RunJob(ctx, j)
+	}
+	if j, _ := w.store.GetJob(ctx, id); j.Status != sdesk.JobFailed {
+		t.Fatalf("report job: got %s, want failed", j.Status)
+	}
+	if err := w.svc.CheckReport(ctx, reporter); err != nil {
+		t.Errorf("CheckReport after the report failed for good: got %q, want the form", userMessage(err))
 	}
 }

@@ -234,6 +234,7 @@ type Issue struct {
 	Labels       []string  // its labels, as GitLab orders them
 	Assignees    []string  // its assignees' display names
 	UpdatedAt    time.Time // its last change (zero when GitLab gives none)
+	MovedToID    int       // global ID of the issue it was moved to; 0: not moved
 }
 
 // Note is a GitLab note as sdesk needs it.

@@ -144,6 +144,11 @@ func (s *Service) SubmitReport(ctx context.Context, r ReportRequest) error {
 	} else if !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("look up report job %s: %w", r.InteractionID, err)
 	}
+	unlock, err := s.lockReporting(ctx, r.User)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := s.checkLimits(ctx, r.User, r.InteractionID); err != nil {
 		return err
 	}
@@ -1266,26 +1271,15 @@ func (s *Service) runReply(ctx context.Context, j *Job) error {
 }
 
 // reopenOnReply reopens the issue of a reply that may (r.Reopen: sent to
-// an issue known closed) when GitLab says it is still closed, then its
-// thread; true when it did.
+// an issue known closed) when GitLab says it is still closed and lets it
+// (reopenIssue: not moved, not refused), then its thread; true when it
+// did.
 func (s *Service) reopenOnReply(ctx context.Context, j *Job, r ThreadRequest) (bool, error) {
 	if !r.Reopen {
 		return false, nil
 	}
-	v, err := s.step(ctx, j, "reopen", func() (string, error) {
-		is, err := s.GitLab.GetIssue(ctx, r.IID)
-		if err != nil {
-			return "", fmt.Errorf("get issue %d: %w", r.IID, err)
-		}
-		if is.State != StateClosed {
-			return StateOpened, nil
-		}
-		if err := s.GitLab.SetState(ctx, r.IID, false); err != nil {
-			return "", err
-		}
-		return "reopened", nil
-	})
-	if err != nil || v != "reopened" {
+	v, err := s.step(ctx, j, "reopen", func() (string, error) { return s.reopenIssue(ctx, r.IID) })
+	if err != nil || v != reopenDone {
 		return false, err
 	}
 	m, err := s.Store.MappingByIssue(ctx, r.IID)
