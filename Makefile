@@ -18,6 +18,13 @@ FUZZTIME ?= 5s
 run:
 	$(GO) run ./cmd/sdesk serve
 
+## fakes: the Discord and GitLab fakes as one process, set up for sdesk, until Ctrl-C; writes .env.fakes
+## (README, "Try it locally with fake Discord and GitLab"). DEVFAKES_DISCORD_ADDR, DEVFAKES_GITLAB_ADDR
+## and DEVFAKES_SDESK_URL move them (127.0.0.1:8091, 127.0.0.1:8092, http://127.0.0.1:8080).
+.PHONY: fakes
+fakes:
+	$(GO) run ./internal/devfakes
+
 ## test: everything: lint, template, unit + integration tests on DynamoDB Local, fuzz briefly
 test: lint cfn-lint fuzz size
 	scripts/with-dynamodb.sh $(GO) test -race -count=1 ./...

@@ -216,7 +216,18 @@ const (
 // New starts a fake; it is closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{
+	s := newServer()
+	s.botID = s.newID()
+	s.guildID = s.newID()
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// newServer returns a fake's empty state, not serving yet, without its
+// bot and server IDs.
+func newServer() *Server {
+	return &Server{
 		token:     "fake-bot-token." + randHex(12),
 		channels:  map[string]*channel{},
 		messages:  map[string]*message{},
@@ -227,14 +238,6 @@ func New(t testing.TB) *Server {
 		held:      map[chan struct{}]bool{},
 		closed:    make(chan struct{}),
 	}
-	s.botID = s.newID()
-	s.guildID = s.newID()
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
-	// Cleanups run last in, first out: held answers end before Close
-	// waits for their handlers.
-	t.Cleanup(func() { close(s.closed) })
-	return s
 }
 
 func randHex(n int) string {

@@ -138,6 +138,14 @@ type Server struct {
 // New starts a fake GitLab that is closed when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s := newServer(opts...)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// newServer returns a fake's state with opts applied, not serving yet.
+func newServer(opts ...Option) *Server {
 	tok := make([]byte, 10)
 	_, _ = rand.Read(tok)
 	s := &Server{
@@ -157,8 +165,6 @@ func New(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
 	return s
 }
 
