@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // JobCooldown is the kind of a member's cooldown record: a job record
