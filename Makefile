@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= bin
 LAMBDA_BUILD := GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME ?= 5s
 
-.PHONY: size events run test unit bench lint tidy fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local dynamodb-local-stop local local-stop tools clean
+.PHONY: size events run test unit bench load lint tidy fmt vet staticcheck cfn-lint fuzz chaos build build-Interactions build-Webhook dynamodb-local dynamodb-local-stop local local-stop tools clean
 
 ## run: sdesk serve (reads .env; SDESK_STORE there or in the environment, default bolt)
 run:
@@ -41,9 +41,23 @@ chaos:
 	$(GO) test ./cmd/sdesk -run '^TestChaos$$' -count=1 -v -timeout 60m -args \
 	  -chaos.seed=$(CHAOS_SEED) -chaos.ops=$(CHAOS_OPS) -chaos.kills=2 -chaos.rate=0.2 -chaos.settle=3m
 
-## bench: benchmarks (with DynamoDB Local)
+## bench: one table of sdesk against its physical floors, each pair measured side by side (internal/bench,
+## issue 12), written to bench/results/<date>.json; then every Benchmark* function. With DynamoDB Local.
+## About 2 minutes on 2 cores once the build cache is warm (the first run builds for linux/arm64 too).
+BENCH_OUT ?= bench/results
 bench:
-	scripts/with-dynamodb.sh $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	GO=$(GO) BENCH_OUT=$(BENCH_OUT) scripts/with-dynamodb.sh scripts/bench.sh
+
+## load: a bounded load test on loopback: signed interactions (/report submits, /reply, /close autocomplete,
+## /issues) and GitLab webhooks mixed, LOAD_RATE requests/s for LOAD_DURATION against sdesk serve with the
+## fakes; prints percentiles, errors and the effects. LOAD_STORE=dynamodb runs it on DynamoDB Local.
+LOAD_RATE ?= 40
+LOAD_DURATION ?= 30s
+LOAD_STORE ?= bolt
+load:
+	set -o pipefail; $(if $(filter dynamodb,$(LOAD_STORE)),scripts/with-dynamodb.sh) $(GO) test ./internal/bench -run '^TestLoad$$' -count=1 -v -timeout 20m \
+	  -args -load.run -load.rate=$(LOAD_RATE) -load.duration=$(LOAD_DURATION) -load.store=$(LOAD_STORE) \
+	  | grep -v -e '^=== RUN' -e '^PASS$$' -e '^ok '
 
 ## lint: gofmt, go vet, staticcheck, go.mod and go.sum tidy
 lint: fmt vet staticcheck tidy

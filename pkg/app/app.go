@@ -14,7 +14,6 @@ import (
 
 	awslambdago "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/sdesk/sdesk/pkg/awsenv"
 	"github.com/sdesk/sdesk/pkg/awslambda"
 	"github.com/sdesk/sdesk/pkg/config"
@@ -163,12 +162,7 @@ func New(ctx context.Context, cfg config.Config, role Role, logger *slog.Logger,
 			a.Close()
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
-		client := lambda.NewFromConfig(awsCfg, func(lo *lambda.Options) {
-			if ep := awsenv.Endpoint("LAMBDA"); ep != "" {
-				lo.BaseEndpoint = &ep
-			}
-		})
-		a.Service.Queue = &awslambda.Queue{Client: client, Function: cfg.JobFunction}
+		a.Service.Queue = &awslambda.Queue{Client: awslambda.NewClient(awsCfg, awsenv.Endpoint("LAMBDA")), Function: cfg.JobFunction}
 	}
 	if cfg.Store == config.StoreDynamoDB {
 		// A table is shared: Lambda may deliver an async event twice, and

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -33,16 +30,11 @@ type JobRef struct {
 	Kind string `json:"kind"`
 }
 
-// Invoker is the part of the Lambda client the queue uses.
-type Invoker interface {
-	Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
-}
-
 // Queue enqueues jobs by invoking Function asynchronously
 // (InvocationType Event): Lambda retries a failed job twice and sends a
 // final failure to the on-failure destination (template.yaml).
 type Queue struct {
-	Client   Invoker
+	Client   *Client
 	Function string
 }
 
@@ -54,12 +46,7 @@ func (q *Queue) Enqueue(ctx context.Context, j sdesk.Job) error {
 	if err != nil {
 		return fmt.Errorf("encode job event: %w", err)
 	}
-	_, err = q.Client.Invoke(ctx, &lambda.InvokeInput{
-		FunctionName:   aws.String(q.Function),
-		InvocationType: types.InvocationTypeEvent,
-		Payload:        b,
-	})
-	if err != nil {
+	if err := q.Client.InvokeEvent(ctx, q.Function, b); err != nil {
 		return fmt.Errorf("invoke %s: %w", q.Function, err)
 	}
 	return nil

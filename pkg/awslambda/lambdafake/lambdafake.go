@@ -1,9 +1,10 @@
 // Package lambdafake is a fake AWS Lambda Invoke API for tests: a real HTTP
 // server that accepts `POST /2015-03-31/functions/{name}/invocations` as
-// aws-sdk-go-v2 sends it and runs the payload through a Lambda handler, like
-// Lambda does. Asynchronous invocations (X-Amz-Invocation-Type: Event)
-// answer 202 at once and run in the background; a handler error is retried
-// twice (Lambda's default), then the event goes to the dead letters.
+// aws-sdk-go-v2 and awslambda.Client send it and runs the payload through
+// a Lambda handler, like Lambda does. Asynchronous invocations
+// (X-Amz-Invocation-Type: Event) answer 202 at once and run in the
+// background; a handler error is retried twice (Lambda's default), then the
+// event goes to the dead letters.
 package lambdafake
 
 import (
