@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -195,9 +196,11 @@ func parseCategories(v string) ([]sdesk.Category, []string) {
 }
 
 var (
-	snowflake   = regexp.MustCompile(`^[0-9]{15,21}$`)
-	projectPath = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)+$`)
-	labelRe     = regexp.MustCompile(`^[^,\n]{1,255}$`)
+	snowflake   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{15,21}$`) })
+	projectPath = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.\-]*(/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)+$`)
+	})
+	labelRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[^,\n]{1,255}$`) })
 )
 
 // Error lists every problem found in the environment.
@@ -237,7 +240,7 @@ func Load(getenv func(string) string) (Config, error) {
 		} else {
 			v = get(name)
 		}
-		if v != "" && !snowflake.MatchString(v) {
+		if v != "" && !snowflake().MatchString(v) {
 			problems = append(problems, name+" must be a Discord ID (digits)")
 		}
 		return v
@@ -270,7 +273,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.GitLabURL = absURL("GITLAB_URL")
 	c.GitLabToken = required("GITLAB_TOKEN")
 	if p := required("GITLAB_PROJECT"); p != "" {
-		if n, err := strconv.Atoi(p); (err != nil || n <= 0) && !projectPath.MatchString(p) {
+		if n, err := strconv.Atoi(p); (err != nil || n <= 0) && !projectPath().MatchString(p) {
 			problems = append(problems, "GITLAB_PROJECT must be a numeric ID or a full path like group/project")
 		}
 		c.GitLabProject = p
@@ -287,7 +290,7 @@ func Load(getenv func(string) string) (Config, error) {
 		if l == "" {
 			continue
 		}
-		if !labelRe.MatchString(l) {
+		if !labelRe().MatchString(l) {
 			problems = append(problems, "GITLAB_ISSUE_LABELS has a label longer than 255 characters")
 			continue
 		}

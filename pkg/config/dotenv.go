@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/joho/godotenv"
 )
@@ -17,7 +18,7 @@ import (
 var ErrDotEnv = errors.New("malformed line: want KEY=VALUE, with KEY made of letters, digits, _ and . (quote a value that holds # after a space, $, or a quote)")
 
 // dotEnvKey is a name godotenv accepts and os.Setenv can set.
-var dotEnvKey = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+var dotEnvKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.]+$`) })
 
 // ParseDotEnv reads the text of a .env file with github.com/joho/godotenv
 // (v1.5.1): KEY=VALUE lines (also `export KEY=VALUE` and `KEY: VALUE`),
@@ -58,7 +59,7 @@ func parseDotEnv(data []byte) (map[string]string, error) {
 		return nil, err
 	}
 	for k, v := range vars {
-		if !dotEnvKey.MatchString(k) {
+		if !dotEnvKey().MatchString(k) {
 			return nil, ErrDotEnv
 		}
 		if strings.HasPrefix(v, "#") && emptyWithComment(data, k, v) {

@@ -3,6 +3,7 @@ package discordmd
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/rivo/uniseg"
 )
@@ -25,7 +26,9 @@ type mdBlock struct {
 }
 
 var (
-	mdDelimRowRe = regexp.MustCompile(`^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$`)
+	mdDelimRowRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$`)
+	})
 )
 
 // mdBlocks cuts body into fenced code, display math, tables and prose.
@@ -90,7 +93,7 @@ func mdBlocks(body string) []mdBlock {
 
 func mdTableStart(head, delim string) bool {
 	d := strings.TrimRight(delim, "\r\n")
-	if !strings.Contains(head, "|") || !strings.Contains(d, "|") || !mdDelimRowRe.MatchString(d) {
+	if !strings.Contains(head, "|") || !strings.Contains(d, "|") || !mdDelimRowRe().MatchString(d) {
 		return false
 	}
 	return len(mdSplitRow(head)) == len(mdSplitRow(d))

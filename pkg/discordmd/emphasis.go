@@ -5,17 +5,22 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
 var (
 	// noteAutolinkRe and noteMailtoRe: Discord's <scheme:/...> and
 	// <name@host.tld> links, which it takes whole.
-	noteAutolinkRe = regexp.MustCompile(`^<[^: >]+:/[^ >]+>`)
-	noteMailtoRe   = regexp.MustCompile(`^<[^` + noteJSSpace + `<>@]+@[^` + noteJSSpace + `<>@]+\.[^` + noteJSSpace + `<>@]+>`)
+	noteAutolinkRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^<[^: >]+:/[^ >]+>`) })
+	noteMailtoRe   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^<[^` + noteJSSpace + `<>@]+@[^` + noteJSSpace + `<>@]+\.[^` + noteJSSpace + `<>@]+>`)
+	})
 	// noteMaskedRe: the masked links Render writes, [file](url), which
 	// Discord takes whole.
-	noteMaskedRe = regexp.MustCompile(`^\[(?:\\.|[^\[\]\\])*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)`)
+	noteMaskedRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\[(?:\\.|[^\[\]\\])*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)`)
+	})
 )
 
 // noteJSSpace is JavaScript's \s, which Discord's rules use.
@@ -332,10 +337,10 @@ func noteDiscordRegions(s string) (regions []noteRegion, delims []noteDelim) {
 				continue
 			}
 		case c == '<' || c == '[':
-			loc := noteMaskedRe.FindStringIndex(s[i:])
+			loc := noteMaskedRe().FindStringIndex(s[i:])
 			if c == '<' {
-				if loc = noteAutolinkRe.FindStringIndex(s[i:]); loc == nil {
-					loc = noteMailtoRe.FindStringIndex(s[i:])
+				if loc = noteAutolinkRe().FindStringIndex(s[i:]); loc == nil {
+					loc = noteMailtoRe().FindStringIndex(s[i:])
 				}
 			}
 			if loc != nil {
@@ -389,12 +394,14 @@ func noteJSSpaceRune(r rune) bool {
 
 // noteDiscordURLRe is Discord's URL rule,
 // ^((?:https?|steam):\/\/[^\s<]+[^<.,:;"'\]\s]).
-var noteDiscordURLRe = regexp.MustCompile(`^(?:https?|steam)://[^` + noteJSSpace + `<]+[^<.,:;"'\]` + noteJSSpace + `]`)
+var noteDiscordURLRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:https?|steam)://[^` + noteJSSpace + `<]+[^<.,:;"'\]` + noteJSSpace + `]`)
+})
 
 // noteDiscordURLLen returns the length of the URL that Discord links at
 // the start of s, or 0: its URL rule, then one unbalanced ")" dropped.
 func noteDiscordURLLen(s string) int {
-	m := noteDiscordURLRe.FindString(s)
+	m := noteDiscordURLRe().FindString(s)
 	from := 0
 	for n := len(m) - 1; n >= 0 && m[n] == ')'; n-- {
 		k := strings.IndexByte(m[from:], '(')

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // This file holds the code rules of the package, in one place: where a
@@ -110,14 +111,14 @@ func quoteOf(prefix string) string {
 
 // discordLangRe is what Discord reads as the language of a code block
 // (its codeBlock rule: ^```(?:([a-z0-9_+\-.#]+?)\n)?..., case-insensitive).
-var discordLangRe = regexp.MustCompile(`^(?i:[a-z0-9_+\-.#]+)$`)
+var discordLangRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i:[a-z0-9_+\-.#]+)$`) })
 
 // fenceLang returns the language of a code block with the info string
 // info, as Discord can show it: the info string's first word when Discord
 // reads it as a language (letters, digits and _ + - . #, at most 32
 // bytes), else "".
 func fenceLang(info string) string {
-	if f := strings.Fields(info); len(f) > 0 && len(f[0]) <= 32 && discordLangRe.MatchString(f[0]) {
+	if f := strings.Fields(info); len(f) > 0 && len(f[0]) <= 32 && discordLangRe().MatchString(f[0]) {
 		return f[0]
 	}
 	return ""
@@ -213,7 +214,9 @@ func (g gitlabCode) spanEnd(from, n int) int {
 // prefers the same match as JavaScript's backtracking. The letters are
 // spelled out: JavaScript's /i without the u flag folds no other
 // character to them, where Go's (?i) would take "ſ" and the Kelvin sign.
-var discordCodeBlockRe = regexp.MustCompile("^```(?:[a-zA-Z0-9_+\\-.#]+?\n)?\n*[^\n][\\s\\S]*?\n*```")
+var discordCodeBlockRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile("^```(?:[a-zA-Z0-9_+\\-.#]+?\n)?\n*[^\n][\\s\\S]*?\n*```")
+})
 
 // discordCode finds code in a rendered note as Discord does: its codeBlock
 // rule (discordCodeBlockRe), then simple-markdown's inlineCode,
@@ -231,7 +234,7 @@ func newDiscordCode(s string) discordCode {
 // end returns the end of the code that starts at the backtick s[i], or -1.
 func (c discordCode) end(i int) int {
 	if strings.HasPrefix(c.s[i:], "```") {
-		if loc := discordCodeBlockRe.FindStringIndex(c.s[i:]); loc != nil {
+		if loc := discordCodeBlockRe().FindStringIndex(c.s[i:]); loc != nil {
 			return i + loc[1]
 		}
 	}

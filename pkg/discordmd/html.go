@@ -5,7 +5,7 @@ import (
 )
 
 func noteStripTags(s string) string {
-	return noteReplace(noteTagRe, s, func(m []string) string {
+	return noteReplace(noteTagRe(), s, func(m []string) string {
 		if noteKnownTags[strings.ToLower(m[1])] || noteBlockTags[strings.ToLower(m[1])] {
 			return ""
 		}
@@ -17,7 +17,7 @@ func (r *noteRenderer) html(s string) string {
 	if !strings.Contains(s, "<") {
 		return s
 	}
-	s = noteReplace(noteAnchorRe, s, func(m []string) string {
+	s = noteReplace(noteAnchorRe(), s, func(m []string) string {
 		text := r.htmlTags(r.media(m[2]))
 		href := strings.TrimSpace(noteAttr(m[1], "href"))
 		lower := strings.ToLower(href)
@@ -27,7 +27,7 @@ func (r *noteRenderer) html(s string) string {
 		return r.link(text, href)
 	})
 	s = r.media(s)
-	s = noteReplace(noteSummaryRe, s, func(m []string) string {
+	s = noteReplace(noteSummaryRe(), s, func(m []string) string {
 		t := strings.TrimSpace(r.htmlTags(m[1]))
 		if t == "" {
 			return ""
@@ -38,7 +38,7 @@ func (r *noteRenderer) html(s string) string {
 }
 
 func (r *noteRenderer) media(s string) string {
-	return noteReplace(noteMediaRe, s, func(m []string) string {
+	return noteReplace(noteMediaRe(), s, func(m []string) string {
 		src, alt := noteAttr(m[1], "src"), noteAttr(m[1], "alt")
 		if strings.TrimSpace(src) == "" {
 			return alt
@@ -49,7 +49,7 @@ func (r *noteRenderer) media(s string) string {
 
 // htmlTags replaces or strips the known HTML tags left in s.
 func (r *noteRenderer) htmlTags(s string) string {
-	locs := noteTagRe.FindAllStringSubmatchIndex(s, -1)
+	locs := noteTagRe().FindAllStringSubmatchIndex(s, -1)
 	if locs == nil {
 		return s
 	}
@@ -144,7 +144,7 @@ func noteNewlineAt(s string, i int) int {
 
 // noteAttr returns the entity-decoded value of an HTML attribute.
 func noteAttr(attrs, name string) string {
-	for _, m := range noteAttrRe.FindAllStringSubmatch(attrs, -1) {
+	for _, m := range noteAttrRe().FindAllStringSubmatch(attrs, -1) {
 		if strings.EqualFold(m[1], name) {
 			return decodeEntities(m[2] + m[3] + m[4])
 		}

@@ -12,13 +12,13 @@ func (r *noteRenderer) links(s string) string {
 	if !strings.Contains(s, "](") {
 		return s
 	}
-	return noteReplace(noteLinkRe, s, func(m []string) string {
+	return noteReplace(noteLinkRe(), s, func(m []string) string {
 		if m[1] == "!" {
 			return r.link(m[2], m[3])
 		}
 		// Discord cannot nest links: an image or link in the text (a badge)
 		// leaves its text.
-		return r.link(noteLinkRe.ReplaceAllString(m[2], "$2"), m[3]) + m[4]
+		return r.link(noteLinkRe().ReplaceAllString(m[2], "$2"), m[3]) + m[4]
 	})
 }
 
@@ -75,7 +75,7 @@ func (r *noteRenderer) upload(u string) (string, bool) {
 			continue
 		}
 		rest, ok := strings.CutPrefix(u, p+"/uploads/")
-		if !ok || !noteUploadPathRe.MatchString(rest) {
+		if !ok || !noteUploadPathRe().MatchString(rest) {
 			continue
 		}
 		// Named after the file's segment as the link's target writes it,
@@ -213,7 +213,7 @@ func noteFileName(seg string) string {
 // noteLinkText reduces nested links and images in a link text to their text.
 func noteLinkText(s string) string {
 	for range 3 {
-		t := noteLinkRe.ReplaceAllString(s, "$2")
+		t := noteLinkRe().ReplaceAllString(s, "$2")
 		if t == s {
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -140,7 +141,7 @@ func RenderWith(body string, links Links) string {
 	r.uploads = r.project
 	if u := strings.TrimRight(links.Uploads, "/"); noteUploadBase(u) {
 		r.uploads = u
-		if m := noteIDFormRe.FindStringSubmatch(u); m != nil {
+		if m := noteIDFormRe().FindStringSubmatch(u); m != nil {
 			r.idRoot, r.idPath = m[1], m[2]
 		}
 	}
@@ -162,33 +163,61 @@ func RenderWith(body string, links Links) string {
 }
 
 var (
-	noteSentinelRe   = regexp.MustCompile("\uE000([0-9]+)\uE001")
-	noteCodeOpenRe   = regexp.MustCompile(`(?i)^<code(?:\s[^<>]*)?>`)
-	noteCodeEndRe    = regexp.MustCompile(`(?i)</code\s*>`)
-	noteAnchorRe     = regexp.MustCompile(`(?is)<a(\s[^<>]*)?>(.*?)</a\s*>`)
-	noteMediaRe      = regexp.MustCompile(`(?i)<(?:img|video)(\s[^<>]*)?>`)
-	noteSummaryRe    = regexp.MustCompile(`(?is)<summary(?:\s[^<>]*)?>(.*?)</summary\s*>[ \t]*\n?`)
-	noteAttrRe       = regexp.MustCompile("([A-Za-z_:][-A-Za-z0-9_:.]*)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+))")
-	noteTagRe        = regexp.MustCompile("</?([A-Za-z][A-Za-z0-9]*)(?:\\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\\s*=\\s*(?:\"[^\"]*\"|'[^']*'|[^\\s\"'=<>`]+))?)*\\s*/?>")
-	noteLinkRe       = regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n\x{E000}\x{E001}]*>|(?:[^\s()<>\x{E000}\x{E001}]|\([^\s()<>\x{E000}\x{E001}]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
-	noteRefDefRe     = regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
-	noteAutoRe       = regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
-	noteURLRe        = regexp.MustCompile(`(?i)\bhttps?://[^` + noteJSSpace + `<>"\x{E000}\x{E001}]+`)
-	notePathRe       = regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|(?:[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/)?-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
-	noteTOCRe        = regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
-	noteTaskRe       = regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
-	noteHeadingRe    = regexp.MustCompile(`(?m)^([ \t]{0,3})#{4,6}[ \t]+([^\n]*?)(?:[ \t]+#+)?[ \t]*(\r?)$`)
-	noteMathRe       = regexp.MustCompile(`\$\$([^$\n]+)\$\$`)
-	noteDollarRe     = regexp.MustCompile("\\$(\uE000[0-9]+\uE001)\\$")
-	noteBlankRunRe   = regexp.MustCompile(`\n[ \t\r]*\n(?:[ \t\r]*\n)+`)
-	noteLabelRe      = regexp.MustCompile("(^|[^\\w~`\\\\/])~(?:\"([^\"\\n]+)\"|([A-Za-z_][A-Za-z0-9_\\-?.&]*(?:::[A-Za-z0-9_\\-?.&]+)*))")
-	entityRe         = regexp.MustCompile(`&(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});`)
-	noteMentionRe    = regexp.MustCompile(`(?i)@(?:everyone|here)`)
-	noteUploadRe     = regexp.MustCompile(`(?:^|/)uploads/([0-9a-fA-F]{32})/([^/?#\s]+)(?:[?#].*)?$`)
-	noteUploadPathRe = regexp.MustCompile(`^[0-9a-fA-F]{32}/[^/?#]+$`)
-	noteIDFormRe     = regexp.MustCompile(`^(?i:https?)://[^/]+(/.*)?(/-/project/[0-9]+)$`)
-	noteSubtextRe    = regexp.MustCompile(`(?m)^([ \t>]*)-#`)
-	noteDiscordTagRe = regexp.MustCompile(`^<(?:[@#:/]|(?i:t|a|id|sound):)`)
+	noteSentinelRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("\uE000([0-9]+)\uE001") })
+	noteCodeOpenRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^<code(?:\s[^<>]*)?>`) })
+	noteCodeEndRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)</code\s*>`) })
+	noteAnchorRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<a(\s[^<>]*)?>(.*?)</a\s*>`) })
+	noteMediaRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)<(?:img|video)(\s[^<>]*)?>`) })
+	noteSummaryRe  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?is)<summary(?:\s[^<>]*)?>(.*?)</summary\s*>[ \t]*\n?`)
+	})
+	noteAttrRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile("([A-Za-z_:][-A-Za-z0-9_:.]*)\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+))")
+	})
+	noteTagRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile("</?([A-Za-z][A-Za-z0-9]*)(?:\\s+[A-Za-z_:][-A-Za-z0-9_:.]*(?:\\s*=\\s*(?:\"[^\"]*\"|'[^']*'|[^\\s\"'=<>`]+))?)*\\s*/?>")
+	})
+	noteLinkRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\([ \t]*(<[^<>\n\x{E000}\x{E001}]*>|(?:[^\s()<>\x{E000}\x{E001}]|\([^\s()<>\x{E000}\x{E001}]*\))*)(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*\)(\{[^{}\n]*\})?`)
+	})
+	noteRefDefRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^([ \t]{0,3}\[[^\[\]\n]+\]:[ \t]*)(<[^<>\n]*>|[^\s\x{E000}\x{E001}]+)`)
+	})
+	noteAutoRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`<((?i:https?|ftp|mailto):[^\s<>\x{E000}\x{E001}]*)>`)
+	})
+	noteURLRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\bhttps?://[^` + noteJSSpace + `<>"\x{E000}\x{E001}]+`)
+	})
+	notePathRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(^|[\s(\[])(/(?:uploads/[0-9a-fA-F]{32}/[^\s<>()\[\]"\x{E000}\x{E001}]+|(?:[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/)?-/[^\s<>()\[\]"\x{E000}\x{E001}]+))`)
+	})
+	noteTOCRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?im)^[ \t]*(?:\[\[_TOC_\]\]|\[TOC\])[ \t]*\r?(?:\n|$)`)
+	})
+	noteTaskRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^([ \t>]*(?:[-*+]|[0-9]{1,9}[.)])[ \t]+)\[([ xX])\]([ \t]|\r?$)`)
+	})
+	noteHeadingRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^([ \t]{0,3})#{4,6}[ \t]+([^\n]*?)(?:[ \t]+#+)?[ \t]*(\r?)$`)
+	})
+	noteMathRe     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\$([^$\n]+)\$\$`) })
+	noteDollarRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("\\$(\uE000[0-9]+\uE001)\\$") })
+	noteBlankRunRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\n[ \t\r]*\n(?:[ \t\r]*\n)+`) })
+	noteLabelRe    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile("(^|[^\\w~`\\\\/])~(?:\"([^\"\\n]+)\"|([A-Za-z_][A-Za-z0-9_\\-?.&]*(?:::[A-Za-z0-9_\\-?.&]+)*))")
+	})
+	entityRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`&(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});`)
+	})
+	noteMentionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)@(?:everyone|here)`) })
+	noteUploadRe  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?:^|/)uploads/([0-9a-fA-F]{32})/([^/?#\s]+)(?:[?#].*)?$`)
+	})
+	noteUploadPathRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{32}/[^/?#]+$`) })
+	noteIDFormRe     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i:https?)://[^/]+(/.*)?(/-/project/[0-9]+)$`) })
+	noteSubtextRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^([ \t>]*)-#`) })
+	noteDiscordTagRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^<(?:[@#:/]|(?i:t|a|id|sound):)`) })
 )
 
 // noteBlockTags end with a newline; noteKnownTags are stripped (keeping their
@@ -237,7 +266,7 @@ func (r *noteRenderer) expand(s string) string {
 	if !strings.Contains(s, "\uE000") {
 		return s
 	}
-	return noteSentinelRe.ReplaceAllStringFunc(s, func(m string) string {
+	return noteSentinelRe().ReplaceAllStringFunc(s, func(m string) string {
 		i, err := strconv.Atoi(m[len("\uE000") : len(m)-len("\uE001")])
 		if err != nil || i >= len(r.saved) {
 			return m
@@ -250,7 +279,7 @@ func (r *noteRenderer) prose(s string) string {
 	s = r.protectSpans(s)
 	s = r.html(s)
 	s = r.links(s)
-	s = noteReplace(noteRefDefRe, s, func(m []string) string {
+	s = noteReplace(noteRefDefRe(), s, func(m []string) string {
 		u := r.target(m[2])
 		if len(u) >= 2 && u[0] == '<' && u[len(u)-1] == '>' {
 			if u = u[1 : len(u)-1]; noteHTTP(u) {
@@ -260,41 +289,41 @@ func (r *noteRenderer) prose(s string) string {
 		}
 		return m[1] + r.bareURL(u)
 	})
-	s = noteReplace(noteAutoRe, s, func(m []string) string {
+	s = noteReplace(noteAutoRe(), s, func(m []string) string {
 		return r.protect("<" + discordEncodeURL(decodeEntities(m[1]), noteURLEscaped) + ">")
 	})
-	s = noteReplace(noteURLRe, s, func(m []string) string {
+	s = noteReplace(noteURLRe(), s, func(m []string) string {
 		u, tail := noteTrimURL(m[0])
 		return r.bareURL(decodeEntities(u)) + tail
 	})
 	if r.uploads != "" {
-		s = noteReplace(notePathRe, s, func(m []string) string {
+		s = noteReplace(notePathRe(), s, func(m []string) string {
 			p, tail := noteTrimURL(m[2])
 			return m[1] + r.bareURL(r.abs(p)) + tail
 		})
 	}
-	s = noteTOCRe.ReplaceAllString(s, "")
-	s = noteReplace(noteTaskRe, s, func(m []string) string {
+	s = noteTOCRe().ReplaceAllString(s, "")
+	s = noteReplace(noteTaskRe(), s, func(m []string) string {
 		box := "☑"
 		if m[2] == " " {
 			box = "☐"
 		}
 		return m[1] + box + m[3]
 	})
-	s = noteReplace(noteHeadingRe, s, func(m []string) string {
+	s = noteReplace(noteHeadingRe(), s, func(m []string) string {
 		if strings.TrimSpace(m[2]) == "" {
 			return m[0]
 		}
 		return m[1] + "**" + m[2] + "**" + m[3]
 	})
-	s = noteReplace(noteMathRe, s, func(m []string) string {
+	s = noteReplace(noteMathRe(), s, func(m []string) string {
 		if strings.Contains(m[1], "\uE000") {
 			return m[0] // code or a link inside: not math
 		}
 		return r.protect(codeSpan(strings.TrimSpace(m[1])))
 	})
-	s = noteDollarRe.ReplaceAllString(s, "$1")
-	s = noteBlankRunRe.ReplaceAllString(s, "\n\n")
+	s = noteDollarRe().ReplaceAllString(s, "$1")
+	s = noteBlankRunRe().ReplaceAllString(s, "\n\n")
 	s = r.inline(s)
 	if !r.code {
 		s = r.discordSafe(s)
@@ -341,7 +370,7 @@ func noteSpans(s string) []noteSpan {
 	lastComment := strings.LastIndex(s, "-->")
 	var codeEnds [][]int
 	if strings.Contains(s, "</") {
-		codeEnds = noteCodeEndRe.FindAllStringIndex(s, -1)
+		codeEnds = noteCodeEndRe().FindAllStringIndex(s, -1)
 	}
 	var code *gitlabCode // made at the first backtick
 	for i := 0; i < len(s); {
@@ -371,7 +400,7 @@ func noteSpans(s string) []noteSpan {
 			spans = append(spans, noteSpan{start: i, end: j, kind: spanComment})
 			i = j
 		case c == '<' && len(s)-i >= 5 && strings.EqualFold(s[i:i+5], "<code"):
-			open := noteCodeOpenRe.FindStringIndex(s[i:])
+			open := noteCodeOpenRe().FindStringIndex(s[i:])
 			for len(codeEnds) > 0 && open != nil && codeEnds[0][0] < i+open[1] {
 				codeEnds = codeEnds[1:]
 			}
@@ -452,7 +481,7 @@ func noteCodeElement(inner string) string {
 // @everyone/@here.
 func (r *noteRenderer) inline(s string) string {
 	if strings.Contains(s, "~") {
-		s = noteReplace(noteLabelRe, s, func(m []string) string {
+		s = noteReplace(noteLabelRe(), s, func(m []string) string {
 			if strings.Contains(m[0], "\uE000") {
 				return m[0] // code or a link inside: not a label
 			}
@@ -480,7 +509,7 @@ func decodeEntities(s string) string {
 	if !strings.Contains(s, "&") {
 		return s
 	}
-	return entityRe.ReplaceAllStringFunc(s, func(ref string) string {
+	return entityRe().ReplaceAllStringFunc(s, func(ref string) string {
 		d := html.UnescapeString(ref)
 		switch {
 		case d == ref, strings.HasSuffix(d, ref[len(ref)-2:]):
@@ -512,7 +541,7 @@ func noteDefuse(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
 	}
-	return noteMentionRe.ReplaceAllStringFunc(s, func(m string) string { return "@\u200b" + m[1:] })
+	return noteMentionRe().ReplaceAllStringFunc(s, func(m string) string { return "@\u200b" + m[1:] })
 }
 
 // noteReplace is ReplaceAllStringFunc with submatches (unmatched groups "").

@@ -46,7 +46,7 @@ import (
 // A character already escaped by an odd run of backslashes is left alone.
 func (r *noteRenderer) discordSafe(s string) string {
 	if strings.Contains(s, "-#") {
-		s = noteSubtextRe.ReplaceAllString(s, "$1\\-#")
+		s = noteSubtextRe().ReplaceAllString(s, "$1\\-#")
 	}
 	if !strings.ContainsAny(s, "<|([`:\\\uE000") {
 		return s
@@ -63,7 +63,7 @@ func (r *noteRenderer) discordSafe(s string) string {
 			switch {
 			case slashes%2 == 1:
 				b.WriteByte('\\')
-			case i > 0 && s[i-1] == '@' && discordMassMentionRe.MatchString(text):
+			case i > 0 && s[i-1] == '@' && discordMassMentionRe().MatchString(text):
 				b.WriteString("\u200b")
 			case tickEnd == i && strings.HasPrefix(text, "`"):
 				b.WriteString("\u200b")
@@ -99,7 +99,7 @@ func (r *noteRenderer) discordSafe(s string) string {
 			c == ':' && i > 0 && noteASCIILetter(s[i-1]) && r.peek(s, i+1, 2) == "//" && noteURLRunsOn(s[i+1:]):
 			b.WriteByte('\\')
 		case c == '<':
-			if noteDiscordTagRe.MatchString(s[i:]) {
+			if noteDiscordTagRe().MatchString(s[i:]) {
 				b.WriteByte('\\')
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -109,9 +110,11 @@ func Split(s string, max int) []string {
 }
 
 var (
-	splitLinkRe = regexp.MustCompile(`\[[^\[\]\n]*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)|<[^\s<>]+>`)
+	splitLinkRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\[[^\[\]\n]*\]\((?:<[^<>\n]*>|[^\s()<>]*)\)|<[^\s<>]+>`)
+	})
 	// splitURLRe: what Discord's URL rule would link.
-	splitURLRe = regexp.MustCompile(`(?:https?|steam)://[^` + noteJSSpace + `<]+`)
+	splitURLRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:https?|steam)://[^` + noteJSSpace + `<]+`) })
 )
 
 // splitRepair is what a break adds: close at the end of the chunk before
@@ -190,10 +193,10 @@ func newTextSplitter(s string, limit int) *textSplitter {
 			sp.avoid = append(sp.avoid, [2]int{c.open + 1, c.end})
 		}
 	}
-	for _, loc := range splitLinkRe.FindAllStringIndex(s, -1) {
+	for _, loc := range splitLinkRe().FindAllStringIndex(s, -1) {
 		sp.avoid = append(sp.avoid, [2]int{loc[0] + 1, loc[1]})
 	}
-	for _, loc := range splitURLRe.FindAllStringIndex(s, -1) {
+	for _, loc := range splitURLRe().FindAllStringIndex(s, -1) {
 		sp.avoid = append(sp.avoid, [2]int{loc[0] + 1, loc[1]})
 	}
 	sort.Slice(sp.avoid, func(i, j int) bool { return sp.avoid[i][0] < sp.avoid[j][0] })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -43,7 +44,7 @@ import (
 // markdown, no mentions): they take PlainText, not this.
 func Text(s string) string {
 	s = PlainText(s)
-	urls := discordURLRe.FindAllStringIndex(s, -1)
+	urls := discordURLRe().FindAllStringIndex(s, -1)
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/4)
 	lead := true
@@ -78,7 +79,7 @@ func Text(s string) string {
 			}
 			i, lead = n, false
 			continue
-		case r == '@' && discordMassMentionRe.MatchString(s[i+1:]):
+		case r == '@' && discordMassMentionRe().MatchString(s[i+1:]):
 			b.WriteString("@\u200b")
 			i += size
 			lead = false
@@ -147,7 +148,7 @@ func discordEncodeURL(u, chars string) string {
 			nested, scheme = scheme, true
 		}
 		if r < utf8.RuneSelf && strings.IndexByte(chars, byte(r)) >= 0 || nested ||
-			r == '@' && discordMassMentionRe.MatchString(u[i+1:]) ||
+			r == '@' && discordMassMentionRe().MatchString(u[i+1:]) ||
 			unicode.IsSpace(r) || unicode.IsControl(r) {
 			var buf [utf8.UTFMax]byte
 			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
@@ -166,8 +167,10 @@ const discordMarkup = "\\*_~|`[]<>"
 var (
 	// discordURLRe is Discord's bare URL rule (simple-markdown's url rule,
 	// with JavaScript's \s).
-	discordURLRe         = regexp.MustCompile(`(?i)https?://[^\s\p{Z}\x{FEFF}<]+[^\s\p{Z}\x{FEFF}<.,:;"')\]]`)
-	discordMassMentionRe = regexp.MustCompile(`^(?i:everyone|here)`)
+	discordURLRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)https?://[^\s\p{Z}\x{FEFF}<]+[^\s\p{Z}\x{FEFF}<.,:;"')\]]`)
+	})
+	discordMassMentionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i:everyone|here)`) })
 )
 
 // noteHTTP reports whether u starts with http:// or https:// (any case).

@@ -35,7 +35,7 @@ func Uploads(body string) []UploadRef {
 		if len(target) >= 2 && target[0] == '<' && target[len(target)-1] == '>' {
 			target = target[1 : len(target)-1]
 		}
-		m := noteUploadRe.FindStringSubmatch(decodeEntities(target))
+		m := noteUploadRe().FindStringSubmatch(decodeEntities(target))
 		if m == nil {
 			return
 		}
@@ -50,20 +50,20 @@ func Uploads(body string) []UploadRef {
 		text := strings.Join(b.lines, "")
 		if b.kind == mdProse || b.kind == mdTable {
 			masked := noteMaskSpans(text)
-			for _, loc := range noteLinkRe.FindAllStringSubmatchIndex(masked, -1) {
+			for _, loc := range noteLinkRe().FindAllStringSubmatchIndex(masked, -1) {
 				label := masked[loc[4]:loc[5]]
 				add(offset+loc[0], masked[loc[6]:loc[7]], noteLinkText(label))
 				// An image inside a link's text: [![alt](img)](target).
-				for _, in := range noteLinkRe.FindAllStringSubmatchIndex(label, -1) {
+				for _, in := range noteLinkRe().FindAllStringSubmatchIndex(label, -1) {
 					add(offset+loc[4]+in[0], label[in[6]:in[7]], noteLinkText(label[in[4]:in[5]]))
 				}
 			}
-			for _, loc := range noteRefDefRe.FindAllStringSubmatchIndex(masked, -1) {
+			for _, loc := range noteRefDefRe().FindAllStringSubmatchIndex(masked, -1) {
 				label := strings.TrimSpace(masked[loc[2]:loc[3]])
 				label = strings.TrimSuffix(strings.TrimPrefix(label, "["), "]:")
 				add(offset+loc[0], masked[loc[4]:loc[5]], strings.TrimSpace(label))
 			}
-			for _, loc := range noteAnchorRe.FindAllStringSubmatchIndex(masked, -1) {
+			for _, loc := range noteAnchorRe().FindAllStringSubmatchIndex(masked, -1) {
 				attrs := ""
 				if loc[2] >= 0 {
 					attrs = masked[loc[2]:loc[3]]
@@ -71,7 +71,7 @@ func Uploads(body string) []UploadRef {
 				inner := decodeEntities(noteStripTags(masked[loc[4]:loc[5]]))
 				add(offset+loc[0], noteAttr(attrs, "href"), strings.TrimSpace(inner))
 			}
-			for _, loc := range noteMediaRe.FindAllStringSubmatchIndex(masked, -1) {
+			for _, loc := range noteMediaRe().FindAllStringSubmatchIndex(masked, -1) {
 				attrs := ""
 				if loc[2] >= 0 {
 					attrs = masked[loc[2]:loc[3]]

@@ -9,6 +9,7 @@ package emailquote
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -50,14 +51,24 @@ func Strip(body string) string {
 }
 
 var (
-	quoteAttributionRe = regexp.MustCompile(`^(?:On\s.+\swrote|Am\s.+\sschrieb(?:\s.+)?|Le\s.+\sa\s+écrit|El\s.+\sescribió|Il\s.+\sha\s+scritto|Op\s.+\sschreef(?:\s.+)?|Em\s.+\sescreveu|(?:W\s+dniu|Dnia)\s.+\s(?:napisał(?:\(a\)|a)?|pisze))[\s\x{00A0}\x{202F}]*:$`)
-	quoteIntroRe       = regexp.MustCompile(`^(?:On|Am|Le|El|Il|Op|Em|W\s+dniu|Dnia)\s`)
-	quoteZohoRe        = regexp.MustCompile(`-{2,}[ \t]*On\s.*\swrote[ \t]*-{2,}`)
-	quoteOriginalRe    = regexp.MustCompile(`(?i)^-{2,}[ \t]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Wiadomość oryginalna)[ \t]*-{2,}$`)
-	quoteFromRe        = regexp.MustCompile(`^[*_]*(?:From|Von|De|Van|Da|Od)[*_]*[ \t]*:[*_]*[ \t]*\S`)
-	quoteSentRe        = regexp.MustCompile(`^[*_]*(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Fecha|Inviato|Verzonden|Wysłano)[*_]*[ \t]*:`)
-	quoteForwardRe     = regexp.MustCompile(`(?i)forwarded message|weitergeleitete nachricht|message transféré`)
-	quoteRuleRe        = regexp.MustCompile(`^_{20,}$`)
+	quoteAttributionRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:On\s.+\swrote|Am\s.+\sschrieb(?:\s.+)?|Le\s.+\sa\s+écrit|El\s.+\sescribió|Il\s.+\sha\s+scritto|Op\s.+\sschreef(?:\s.+)?|Em\s.+\sescreveu|(?:W\s+dniu|Dnia)\s.+\s(?:napisał(?:\(a\)|a)?|pisze))[\s\x{00A0}\x{202F}]*:$`)
+	})
+	quoteIntroRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:On|Am|Le|El|Il|Op|Em|W\s+dniu|Dnia)\s`) })
+	quoteZohoRe     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`-{2,}[ \t]*On\s.*\swrote[ \t]*-{2,}`) })
+	quoteOriginalRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^-{2,}[ \t]*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Wiadomość oryginalna)[ \t]*-{2,}$`)
+	})
+	quoteFromRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[*_]*(?:From|Von|De|Van|Da|Od)[*_]*[ \t]*:[*_]*[ \t]*\S`)
+	})
+	quoteSentRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[*_]*(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Fecha|Inviato|Verzonden|Wysłano)[*_]*[ \t]*:`)
+	})
+	quoteForwardRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)forwarded message|weitergeleitete nachricht|message transféré`)
+	})
+	quoteRuleRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^_{20,}$`) })
 )
 
 type quoteLine struct {
@@ -112,28 +123,28 @@ func quoteMarker(lines []quoteLine, inline []bool, i int) (int, bool) {
 	switch {
 	case l.raw == "-- ":
 		return l.start, true
-	case quoteOriginalRe.MatchString(l.text), quoteRuleRe.MatchString(l.text):
+	case quoteOriginalRe().MatchString(l.text), quoteRuleRe().MatchString(l.text):
 		return l.start, true
 	}
-	if loc := quoteZohoRe.FindStringIndex(l.raw); loc != nil {
+	if loc := quoteZohoRe().FindStringIndex(l.raw); loc != nil {
 		return l.start + loc[0], true
 	}
-	if quoteFromRe.MatchString(l.text) && !quoteForwarded(lines, i) {
+	if quoteFromRe().MatchString(l.text) && !quoteForwarded(lines, i) {
 		for k := i + 1; k < len(lines) && k <= i+4; k++ {
-			if quoteSentRe.MatchString(lines[k].text) {
+			if quoteSentRe().MatchString(lines[k].text) {
 				return l.start, true
 			}
 		}
 	}
-	if !quoteIntroRe.MatchString(l.text) {
+	if !quoteIntroRe().MatchString(l.text) {
 		return 0, false
 	}
 	after := -1
-	if strings.ContainsAny(l.text, "0123456789") && quoteAttributionRe.MatchString(l.text) {
+	if strings.ContainsAny(l.text, "0123456789") && quoteAttributionRe().MatchString(l.text) {
 		after = i + 1
 	} else if i+1 < len(lines) && lines[i+1].text != "" {
 		joined := l.text + " " + lines[i+1].text
-		if strings.ContainsAny(joined, "0123456789") && quoteAttributionRe.MatchString(joined) {
+		if strings.ContainsAny(joined, "0123456789") && quoteAttributionRe().MatchString(joined) {
 			after = i + 2
 		}
 	}
@@ -146,7 +157,7 @@ func quoteMarker(lines []quoteLine, inline []bool, i int) (int, bool) {
 func quoteForwarded(lines []quoteLine, i int) bool {
 	for k := i - 1; k >= 0 && k >= i-2; k-- {
 		if lines[k].text != "" {
-			return quoteForwardRe.MatchString(lines[k].text)
+			return quoteForwardRe().MatchString(lines[k].text)
 		}
 	}
 	return false

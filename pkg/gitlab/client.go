@@ -710,7 +710,7 @@ func (c *Client) DownloadUpload(ctx context.Context, secret, filename string) (s
 // uploadsURLRe is the url of GitLab's answer to POST /projects/:id/uploads:
 // "/uploads/" + the upload's secret (32 lowercase hex characters,
 // SecureRandom.hex) + "/" + one path segment, the stored file name.
-var uploadsURLRe = regexp.MustCompile(`^/uploads/[0-9a-f]{32}/([^/]+)$`)
+var uploadsURLRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/uploads/[0-9a-f]{32}/([^/]+)$`) })
 
 // uploadSegmentRe is the file name segment of that url: the characters
 // GitLab keeps in an uploaded file's name (CarrierWave's sanitize_regexp,
@@ -718,7 +718,9 @@ var uploadsURLRe = regexp.MustCompile(`^/uploads/[0-9a-f]{32}/([^/]+)$`)
 // percent-escapes. Nothing in it can end or restyle a Markdown link
 // destination: no white space, parentheses, brackets, angle brackets or
 // quotes.
-var uploadSegmentRe = regexp.MustCompile(`^(?:[\p{L}\p{M}\p{Nd}\p{Pc}.+\-]|%[0-9A-Fa-f]{2})+$`)
+var uploadSegmentRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[\p{L}\p{M}\p{Nd}\p{Pc}.+\-]|%[0-9A-Fa-f]{2})+$`)
+})
 
 // UploadFile uploads f to the project's Markdown uploads (POST
 // /projects/:id/uploads, multipart field "file",
@@ -792,8 +794,8 @@ func (c *Client) UploadFile(ctx context.Context, f sdesk.File) (sdesk.Upload, er
 // checkUploadURL returns the unescaped file name of an upload's url, or an
 // error when the url is not in the form UploadFile accepts.
 func checkUploadURL(u string) (string, error) {
-	m := uploadsURLRe.FindStringSubmatch(u)
-	if m == nil || !uploadSegmentRe.MatchString(m[1]) {
+	m := uploadsURLRe().FindStringSubmatch(u)
+	if m == nil || !uploadSegmentRe().MatchString(m[1]) {
 		return "", fmt.Errorf("url %q is not /uploads/<32 hex>/<file name>", u)
 	}
 	name, err := url.PathUnescape(m[1])
@@ -889,7 +891,7 @@ func (c *Client) version(ctx context.Context) (major, minor int, err error) {
 	if v == nil {
 		return 0, 0, errors.New("gitlab: get version: empty answer")
 	}
-	m := versionRe.FindStringSubmatch(v.Version)
+	m := versionRe().FindStringSubmatch(v.Version)
 	if m == nil {
 		return 0, 0, fmt.Errorf("gitlab: get version: no version in %q", v.Version)
 	}
@@ -903,7 +905,7 @@ func (c *Client) version(ctx context.Context) (major, minor int, err error) {
 
 // versionRe reads major and minor from GitLab's version string: "17.5.0",
 // "17.2.0-pre", "16.11.3-ee".
-var versionRe = regexp.MustCompile(`^\s*v?([0-9]{1,6})\.([0-9]{1,6})(?:[.\-+ ]|$)`)
+var versionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*v?([0-9]{1,6})\.([0-9]{1,6})(?:[.\-+ ]|$)`) })
 
 // limitKey marks a request context with the largest body it may read.
 type limitKey struct{}

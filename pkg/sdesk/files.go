@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sdesk/sdesk/pkg/discordmd"
@@ -48,7 +49,7 @@ const filesReserve = 30 * time.Second
 // uploadURLRE is the shape of an upload URL sdesk puts into a
 // description: GitLab's "/uploads/<32 hex>/<filename>" with a file name
 // sdesk chose (uploadName).
-var uploadURLRE = regexp.MustCompile(`^/uploads/[0-9a-f]{32}/[A-Za-z0-9._-]{1,120}$`)
+var uploadURLRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/uploads/[0-9a-f]{32}/[A-Za-z0-9._-]{1,120}$`) })
 
 // copyFiles copies files a user attached from Discord to the GitLab
 // project, each once per job (step prefix+"<n>"): downloaded while
@@ -127,7 +128,7 @@ func (s *Service) copyFile(ctx context.Context, a Attachment, n int, max int64) 
 		return fileTooLarge, File{}, nil
 	case err != nil:
 		return fileFailed, File{}, fmt.Errorf("upload %s: %w", a.Filename, err)
-	case !uploadURLRE.MatchString(up.URL):
+	case !uploadURLRE().MatchString(up.URL):
 		return fileFailed, File{}, Permanent(fmt.Errorf("upload %s: GitLab answered the upload URL %q", a.Filename, up.URL),
 			"GitLab's project uploads API answered an unexpected URL; please report this with the log line")
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sdesk/sdesk/pkg/discordmarkup"
@@ -171,13 +172,13 @@ func Marker(r ReportRequest, threadID string) string {
 }
 
 // markerRE finds Marker's interaction ID in an issue description.
-var markerRE = regexp.MustCompile(`<!-- sdesk:v1 interaction=([0-9]{1,20}) `)
+var markerRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<!-- sdesk:v1 interaction=([0-9]{1,20}) `) })
 
 // MarkerInteraction returns the interaction ID in the last sdesk Marker of
 // an issue description, or "" when it has none. A user's own text cannot
 // supply one: it reaches GitLab defused (gfm), where "<!--" is broken.
 func MarkerInteraction(description string) string {
-	all := markerRE.FindAllStringSubmatch(description, -1)
+	all := markerRE().FindAllStringSubmatch(description, -1)
 	if len(all) == 0 {
 		return ""
 	}
