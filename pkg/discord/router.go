@@ -48,6 +48,16 @@ type Interaction struct {
 // handled (a component type disgo does not know, a form sdesk did not
 // build) gets an ephemeral "not supported" message.
 func (r *Router) Interact(ctx context.Context, body []byte) Response {
+	// A PING (type 1), which Discord sends to check the endpoint, is
+	// answered from its type alone: no need for disgo's full decode.
+	var head struct {
+		ID   string          `json:"id"`
+		Type json.RawMessage `json:"type"`
+	}
+	if json.Unmarshal(body, &head) == nil && string(head.Type) == "1" {
+		sdesk.AddLogAttrs(ctx, slog.String("interaction_id", head.ID), slog.Int("interaction_type", 1))
+		return &disgo.InteractionResponse{Type: disgo.InteractionResponseTypePong}
+	}
 	i, err := decode(body)
 	if err != nil {
 		var head struct {
