@@ -58,6 +58,22 @@ func get(n *yaml.Node, keys ...string) *yaml.Node {
 	return n
 }
 
+// show is a node as a message shows it: its tag and value, or its tag and
+// its children's.
+func show(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	if n.Kind == yaml.ScalarNode {
+		return strings.TrimSpace(n.Tag + " " + n.Value)
+	}
+	parts := make([]string, len(n.Content))
+	for i, c := range n.Content {
+		parts[i] = show(c)
+	}
+	return n.Tag + " [" + strings.Join(parts, ", ") + "]"
+}
+
 // scalars is a scalar or a sequence of scalars.
 func scalars(n *yaml.Node) []string {
 	if n == nil {
@@ -192,9 +208,35 @@ func codeGrants(t *testing.T) []string {
 	return out
 }
 
+// existingTableArn is the ARN of the table ExistingTableName names.
+const existingTableArn = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingTableName}"
+
+// resourceWhere names a statement's Resource: "table" for the stack's
+// table (!GetAtt Table.Arn, or the ARN of ExistingTableName), "index" for
+// its index GSI1, the two under !If [CreateTable, created, existing] when
+// both branches agree; anything else as its tag and value.
+func resourceWhere(res *yaml.Node) string {
+	switch {
+	case res == nil:
+		return "(none)"
+	case res.Tag == "!GetAtt" && res.Value == "Table.Arn", res.Tag == "!Sub" && res.Value == existingTableArn:
+		return "table"
+	case res.Tag == "!Sub" && (res.Value == "${Table.Arn}/index/GSI1" || res.Value == existingTableArn+"/index/GSI1"):
+		return "index"
+	case res.Tag == "!If" && len(res.Content) == 3 && res.Content[0].Value == "CreateTable":
+		created, existing := resourceWhere(res.Content[1]), resourceWhere(res.Content[2])
+		if created == existing && (res.Content[1].Tag == "!GetAtt" || strings.HasPrefix(res.Content[1].Value, "${Table.Arn}")) &&
+			strings.HasPrefix(res.Content[2].Value, existingTableArn) {
+			return created
+		}
+		return "!If [CreateTable, " + created + ", " + existing + "]"
+	}
+	return res.Tag + " " + res.Value
+}
+
 // templateGrants returns a function's DynamoDB grants in template.yaml as
-// "action table" (Resource !GetAtt Table.Arn) or "action index" (a !Sub of
-// ${Table.Arn}/index/...), and its other actions as "action resource".
+// "action table" or "action index" (resourceWhere), and its other actions
+// as "action resource".
 func templateGrants(t *testing.T, fn string) (dynamo []string, other []string) {
 	t.Helper()
 	policies := get(templateDoc(t), "Resources", fn, "Properties", "Policies")
@@ -208,14 +250,7 @@ func templateGrants(t *testing.T, fn string) (dynamo []string, other []string) {
 			continue
 		}
 		for _, s := range st.Content {
-			res := get(s, "Resource")
-			where := res.Tag + " " + res.Value
-			switch {
-			case res.Tag == "!GetAtt" && res.Value == "Table.Arn":
-				where = "table"
-			case res.Tag == "!Sub" && strings.HasPrefix(res.Value, "${Table.Arn}/index/"):
-				where = "index"
-			}
+			where := resourceWhere(get(s, "Resource"))
 			for _, a := range scalars(get(s, "Action")) {
 				if strings.HasPrefix(a, "dynamodb:") {
 					dynamo = append(dynamo, a+" "+where)
@@ -287,9 +322,44 @@ func TestTemplateForProduction(t *testing.T) {
 		}
 		return ""
 	}
-	if val("MetricName") != "ApproximateNumberOfMessagesVisible" || val("Threshold") != "0" ||
-		val("ComparisonOperator") != "GreaterThanThreshold" {
-		t.Errorf("DeadLetterAlarm: want ApproximateNumberOfMessagesVisible > 0")
+	// One e-mail per failure, however many came before: the messages
+	// sent in 5 minutes, not the queue's depth, which stays above 0 (and
+	// the alarm in ALARM) for the 14 days a message is kept.
+	for k, want := range map[string]string{"Namespace": "AWS/SQS", "MetricName": "NumberOfMessagesSent", "Statistic": "Sum",
+		"Period": "300", "EvaluationPeriods": "1", "Threshold": "0", "ComparisonOperator": "GreaterThanThreshold",
+		"TreatMissingData": "notBreaching"} {
+		if got := val(k); got != want {
+			t.Errorf("DeadLetterAlarm %s: got %q, want %q", k, got, want)
+		}
+	}
+	if get(alarm, "OKActions") != nil {
+		t.Errorf("DeadLetterAlarm OKActions: want none (OK means no failure for 5 minutes, not that one was fixed)")
+	}
+	// A stack of the earlier template has Lambda's own log groups
+	// (/aws/lambda/<function name>): a log group of that name cannot be
+	// created again.
+	for fn, group := range map[string]string{"Interactions": "InteractionsLogs", "Webhook": "WebhookLogs"} {
+		name := get(res, group, "Properties", "LogGroupName")
+		fnName := get(res, fn, "Properties", "FunctionName")
+		if name == nil || fnName == nil || name.Tag != "!Sub" || strings.HasPrefix(name.Value, "/aws/lambda/") ||
+			strings.Contains(name.Value, fnName.Value) {
+			t.Errorf("%s LogGroupName: got %s, want a !Sub name of its own, not Lambda's default for %s", group, show(name), show(fnName))
+		}
+	}
+	if v := get(res, "Table", "Condition"); v == nil || v.Value != "CreateTable" {
+		t.Errorf("Table Condition: got %s, want CreateTable (a new stack may use a kept table, ExistingTableName)", show(v))
+	}
+	if v := get(doc, "Parameters", "ExistingTableName", "Default"); v == nil || v.Value != "" {
+		t.Errorf("ExistingTableName default: got %s, want empty (the stack creates its table)", show(v))
+	}
+	for _, out := range []*yaml.Node{get(doc, "Globals", "Function", "Environment", "Variables", "SDESK_TABLE"), get(doc, "Outputs", "TableName", "Value")} {
+		if out == nil || out.Tag != "!If" || len(out.Content) != 3 || out.Content[0].Value != "CreateTable" ||
+			out.Content[1].Value != "Table" || out.Content[2].Value != "ExistingTableName" {
+			t.Errorf("SDESK_TABLE and the output TableName: got %s, want !If [CreateTable, !Ref Table, !Ref ExistingTableName]", show(out))
+		}
+	}
+	if d := get(doc, "Parameters", "ReservedConcurrency", "Description"); d == nil || !strings.Contains(d.Value, "limit is 10") {
+		t.Errorf("ReservedConcurrency Description: got %s, want it to say a new account (limit 10) can reserve nothing", show(d))
 	}
 	for _, r := range []string{"AlarmTopic", "AlarmSubscription"} {
 		if v := get(res, r, "Condition"); v == nil || v.Value != "HasAlarmEmail" {

@@ -41,6 +41,7 @@ const (
 	statusFail = "FAIL"
 	statusSkip = "SKIP" // could not run: an earlier check failed
 	statusHint = "HINT" // could not be checked, and that is not a failure
+	statusWarn = "WARN" // worth a look, not a failure
 )
 
 // Check names, in the order doctor runs them.
@@ -138,6 +139,7 @@ type doctor struct {
 	dc       *discord.Client
 	bot      *discord.CurrentUser
 	app      *discord.Application // only when it is DISCORD_APPLICATION_ID's
+	appID    string               // the bot token's application's ID, as Discord gave it; "" if not read
 	channel  *discord.Channel
 	guild    *discord.Guild
 	guildWhy string // why guild is nil, for the checks that need it
@@ -161,13 +163,8 @@ func (m *Main) doctor(ctx context.Context, args []string) error {
 	d.checkStore()
 
 	fmt.Fprintln(d.out)
-	if d.usable("DISCORD_APPLICATION_ID") {
-		fmt.Fprintln(d.out, "Invite URL (adds the bot with exactly the permissions sdesk needs):")
-		fmt.Fprintln(d.out, "  "+discord.InviteURL(d.cfg.DiscordApplicationID))
-	} else {
-		fmt.Fprintln(d.out, "Invite URL: skipped: DISCORD_APPLICATION_ID is missing or not valid (see config above)")
-	}
-	failed, skipped, hints := 0, 0, 0
+	d.printInvite()
+	failed, skipped, hints, warnings := 0, 0, 0, 0
 	for _, r := range d.results {
 		switch r.status {
 		case statusFail:
@@ -176,18 +173,50 @@ func (m *Main) doctor(ctx context.Context, args []string) error {
 			skipped++
 		case statusHint:
 			hints++
+		case statusWarn:
+			warnings++
 		}
 	}
+	warned := ""
+	if warnings > 0 {
+		warned = fmt.Sprintf(" %d %s (WARN above).", warnings, plural(warnings, "warning", "warnings"))
+	}
 	if failed+skipped == 0 {
-		msg := fmt.Sprintf("All %d checks passed.", len(d.results)-hints)
+		msg := fmt.Sprintf("All %d checks passed.", len(d.results)-hints-warnings)
 		if hints > 0 {
 			msg += fmt.Sprintf(" %d could not be checked (HINT above).", hints)
 		}
-		fmt.Fprintln(d.out, msg)
+		fmt.Fprintln(d.out, msg+warned)
 		return nil
 	}
-	fmt.Fprintf(d.out, "%d failed, %d skipped. Fix the first failure first: later checks depend on earlier ones.\n", failed, skipped)
-	return fmt.Errorf("doctor: %d checks failed, %d skipped", failed, skipped)
+	fmt.Fprintf(d.out, "%d failed, %d skipped.%s Fix the first failure first: later checks depend on earlier ones.\n", failed, skipped, warned)
+	return fmt.Errorf("doctor: %d %s failed, %d skipped", failed, plural(failed, "check", "checks"), skipped)
+}
+
+// discordID is a snowflake as Discord gives one: only such a value goes
+// into the invite URL.
+var discordID = regexp.MustCompile(`^[0-9]{15,21}$`)
+
+// printInvite prints the bot's invite URL, for the application the bot
+// token belongs to when Discord named it (even when DISCORD_APPLICATION_ID
+// names another: inviting that one would not add this bot), else for
+// DISCORD_APPLICATION_ID, saying that it was not checked.
+func (d *doctor) printInvite() {
+	const what = "adds the bot with exactly the permissions sdesk needs"
+	switch {
+	case discordID.MatchString(d.appID) && d.appID == d.cfg.DiscordApplicationID:
+		fmt.Fprintf(d.out, "Invite URL (%s):\n", what)
+		fmt.Fprintln(d.out, "  "+discord.InviteURL(d.appID))
+	case discordID.MatchString(d.appID):
+		fmt.Fprintf(d.out, "Invite URL of the bot token's application %s, not of DISCORD_APPLICATION_ID %s (see %s above; %s):\n",
+			d.appID, d.cfg.DiscordApplicationID, checkApplication, what)
+		fmt.Fprintln(d.out, "  "+discord.InviteURL(d.appID))
+	case d.usable("DISCORD_APPLICATION_ID"):
+		fmt.Fprintf(d.out, "Invite URL for DISCORD_APPLICATION_ID, not checked against the bot token (%s could not run above; %s):\n", checkApplication, what)
+		fmt.Fprintln(d.out, "  "+discord.InviteURL(d.cfg.DiscordApplicationID))
+	default:
+		fmt.Fprintln(d.out, "Invite URL: skipped: DISCORD_APPLICATION_ID is missing or not valid (see config above)")
+	}
 }
 
 // report prints a result and keeps it.
@@ -227,6 +256,7 @@ func (d *doctor) checkConfig() {
 	switch {
 	case err == nil:
 		d.pass(checkConfig, "every variable is set and valid (sdesk config lists them)")
+		d.warnUnknownVars()
 		return
 	case !errors.As(err, &cerr):
 		d.bad["*"] = true
@@ -244,6 +274,19 @@ func (d *doctor) checkConfig() {
 		}
 		d.bad[name] = true
 		d.fail(checkConfig, p, "set it in .env or the environment (README, Configuration; sdesk config shows which are set)")
+	}
+	d.warnUnknownVars()
+}
+
+// warnUnknownVars reports each set variable that looks like one of
+// sdesk's but is not read (config.UnknownVars) as a warning.
+func (d *doctor) warnUnknownVars() {
+	for _, u := range d.m.unknownVars() {
+		fix := "remove it if it was meant for sdesk, or rename it to the variable meant"
+		if u.Closest != "" {
+			fix = "rename it to " + u.Closest + " in .env or the environment"
+		}
+		d.report(result{status: statusWarn, name: checkConfig, detail: unknownVarText(u), fix: fix})
 	}
 }
 
@@ -374,6 +417,9 @@ func (d *doctor) checkApplication() {
 	}
 	var a discord.Application
 	err := d.call(func(ctx context.Context) (err error) { a, err = d.dc.CurrentApplication(ctx); return err })
+	if err == nil {
+		d.appID = a.ID
+	}
 	switch {
 	case err != nil:
 		d.fail(checkApplication, d.describeDiscord(err), fixDiscordReach)
@@ -592,18 +638,18 @@ func (d *doctor) checkCommands() {
 		d.fail(checkCommands, "Discord's list of commands could not be read", "run sdesk commands sync")
 		return
 	}
-	where := "globally (they can take up to an hour to appear)"
+	where, checked, note := "globally", "the global commands", " (global commands can take up to an hour to appear)"
 	if guild != "" {
-		where = "in server " + guild
+		where, checked, note = "in server "+guild, "server "+guild+"'s commands", ""
 	}
 	if len(problems) > 0 {
 		for i := range problems {
 			problems[i] = printable(problems[i])
 		}
-		d.fail(checkCommands, strings.Join(problems, "; ")+" ("+where+")", "run sdesk commands sync")
+		d.fail(checkCommands, strings.Join(problems, "; ")+" (checked "+checked+")", "run sdesk commands sync"+note)
 		return
 	}
-	d.pass(checkCommands, "sdesk's %d commands are registered %s", len(discord.Commands), where)
+	d.pass(checkCommands, "sdesk's %d commands are registered %s%s", len(discord.Commands), where, note)
 }
 
 // gitlabChecks checks the token, the project and its webhook.
@@ -808,7 +854,7 @@ func (d *doctor) checkDynamo() {
 	}
 	var region string
 	err := d.call(func(ctx context.Context) error {
-		awsCfg, err := awsConfig(d.m.Getenv)(ctx)
+		awsCfg, err := awsConfig(d.m.Getenv, d.m.adminLogger(d.cfg))(ctx)
 		if err != nil {
 			return err
 		}
@@ -832,6 +878,10 @@ func (d *doctor) checkDynamo() {
 		}
 		d.fail(checkStore, fmt.Sprintf("the DynamoDB table %s is not shaped as sdesk needs: %s", table, strings.Join(problems, "; ")),
 			"point SDESK_TABLE at a table made from template.yaml's Table resource (string keys PK and SK, index GSI1 on GSI1PK and GSI1SK projecting all attributes)")
+	case errors.Is(err, errNoAWSRegion):
+		d.fail(checkStore, fmt.Sprintf("no AWS region is configured, so DynamoDB table %s cannot be found", table), fixAWSRegion)
+	case errors.Is(err, errNoAWSCredentials):
+		d.fail(checkStore, fmt.Sprintf("no AWS credentials were found to read DynamoDB table %s (%s)", table, where), fixAWSCredentials)
 	default:
 		d.fail(checkStore, fmt.Sprintf("DynamoDB (%s) could not be asked about table %s: %s", where, table, describeNet(err)),
 			"give sdesk AWS credentials and a region (AWS_PROFILE or ~/.aws, environment variables, SSO, an instance role) allowed dynamodb:DescribeTable, or set DYNAMODB_ENDPOINT for DynamoDB Local")

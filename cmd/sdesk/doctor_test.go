@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -61,7 +62,7 @@ func doctorEnv(t *testing.T, hooks []gitlabfake.Hook, sync bool) *e2e.Env {
 func doctorLines(t *testing.T, out string) map[string]string {
 	t.Helper()
 	lines := map[string]string{}
-	re := regexp.MustCompile(`^(PASS|FAIL|SKIP|HINT)  ([^:]+): `)
+	re := regexp.MustCompile(`^(PASS|FAIL|SKIP|HINT|WARN)  ([^:]+): `)
 	for _, l := range strings.Split(out, "\n") {
 		m := re.FindStringSubmatch(l)
 		if m == nil {
@@ -121,6 +122,7 @@ func TestDoctor(t *testing.T) {
 			setup: func(t *testing.T, env *e2e.Env) { env.Vars["DISCORD_APPLICATION_ID"] = "1200000000000000099" },
 			want: map[string]want{
 				checkApplication: {statusFail, []string{`application "sdesk" (ID ` + e2e.AppID + `), not to DISCORD_APPLICATION_ID 1200000000000000099`, "DISCORD_APPLICATION_ID=" + e2e.AppID}},
+				"invite":         {"", []string{"Invite URL of the bot token's application " + e2e.AppID + ", not of DISCORD_APPLICATION_ID 1200000000000000099"}},
 				checkPublicKey:   {statusSkip, []string{"skipped: the application did not pass"}},
 				checkEndpoint:    {statusSkip, nil},
 				checkCommands:    {statusSkip, nil},
@@ -253,6 +255,12 @@ func TestDoctor(t *testing.T) {
 			},
 			want: map[string]want{checkCommands: {statusFail, []string{"/reply is registered with other options", "/close is registered with other description",
 				"/reopen is not registered", "/ticket is registered but is not one of sdesk's", "run sdesk commands sync"}}},
+		},
+		{
+			name:  "global commands not registered",
+			setup: func(t *testing.T, env *e2e.Env) { env.Vars["DISCORD_GUILD_ID"] = "" },
+			want: map[string]want{checkCommands: {statusFail, []string{"/report is not registered", "(checked the global commands) Fix: run sdesk commands sync (global commands can take up to an hour to appear)"}},
+				"invite": {"", []string{"Invite URL (adds the bot"}}},
 		},
 		{
 			name:  "guild of the commands is not the channel's",
@@ -412,6 +420,27 @@ func TestDoctor(t *testing.T) {
 				t.Errorf("stderr: got %q, want nothing (no log lines)", errOut)
 			}
 			lines := doctorLines(t, out)
+			for _, c := range tt.want["invite"].contains {
+				if !strings.Contains(out, c) {
+					t.Errorf("output: got\n%s\nwant it to contain %q", out, c)
+				}
+			}
+			if strings.Contains(out, "((") || regexp.MustCompile(`\([^()]*\(`).MatchString(out) {
+				t.Errorf("output: got\n%s\nwant no parentheses inside parentheses", out)
+			}
+			if !tt.ok {
+				failed := strings.Count(out, "\nFAIL  ")
+				if strings.HasPrefix(out, "FAIL  ") {
+					failed++
+				}
+				wantErr := fmt.Sprintf("doctor: %d checks failed, ", failed)
+				if failed == 1 {
+					wantErr = "doctor: 1 check failed, "
+				}
+				if err == nil || !strings.HasPrefix(err.Error(), wantErr) {
+					t.Errorf("doctor: got error %v, want it to start with %q", err, wantErr)
+				}
+			}
 			for _, name := range allChecks {
 				w, ok := tt.want[name]
 				if !ok {
@@ -429,8 +458,13 @@ func TestDoctor(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(out, "https://discord.com/oauth2/authorize?client_id="+env.Vars["DISCORD_APPLICATION_ID"]+"&scope=bot+applications.commands&permissions=360777305088\n") {
-				t.Errorf("output: got\n%s\nwant the invite URL with permissions 360777305088", out)
+			// The invite URL is the bot's application's, whatever
+			// DISCORD_APPLICATION_ID says, once Discord named it.
+			if !strings.Contains(out, "\n  https://discord.com/oauth2/authorize?client_id="+e2e.AppID+"&scope=bot+applications.commands&permissions=360777305088\n") {
+				t.Errorf("output: got\n%s\nwant the invite URL of application %s with permissions 360777305088", out, e2e.AppID)
+			}
+			if strings.Contains(out, "client_id=1200000000000000099") {
+				t.Errorf("output: got\n%s\nwant no invite URL for an application that is not the bot's", out)
 			}
 			hints := 0
 			for _, w := range tt.want {
@@ -607,4 +641,27 @@ func FuzzDoctorLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A set variable that looks like one of sdesk's but is not read is a
+// warning in doctor's config check, naming the variable likely meant; it
+// does not fail doctor.
+func TestDoctorWarnsOfUnknownVars(t *testing.T) {
+	env := doctorEnv(t, nil, true)
+	var out bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &bytes.Buffer{}, Getenv: env.Getenv,
+		Environ: func() []string { return []string{"DISCROD_STAFF_ROLE_ID=1", "PATH=/bin", "SDESK_HOOK_TOKEN=x"} }}
+	if err := m.Run(t.Context(), []string{"doctor"}); err != nil {
+		t.Fatalf("doctor: got %v, want nil (a warning is not a failure)\n%s", err, out.String())
+	}
+	got := doctorLines(t, out.String())[checkConfig]
+	want := "PASS  config: every variable is set and valid (sdesk config lists them)\n" +
+		"WARN  config: DISCROD_STAFF_ROLE_ID is set, but sdesk reads no such variable: did you mean DISCORD_STAFF_ROLE_ID? " +
+		"Fix: rename it to DISCORD_STAFF_ROLE_ID in .env or the environment\n"
+	if got != want {
+		t.Errorf("config lines: got\n%s\nwant\n%s", got, want)
+	}
+	if summary := fmt.Sprintf("All %d checks passed. 1 warning (WARN above).", len(allChecks)); !strings.Contains(out.String(), summary) {
+		t.Errorf("output: got\n%s\nwant the summary %q", out.String(), summary)
+	}
 }

@@ -104,6 +104,37 @@ func TestEventsDefaultDirIsUntracked(t *testing.T) {
 	}
 }
 
+// The commands that need no configuration (`sdesk events`, `commands
+// list`, help) run beside a .env that does not read; the others stop at it.
+func TestCommandsWithoutConfigurationSkipDotEnv(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(bad, []byte("GITLAB_TOKEN='unterminated\nnot a line at all\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args   []string
+		wantOK bool
+	}{
+		{[]string{"events", "-dir", t.TempDir()}, true},
+		{[]string{"commands", "list"}, true},
+		{[]string{"help"}, true},
+		{[]string{"config"}, false},
+		{[]string{"commands", "sync"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[:min(2, len(tt.args))], " "), func(t *testing.T) {
+			m := &Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }, EnvFile: bad}
+			err := m.Run(context.Background(), tt.args)
+			if tt.wantOK && err != nil {
+				t.Errorf("sdesk %s beside a malformed .env: got %v, want it to run", strings.Join(tt.args, " "), err)
+			}
+			if !tt.wantOK && (err == nil || !strings.Contains(err.Error(), bad)) {
+				t.Errorf("sdesk %s beside a malformed .env: got %v, want an error naming %s", strings.Join(tt.args, " "), err, bad)
+			}
+		})
+	}
+}
+
 // perInvocation runs each invocation through a lambda.NewHandler of its
 // own (aws-lambda-go reuses its response buffer across invocations).
 type perInvocation func(ctx context.Context, payload json.RawMessage) (any, error)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sdesk/sdesk/pkg/app"
+	"github.com/sdesk/sdesk/pkg/config"
 	"github.com/sdesk/sdesk/pkg/httpapi"
 	"github.com/sdesk/sdesk/pkg/sdesk"
 )
@@ -35,20 +37,35 @@ const (
 	// "Event identity").
 	envHookIdempotencyKey = "SDESK_HOOK_IDEMPOTENCY_KEY"
 	// envHookFile names a file holding the body, as adnanh/webhook's
-	// pass-file-to-command gives it: for a body over Linux's 128 KiB limit
-	// of one argument.
+	// pass-file-to-command gives it (docs/hooks.json): no argument limit
+	// (Linux refuses one argument over 128 KiB).
 	envHookFile = "SDESK_HOOK_FILE"
+	// envHookToken is the X-Gitlab-Token header the delivery carried. The
+	// hook checks it against GITLAB_WEBHOOK_SECRET as POST /gitlab does
+	// (constant time) and refuses the delivery without it: it never
+	// vouches for a request itself.
+	envHookToken = "SDESK_HOOK_TOKEN"
+	// envHookTokenFile names a file holding that header, as
+	// docs/hooks.json passes it (pass-file-to-command): webhook's verbose
+	// log prints the variables it passes, but only the names of files.
+	envHookTokenFile = "SDESK_HOOK_TOKEN_FILE"
 )
+
+// hookVars are the variables `sdesk hook` reads besides the configuration.
+var hookVars = []string{envHookEvent, envHookEventUUID, envHookIdempotencyKey, envHookFile, envHookToken, envHookTokenFile}
 
 const hookUsage = `usage: sdesk hook [flags] PAYLOAD | - | -file PATH (or $SDESK_HOOK_FILE)
 
-Handles one GitLab webhook body as POST /gitlab does once the delivery is
-authenticated: the token check is the caller's (adnanh/webhook's trigger
-rule, docs/hooks.json), and GITLAB_WEBHOOK_SIGNING_TOKEN is not checked.
-PAYLOAD is the JSON body (adnanh/webhook's "entire-payload"); - reads it
-from standard input. Work that does not finish within the webhook budget
-runs before the command ends. Configuration comes from the environment
-and .env, as for serve.
+Handles one GitLab webhook delivery as POST /gitlab does: its X-Gitlab-Token
+header (-token, else $SDESK_HOOK_TOKEN, else the file $SDESK_HOOK_TOKEN_FILE
+names, as docs/hooks.json passes it) must equal GITLAB_WEBHOOK_SECRET, or
+nothing is delivered. GITLAB_WEBHOOK_SIGNING_TOKEN is not checked
+(adnanh/webhook re-encodes the body). PAYLOAD is the JSON body; - reads it
+from standard input; -file (adnanh/webhook's pass-file-to-command,
+docs/hooks.json) from a file. Work that does not finish within the webhook
+budget runs before the command ends. It prints handled or ignored and
+exits 0, or exits non-zero with the reason. Configuration comes from the
+environment and .env, as for serve.
 
 Flags:
 `
@@ -65,9 +82,26 @@ func (m *Main) hook(ctx context.Context, args []string) error {
 	uuid := fs.String("event-uuid", m.Getenv(envHookEventUUID), "the X-Gitlab-Event-UUID header, for the log (default $"+envHookEventUUID+")")
 	key := fs.String("idempotency-key", m.Getenv(envHookIdempotencyKey), "the Idempotency-Key header, for the log (default $"+envHookIdempotencyKey+")")
 	file := fs.String("file", m.Getenv(envHookFile), "read the body from this file instead of an argument (default $"+envHookFile+", adnanh/webhook's pass-file-to-command)")
+	// The token's default is read after parsing: -h must not print it.
+	token := fs.String("token", "", "the delivery's X-Gitlab-Token header, checked against GITLAB_WEBHOOK_SECRET, for a run by hand (other users see it in ps: prefer $"+
+		envHookToken+"; default $"+envHookToken+", else the content of the file $"+envHookTokenFile+" names, as docs/hooks.json passes it)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "most time for the event, its deferred work included")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = m.Getenv(envHookToken)
+	}
+	if path := m.Getenv(envHookTokenFile); *token == "" && path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("hook: read the X-Gitlab-Token file %s names (nothing was delivered): %w", envHookTokenFile, err)
+		}
+		*token = string(b)
+	}
+	if *token == "" {
+		return errors.New("hook: the delivery carries no X-Gitlab-Token, so nothing was delivered: docs/hooks.json has adnanh/webhook " +
+			"pass the header in a file named by " + envHookTokenFile + "; by hand, give the webhook's secret in " + envHookToken + " (or -token)")
 	}
 	body, err := m.hookBody(fs.Args(), *file)
 	if err != nil {
@@ -81,11 +115,17 @@ func (m *Main) hook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The delivery was authenticated by the caller, and adnanh/webhook
-	// passes a re-encoded body, over which no signature could verify.
+	// adnanh/webhook passes a re-encoded body, over which no signature
+	// could verify; the token is checked as POST /gitlab checks it.
 	cfg.GitLabWebhookSigningToken = ""
 	q := &hookQueue{}
-	a, err := m.wireConfig(ctx, cfg, app.Serve, m.adminLogger, app.WithTuning(func(a *app.App) { a.Service.Queue = q }))
+	out := &outcomeHandler{state: &outcomeState{}}
+	logger := func(cfg config.Config) *slog.Logger {
+		l := m.adminLogger(cfg)
+		out.Handler = l.Handler()
+		return slog.New(out)
+	}
+	a, err := m.wireConfig(ctx, cfg, app.Serve, logger, app.WithTuning(func(a *app.App) { a.Service.Queue = q }))
 	if err != nil {
 		return err
 	}
@@ -98,7 +138,7 @@ func (m *Main) hook(ctx context.Context, args []string) error {
 		return fmt.Errorf("hook: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Gitlab-Token", cfg.GitLabWebhookSecret)
+	req.Header.Set("X-Gitlab-Token", *token)
 	req.Header.Set("X-Gitlab-Event", strings.TrimSpace(*event))
 	if v := strings.TrimSpace(*uuid); v != "" {
 		req.Header.Set("X-Gitlab-Event-UUID", v)
@@ -114,26 +154,102 @@ func (m *Main) hook(ctx context.Context, args []string) error {
 		Ref    string `json:"ref"`
 	}
 	_ = json.Unmarshal(rec.body.Bytes(), &answer) // the handler always answers JSON
+	reason, attrs := out.state.outcome()
 	switch rec.status {
 	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return errors.New("hook: the delivery's X-Gitlab-Token (-token, " + envHookToken + " or the file " + envHookTokenFile +
+			" names) is not GITLAB_WEBHOOK_SECRET, so nothing was delivered: set the GitLab webhook's Secret token to GITLAB_WEBHOOK_SECRET")
 	case http.StatusBadRequest:
-		return errors.New("hook: the payload is not a GitLab webhook body sdesk can read (see the log above; SDESK_LOG_LEVEL=info shows why)")
+		msg := "hook: the payload is not a GitLab webhook body sdesk can read"
+		if reason != "" {
+			msg += ": " + clip(reason, 3*maxShown)
+		}
+		return errors.New(msg)
 	case http.StatusRequestEntityTooLarge:
 		return fmt.Errorf("hook: the payload is over %d MiB", httpapi.MaxWebhookBody>>20)
 	case http.StatusServiceUnavailable:
-		return fmt.Errorf("hook: the event could not be stored or queued (error reference %s in the log); run the hook again with the same payload", answer.Ref)
+		return fmt.Errorf("hook: the event could not be stored or queued (error reference %s, logged above); run the hook again with the same payload", answer.Ref)
 	default:
 		return fmt.Errorf("hook: unexpected answer %d", rec.status)
 	}
 	if answer.Status == "ignored" {
-		fmt.Fprintln(m.Stdout, "ignored (not an event sdesk handles, or another project's)")
+		a.Logger.LogAttrs(ctx, slog.LevelInfo, "event ignored", attrs...)
+		if reason == "" {
+			reason = "not an event sdesk handles, or another project's"
+		}
+		fmt.Fprintln(m.Stdout, "ignored: "+clip(reason, 3*maxShown))
 		return nil
 	}
 	if err := q.drain(ctx, a.Service, m.Stderr); err != nil {
 		return err
 	}
+	a.Logger.LogAttrs(ctx, slog.LevelInfo, "event handled", attrs...)
 	fmt.Fprintln(m.Stdout, "handled")
 	return nil
+}
+
+// outcomeHandler is the slog.Handler `sdesk hook` wires the App with: the
+// HTTP handler's access log line ("request": method, path, status,
+// duration, and why a request was refused or ignored) is held back, since
+// a status code means little to whoever reads a hook's output, and its
+// reason and attributes are kept (outcomeState) for the hook to say the
+// outcome in words; every other record passes to the admin logger.
+type outcomeHandler struct {
+	slog.Handler
+	state *outcomeState
+}
+
+// outcomeState is what outcomeHandler kept of the request line.
+type outcomeState struct {
+	mu     sync.Mutex
+	reason string      // the "refused" or "ignored" attribute
+	attrs  []slog.Attr // the others, but method, path, status and duration_ms
+}
+
+// outcome returns the kept reason and attributes.
+func (s *outcomeState) outcome() (string, []slog.Attr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason, s.attrs
+}
+
+// Handle keeps the request line and passes every other record on.
+func (h *outcomeHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message != "request" {
+		if !h.Handler.Enabled(ctx, r.Level) {
+			return nil
+		}
+		return h.Handler.Handle(ctx, r)
+	}
+	h.state.mu.Lock()
+	defer h.state.mu.Unlock()
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "method", "path", "status", "duration_ms":
+		case "refused", "ignored":
+			h.state.reason = a.Value.String()
+		default:
+			h.state.attrs = append(h.state.attrs, a)
+		}
+		return true
+	})
+	return nil
+}
+
+// Enabled lets the request line through whatever the level, so that its
+// reason is kept.
+func (h *outcomeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs and WithGroup keep the request line back in derived loggers.
+func (h *outcomeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &outcomeHandler{Handler: h.Handler.WithAttrs(as), state: h.state}
+}
+
+func (h *outcomeHandler) WithGroup(name string) slog.Handler {
+	return &outcomeHandler{Handler: h.Handler.WithGroup(name), state: h.state}
 }
 
 // hookBody reads the payload: one argument, "-" for standard input, or the

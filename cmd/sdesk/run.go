@@ -33,9 +33,9 @@ Usage:
   sdesk jobs list [-status S]      list jobs (pending or failed; default failed)
   sdesk jobs retry ID              run a failed or pending job again now
   sdesk panel post --channel ID    post the "Report a problem" panel in a channel
-  sdesk hook PAYLOAD|-             handle one GitLab webhook body (adnanh/webhook)
+  sdesk hook PAYLOAD|-|-file F     handle one GitLab webhook delivery (adnanh/webhook; its token in SDESK_HOOK_TOKEN)
   sdesk events [-dir D] [-write]   sign the sample events for sam local invoke
-  sdesk config                     print the variables sdesk reads and check them
+  sdesk config                     print the variables sdesk reads, their values and typos, and check them
   sdesk doctor                     check the configuration against Discord, GitLab and the store
 
 Configuration comes from environment variables and a .env file in the
@@ -55,6 +55,11 @@ type Main struct {
 	EnvFile string
 	// Stdin is what `sdesk hook -` reads (os.Stdin by default).
 	Stdin io.Reader
+	// Environ lists the environment as os.Environ does, for `sdesk config`
+	// and doctor to warn of variables with sdesk's prefixes that sdesk
+	// does not read (config.UnknownVars). Nil: no such warning (tests
+	// whose Getenv is not the process environment).
+	Environ func() []string
 
 	fromFile map[string]bool // names EnvFile set
 
@@ -65,7 +70,8 @@ type Main struct {
 
 // NewMain returns a Main for the real process.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, EnvFile: ".env", ready: make(chan struct{})}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, Environ: os.Environ,
+		EnvFile: ".env", ready: make(chan struct{})}
 }
 
 // Ready is closed once serve listens.
@@ -103,7 +109,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if m.Stdin == nil {
 		m.Stdin = strings.NewReader("")
 	}
-	if m.EnvFile != "" {
+	if m.EnvFile != "" && needsConfig(args) {
 		set, err := config.ReadDotEnv(m.EnvFile)
 		if err != nil {
 			return err
@@ -139,6 +145,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 }
 
+// needsConfig tells whether a command line reads sdesk's configuration,
+// and so .env: `sdesk events`, `sdesk commands list` and help do not, and
+// run even beside a .env that does not read.
+func needsConfig(args []string) bool {
+	switch args[0] {
+	case "events", "help", "-h", "--help":
+		return false
+	case "commands":
+		return len(args) != 2 || args[1] != "list"
+	}
+	return true
+}
+
 func (m *Main) load() (config.Config, error) {
 	return config.Load(m.Getenv)
 }
@@ -171,7 +190,7 @@ func (m *Main) wireConfig(ctx context.Context, cfg config.Config, role app.Role,
 	if logger != nil {
 		log = logger(cfg)
 	}
-	opts = append([]app.Option{app.WithAWSConfig(awsConfig(m.Getenv))}, opts...)
+	opts = append([]app.Option{app.WithAWSConfig(awsConfig(m.Getenv, log))}, opts...)
 	if cfg.Store == config.StoreBolt {
 		st, err := bolt.Open(cfg.BoltPath)
 		if err != nil {
@@ -311,7 +330,7 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 		defer a.Close()
 		jobs, err := a.Store.ListJobs(ctx, st)
 		if err != nil {
-			return fmt.Errorf("list jobs: %w", err)
+			return fmt.Errorf("list jobs: %w", awsHint(err))
 		}
 		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tKIND\tATTEMPTS\tREF\tUPDATED\tERROR")
@@ -334,7 +353,7 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 			return fmt.Errorf("no job %q (see sdesk jobs list)", args[1])
 		}
 		if err != nil {
-			return fmt.Errorf("get job: %w", err)
+			return fmt.Errorf("get job: %w", awsHint(err))
 		}
 		if j.Status == sdesk.JobDone {
 			return fmt.Errorf("job %s is done already", j.ID)
@@ -373,31 +392,47 @@ func (m *Main) jobs(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown jobs command %q", args[0])
 }
 
-// printConfig prints every variable sdesk reads, whether it is set (and
-// whether .env set it), then checks the configuration as serve does
-// (config.Load) and lists every problem; it fails if there is one.
+// printConfig prints every variable sdesk reads: whether it is set (and
+// whether .env set it) and its value, a secret's masked; then a warning
+// per set variable with sdesk's prefixes that sdesk does not read; then
+// checks the configuration as serve does (config.Load) and lists every
+// problem, failing if there is one.
 func (m *Main) printConfig() error {
 	vars := append([]config.Var(nil), config.Vars...)
 	sort.SliceStable(vars, func(i, j int) bool { return vars[i].Required && !vars[j].Required })
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tREQUIRED\tDEFAULT\tSET")
+	fmt.Fprintln(tw, "VARIABLE\tREQUIRED\tDEFAULT\tSET\tVALUE")
 	for _, v := range vars {
-		set := "no"
+		value := strings.TrimSpace(m.Getenv(v.Name))
+		set, shown := "no", ""
 		switch {
-		case strings.TrimSpace(m.Getenv(v.Name)) == "":
+		case value == "":
 		case m.fromFile[v.Name]:
 			set = "yes (" + m.EnvFile + ")"
 		default:
 			set = "yes"
 		}
+		switch {
+		case value == "":
+		case v.Secret():
+			shown = "(secret, not shown)"
+		default:
+			shown = clip(value, maxConfigValue)
+		}
 		req := ""
 		if v.Required {
 			req = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, req, v.Default, set)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Name, req, v.Default, set, shown)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if unknown := m.unknownVars(); len(unknown) > 0 {
+		fmt.Fprintln(m.Stdout)
+		for _, u := range unknown {
+			fmt.Fprintln(m.Stdout, "warning: "+unknownVarText(u))
+		}
 	}
 	_, err := m.load()
 	var cerr *config.Error
@@ -413,6 +448,28 @@ func (m *Main) printConfig() error {
 	}
 	fmt.Fprintln(m.Stdout, "\nconfiguration OK (`sdesk doctor` checks it against Discord, GitLab and the store)")
 	return nil
+}
+
+// maxConfigValue is the most runes of a value `sdesk config` prints.
+const maxConfigValue = 80
+
+// unknownVars are the set variables with sdesk's prefixes that no command
+// reads (config.UnknownVars), when Environ is set.
+func (m *Main) unknownVars() []config.UnknownVar {
+	if m.Environ == nil {
+		return nil
+	}
+	return config.UnknownVars(m.Environ(), hookVars...)
+}
+
+// unknownVarText says that a variable is not read, and which one was
+// likely meant: one line, the name made printable.
+func unknownVarText(u config.UnknownVar) string {
+	s := printable(u.Name) + " is set, but sdesk reads no such variable"
+	if u.Closest != "" {
+		return s + ": did you mean " + u.Closest + "?"
+	}
+	return s + " (README, Configuration, lists every variable)"
 }
 
 func plural(n int, one, many string) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -613,4 +614,131 @@ func TestRequestLogWaitsForAnswers(t *testing.T) {
 		"discord  GET    /applications/@me ---\ndiscord  GET    /guilds/"+guildID+" 200\n")
 	w.Discord.DropHeld()
 	<-lost
+}
+
+func TestLocalURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http://0.0.0.0:8091/api/v10", "http://127.0.0.1:8091/api/v10"},
+		{"http://[::]:8092", "http://127.0.0.1:8092"},
+		{"http://127.0.0.1:8091/api/v10", "http://127.0.0.1:8091/api/v10"},
+		{"http://192.0.2.1:8092", "http://192.0.2.1:8092"},
+	}
+	for _, tc := range tests {
+		if got := localURL(tc.in); got != tc.want {
+			t.Errorf("localURL(%q): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// otherIPv4 is an IPv4 address of this machine that is not loopback, as a
+// container reaches the host (host.docker.internal); "" when it has none.
+func otherIPv4(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// TestAllInterfaces: with -all-interfaces (or DEVFAKES_ALL_INTERFACES=1)
+// the fakes answer on an address other than loopback, as sam local's
+// containers reach them, and .env.fakes still points sdesk at 127.0.0.1;
+// without it they answer on loopback only.
+func TestAllInterfaces(t *testing.T) {
+	ip := otherIPv4(t)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		all  bool
+	}{
+		{"loopback only", nil, nil, false},
+		{"the flag", []string{"-all-interfaces"}, nil, true},
+		{"the variable", nil, map[string]string{envAllInterfaces: "1"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			envPath := filepath.Join(t.TempDir(), ".env.fakes")
+			ctx, cancel := context.WithCancel(context.Background())
+			var out syncBuffer
+			done := make(chan error, 1)
+			args := append([]string{"-discord", "127.0.0.1:0", "-gitlab", "127.0.0.1:0", "-sdesk", "http://" + freeAddr(t), "-env", envPath}, tc.args...)
+			go func() { done <- run(ctx, args, func(k string) string { return tc.env[k] }, &out, io.Discard) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("devfakes: %v", err)
+				}
+			}()
+			var vars map[string]string
+			eventually(t, "the env file", func() bool {
+				data, err := os.ReadFile(envPath)
+				if err != nil {
+					return false
+				}
+				vars, err = config.ParseDotEnv(envPath, data)
+				return err == nil
+			})
+			for _, k := range []string{"DISCORD_API_URL", "GITLAB_URL"} {
+				if !strings.HasPrefix(vars[k], "http://127.0.0.1:") {
+					t.Errorf("%s: got %q, want the fake on 127.0.0.1", k, vars[k])
+				}
+			}
+			if got := strings.Contains(out.String(), "Both listen on every interface: a container (sam local) reaches them as http://host.docker.internal:"); got != tc.all {
+				t.Errorf("output says the fakes listen on every interface: %v, want %v\n%s", got, tc.all, out.String())
+			}
+			if ip == "" {
+				t.Log("no address but loopback: the fakes' reach from elsewhere is not checked")
+				return
+			}
+			u, _ := url.Parse(vars["DISCORD_API_URL"])
+			u.Host = net.JoinHostPort(ip, u.Port())
+			req, _ := http.NewRequest(http.MethodGet, u.String()+"/users/@me", nil)
+			req.Header.Set("Authorization", "Bot "+vars["DISCORD_BOT_TOKEN"])
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if reached := err == nil && resp.StatusCode == http.StatusOK; reached != tc.all {
+				t.Errorf("GET %s: got %v, %v; want it answered: %v", u, resp, err, tc.all)
+			}
+		})
+	}
+}
+
+// events/env.json, the settings of `sam local`, points the functions at
+// `make fakes` as its containers reach it: host.docker.internal at the
+// fakes' default ports (with -all-interfaces, they answer there).
+func TestEnvJSONUsesTheFakes(t *testing.T) {
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envJSON map[string]map[string]string
+	if err := json.Unmarshal(raw, &envJSON); err != nil {
+		t.Fatal(err)
+	}
+	_, dport, _ := net.SplitHostPort(defaultDiscordAddr)
+	_, gport, _ := net.SplitHostPort(defaultGitLabAddr)
+	want := map[string]string{
+		"DISCORD_API_URL": "http://host.docker.internal:" + dport + "/api/v10",
+		"GITLAB_URL":      "http://host.docker.internal:" + gport,
+	}
+	for _, fn := range []string{"Interactions", "Webhook"} {
+		for k, v := range want {
+			if got := envJSON[fn][k]; got != v {
+				t.Errorf("events/env.json %s %s: got %q, want %q (make fakes)", fn, k, got, v)
+			}
+		}
+	}
 }

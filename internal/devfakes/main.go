@@ -4,13 +4,15 @@
 // without Discord or GitLab (README, "Try it locally with fake Discord and
 // GitLab"; `make fakes`):
 //
-//	go run ./internal/devfakes [-discord ADDR] [-gitlab ADDR] [-sdesk URL] [-env FILE]
+//	go run ./internal/devfakes [-discord ADDR] [-gitlab ADDR] [-sdesk URL] [-env FILE] [-all-interfaces]
 //	go run ./internal/devfakes report [-sdesk URL] [-title T] [-description D] [-staff]
 //	go run ./internal/devfakes reply -thread ID -message TEXT [-sdesk URL] [-staff]
 //
 // The first form starts the fakes, writes sdesk's configuration for them
 // into FILE (.env.fakes), prints what to do next, and then one line per
-// request sdesk sends them, until interrupted. report and reply send
+// request sdesk sends them, until interrupted; -all-interfaces (or
+// DEVFAKES_ALL_INTERFACES=1) has them listen on every interface, for sam
+// local's containers (events/env.json). report and reply send
 // sdesk serve a signed interaction, as Discord does when a member submits
 // the /report form or runs /reply in a report thread.
 //

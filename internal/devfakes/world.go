@@ -51,6 +51,8 @@ const (
 	envDiscordAddr = "DEVFAKES_DISCORD_ADDR"
 	envGitLabAddr  = "DEVFAKES_GITLAB_ADDR"
 	envSdeskURL    = "DEVFAKES_SDESK_URL"
+	// envAllInterfaces, when "1" or "true", is -all-interfaces.
+	envAllInterfaces = "DEVFAKES_ALL_INTERFACES"
 )
 
 // envHeader starts every file devfakes writes; a file without it is never
@@ -147,6 +149,36 @@ func start(discordAddr, gitlabAddr, sdeskURL string) (*world, error) {
 	return w, nil
 }
 
+// onAllInterfaces is addr with the unspecified IPv4 host 0.0.0.0 (every
+// interface) in place of its host, its port kept: a container (sam local's
+// functions, as host.docker.internal) reaches a fake only on an interface
+// other than loopback.
+func onAllInterfaces(addr string) (string, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", addr, err)
+	}
+	return net.JoinHostPort("0.0.0.0", port), nil
+}
+
+// localURL is a fake's URL as sdesk on this machine reaches it: an
+// unspecified host (a fake listening on every interface: Go listens on
+// 0.0.0.0 as on [::], for IPv4 and IPv6 alike) becomes 127.0.0.1.
+func localURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+	}
+	return u.String()
+}
+
+// DiscordURL and GitLabURL are the fakes' URLs for sdesk (localURL).
+func (w *world) DiscordURL() string { return localURL(w.Discord.URL()) }
+func (w *world) GitLabURL() string  { return localURL(w.GitLab.URL()) }
+
 // sameAddr tells whether two HOST:PORT name the same port, taking a
 // wildcard or loopback host as any.
 func sameAddr(a, b string) bool {
@@ -177,8 +209,8 @@ func (w *world) vars() [][2]string {
 		{"DISCORD_SUPPORT_CHANNEL_ID", channelID},
 		{"DISCORD_GUILD_ID", guildID},
 		{"DISCORD_STAFF_ROLE_ID", staffRoleID},
-		{"DISCORD_API_URL", w.Discord.URL()},
-		{"GITLAB_URL", w.GitLab.URL()},
+		{"DISCORD_API_URL", w.DiscordURL()},
+		{"GITLAB_URL", w.GitLabURL()},
 		{"GITLAB_TOKEN", gitlabToken},
 		{"GITLAB_PROJECT", w.GitLab.ProjectPath()},
 		{"GITLAB_WEBHOOK_SECRET", webhookSecret},
@@ -262,6 +294,8 @@ func serveFakes(ctx context.Context, args []string, getenv func(string) string, 
 	discordAddr := fs.String("discord", envOr(getenv, envDiscordAddr, defaultDiscordAddr), "address of the fake Discord (or "+envDiscordAddr+")")
 	gitlabAddr := fs.String("gitlab", envOr(getenv, envGitLabAddr, defaultGitLabAddr), "address of the fake GitLab (or "+envGitLabAddr+")")
 	sdeskURL := fs.String("sdesk", envOr(getenv, envSdeskURL, defaultSdeskURL), "http://HOST:PORT where sdesk serve listens (or "+envSdeskURL+")")
+	allDefault := getenv(envAllInterfaces) == "1" || getenv(envAllInterfaces) == "true"
+	all := fs.Bool("all-interfaces", allDefault, "listen on every interface (0.0.0.0) at the ports of -discord and -gitlab, so that sam local's containers reach the fakes as host.docker.internal (or "+envAllInterfaces+"=1); anyone who can reach this machine can then use them")
 	envPath := fs.String("env", defaultEnvFile, "file to write sdesk's configuration into; - prints it instead")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
@@ -279,6 +313,15 @@ Flags:
 	if fs.NArg() != 0 {
 		fs.Usage()
 		return fmt.Errorf("unknown command %s", strconv.QuoteToGraphic(fs.Arg(0)))
+	}
+	if *all {
+		var err error
+		if *discordAddr, err = onAllInterfaces(*discordAddr); err != nil {
+			return fmt.Errorf("-discord %w", err)
+		}
+		if *gitlabAddr, err = onAllInterfaces(*gitlabAddr); err != nil {
+			return fmt.Errorf("-gitlab %w", err)
+		}
 	}
 	w, err := start(*discordAddr, *gitlabAddr, *sdeskURL)
 	if err != nil {
@@ -319,8 +362,14 @@ Flags:
 // how to look at the fakes' state.
 func printIntro(out io.Writer, w *world, envPath, dir string) {
 	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
-	p("Fake Discord: %s (bot token %s, server %s, support channel %s)", w.Discord.URL(), botToken, guildID, channelID)
-	p("Fake GitLab:  %s (token %s, project %s, ID %d)", w.GitLab.URL(), gitlabToken, w.GitLab.ProjectPath(), w.GitLab.ProjectID())
+	p("Fake Discord: %s (bot token %s, server %s, support channel %s)", w.DiscordURL(), botToken, guildID, channelID)
+	p("Fake GitLab:  %s (token %s, project %s, ID %d)", w.GitLabURL(), gitlabToken, w.GitLab.ProjectPath(), w.GitLab.ProjectID())
+	if w.DiscordURL() != w.Discord.URL() || w.GitLabURL() != w.GitLab.URL() {
+		d, _ := url.Parse(w.Discord.URL())
+		g, _ := url.Parse(w.GitLab.URL())
+		p("Both listen on every interface: a container (sam local) reaches them as http://host.docker.internal:%s%s and http://host.docker.internal:%s.",
+			d.Port(), d.Path, g.Port())
+	}
 	if envPath != "-" {
 		p("Wrote %s: sdesk's configuration for these fakes, with sdesk at %s.", envPath, w.SdeskURL)
 	}
@@ -347,10 +396,10 @@ func printIntro(out io.Writer, w *world, envPath, dir string) {
 	p("  go run ./internal/devfakes reply -thread ID -message 'Thanks'")
 	p("      /reply in the report's thread (ID: the log's \"continue in <#ID>\")")
 	p("What the fakes hold, through their own API:")
-	p("  curl -H 'PRIVATE-TOKEN: %s' %s/api/v4/projects/%d/issues", gitlabToken, w.GitLab.URL(), w.GitLab.ProjectID())
-	p("  curl -H 'PRIVATE-TOKEN: %s' %s/api/v4/projects/%d/issues/1/notes", gitlabToken, w.GitLab.URL(), w.GitLab.ProjectID())
-	p("  curl -H 'Authorization: Bot %s' %s/guilds/%s/threads/active", botToken, w.Discord.URL(), guildID)
-	p("  curl -H 'Authorization: Bot %s' %s/applications/%s/guilds/%s/commands", botToken, w.Discord.URL(), appID, guildID)
+	p("  curl -H 'PRIVATE-TOKEN: %s' %s/api/v4/projects/%d/issues", gitlabToken, w.GitLabURL(), w.GitLab.ProjectID())
+	p("  curl -H 'PRIVATE-TOKEN: %s' %s/api/v4/projects/%d/issues/1/notes", gitlabToken, w.GitLabURL(), w.GitLab.ProjectID())
+	p("  curl -H 'Authorization: Bot %s' %s/guilds/%s/threads/active", botToken, w.DiscordURL(), guildID)
+	p("  curl -H 'Authorization: Bot %s' %s/applications/%s/guilds/%s/commands", botToken, w.DiscordURL(), appID, guildID)
 	p("The fakes keep everything in memory and send no webhooks. Ctrl-C stops them.")
 	p("")
 	p("Requests to the fakes (service, method, path, status, text sent):")

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -104,7 +105,7 @@ var Vars = []Var{
 	{"SDESK_BOLT_PATH", false, "sdesk.db", "bbolt file, when SDESK_STORE=bolt."},
 	{"SDESK_TABLE", false, "", "DynamoDB table, required when SDESK_STORE=dynamodb."},
 	{"DYNAMODB_ENDPOINT", false, "", "DynamoDB endpoint override (DynamoDB Local)."},
-	{"SDESK_ADDR", false, ":8080", "Listen address of sdesk serve."},
+	{"SDESK_ADDR", false, ":8080", "Listen address of sdesk serve: HOST:PORT or :PORT (every interface), the port a number from 0 to 65535."},
 	{"SDESK_LOG_LEVEL", false, "info", "debug, info, warn or error."},
 	{"SDESK_LOCK_ON_CLOSE", false, "false", "Also lock (not only archive) a thread when its issue closes."},
 	{"SDESK_MAX_MESSAGES_PER_EVENT", false, "5", "Most Discord messages one GitLab event makes (1 to 50); the rest of a longer comment is attached as a Markdown file."},
@@ -327,6 +328,9 @@ func Load(getenv func(string) string) (Config, error) {
 		problems = append(problems, "SDESK_STORE must be bolt or dynamodb")
 	}
 	c.Addr = get("SDESK_ADDR")
+	if !validAddr(c.Addr) {
+		problems = append(problems, "SDESK_ADDR must be HOST:PORT or :PORT with a port number from 0 to 65535, like 127.0.0.1:8080 or :8080")
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("SDESK_LOG_LEVEL"))); err != nil {
 		problems = append(problems, "SDESK_LOG_LEVEL must be debug, info, warn or error")
 	}
@@ -375,6 +379,25 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, &Error{Problems: problems}
 	}
 	return c, nil
+}
+
+// validAddr tells whether addr is an address `sdesk serve` can be told to
+// listen on: net.SplitHostPort splits it (a host, which may be empty, or a
+// bracketed IPv6 address, then a colon and the port) and the port is 1 to
+// 5 ASCII digits of value 0 to 65535. A service name ("http") is refused:
+// whether it resolves depends on the machine's /etc/services.
+func validAddr(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || len(port) > 5 {
+		return false
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n <= 65535
 }
 
 // LogValue keeps secrets out of logs.

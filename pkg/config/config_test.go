@@ -578,7 +578,8 @@ func TestLoadCategoriesProblems(t *testing.T) {
 }
 
 // TestEnvExampleValuesLoad: the example values .env.example gives for
-// the report form's variables (commented out) are valid.
+// the report form's variables (commented out) are valid, read as a .env
+// file reads them once uncommented.
 func TestEnvExampleValuesLoad(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(e2e.RepoRoot(t), ".env.example"))
 	if err != nil {
@@ -589,7 +590,11 @@ func TestEnvExampleValuesLoad(t *testing.T) {
 		found := false
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "# "+name+"="); ok {
-				env[name], found = v, true
+				vars, err := config.ParseDotEnv(".env.example", []byte(name+"="+v))
+				if err != nil {
+					t.Fatalf(".env.example: the example of %s does not read: %v", name, err)
+				}
+				env[name], found = vars[name], true
 			}
 		}
 		if !found {
@@ -597,8 +602,8 @@ func TestEnvExampleValuesLoad(t *testing.T) {
 		}
 	}
 	c, err := config.Load(getenv(env))
-	if err != nil || len(c.Categories) == 0 || c.MaxAttachmentBytes == 0 {
-		t.Errorf("Load with the examples of .env.example: got %d categories, %d bytes, %v; want both set, no error", len(c.Categories), c.MaxAttachmentBytes, err)
+	if err != nil || len(c.Categories) != 3 || c.MaxAttachmentBytes == 0 {
+		t.Errorf("Load with the examples of .env.example: got %d categories, %d bytes, %v; want 3 and 25 MiB, no error", len(c.Categories), c.MaxAttachmentBytes, err)
 	}
 }
 

@@ -28,7 +28,8 @@ import (
 //     cannot see (no View Channel, computed as Discord documents it from the
 //     roles, the member and the overwrites), or any channel while the bot is
 //     not a member, answers 403 code 50001 Missing Access; a deleted channel
-//     (DeleteChannel) 404 code 10003 Unknown Channel.
+//     (DeleteChannel), or one never made (SetChannel, AddThread, a thread),
+//     404 code 10003 Unknown Channel.
 //   - GET /applications/@me answers the application (SetApplication).
 //   - GET /applications/{app}/commands and
 //     /applications/{app}/guilds/{guild}/commands answer the commands last
@@ -235,13 +236,13 @@ func (s *Server) SetChannel(id, name string, typ int) {
 	defer s.mu.Unlock()
 	delete(s.guildState().deleted, id)
 	c := s.textChannel(id)
-	c.name, c.typ = name, typ
+	c.name, c.typ, c.known = name, typ, true
 }
 
 // DeleteChannel deletes a channel: GET /channels/{id} answers 404 Unknown
-// Channel until SetChannel creates it again. Routes that take an unknown
-// channel as a new text channel (posting a message, starting a thread)
-// still do.
+// Channel until SetChannel creates it again. On a fake from New, routes
+// that take an unknown channel as a new text channel (posting a message,
+// starting a thread) still do.
 func (s *Server) DeleteChannel(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -323,14 +324,14 @@ func missingAccess() (int, any) {
 func (s *Server) getChannel(_ *Request, p params) (int, any) {
 	g := s.guildState()
 	id := p["channel"]
-	if g.deleted[id] {
-		return errAnswer(http.StatusNotFound, codeUnknownChannel, "Unknown Channel")
+	c, ok := s.channels[id]
+	if g.deleted[id] || !ok || !c.known {
+		return unknownChannel()
 	}
 	bot, ok := g.members[s.botID]
 	if !ok || !s.canView(g, bot, id) {
 		return missingAccess()
 	}
-	c := s.textChannel(id)
 	out := s.channelJSON(c)
 	owID := id
 	if isThread(c) {

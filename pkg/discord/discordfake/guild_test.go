@@ -173,3 +173,64 @@ func TestApplicationAndCommands(t *testing.T) {
 		t.Errorf("Commands after SetCommands: got %v", c)
 	}
 }
+
+// A channel exists once made: GET /channels of any other ID answers 404
+// code 10003 Unknown Channel, even one a test posted into (a fake from New
+// takes a post into an unknown channel as a new text channel); a fake from
+// Serve refuses messages and threads in an unknown channel too. sdesk
+// doctor's "Discord has no channel" can then be tried against make fakes.
+func TestUnknownChannels(t *testing.T) {
+	const made, other, posted = "500000000000000001", "500000000000000002", "500000000000000003"
+	msg := map[string]any{"content": "hello"}
+	thread := map[string]any{"name": "#1 x", "type": 12}
+	newFake := discordfake.New(t)
+	served, err := discordfake.Serve(listen(t), discordfake.Identity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer served.Close()
+	for _, tc := range []struct {
+		name   string
+		fake   *discordfake.Server
+		strict bool
+	}{{"New", newFake, false}, {"Serve", served, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := tc.fake
+			fake.SetChannel(made, "support", 0)
+			wantMessage, wantThread := 200, 201
+			if tc.strict {
+				wantMessage, wantThread = 404, 404
+			}
+			if a := do(t, fake, "POST", "/channels/"+posted+"/messages", msg, true); a.status != wantMessage {
+				t.Errorf("POST a message in an unknown channel: got %d %v, want %d", a.status, a.body, wantMessage)
+			}
+			if a := do(t, fake, "POST", "/channels/"+other+"/threads", thread, true); a.status != wantThread {
+				t.Errorf("POST a thread in an unknown channel: got %d %v, want %d", a.status, a.body, wantThread)
+			}
+			for _, id := range []string{other, posted, "1"} {
+				a := do(t, fake, "GET", "/channels/"+id, nil, true)
+				if a.status != 404 || a.body["code"] != float64(10003) || a.body["message"] != "Unknown Channel" {
+					t.Errorf("GET unknown channel %s: got %d %v, want 404 code 10003 Unknown Channel", id, a.status, a.body)
+				}
+			}
+			if a := do(t, fake, "GET", "/channels/"+made, nil, true); a.status != 200 || a.body["name"] != "support" {
+				t.Errorf("GET a channel made by SetChannel: got %d %v", a.status, a.body)
+			}
+			a := do(t, fake, "POST", "/channels/"+made+"/threads", thread, true)
+			if a.status != 201 {
+				t.Fatalf("POST a thread in a channel made: got %d %v", a.status, a.body)
+			}
+			id, _ := a.body["id"].(string)
+			if a := do(t, fake, "POST", "/channels/"+id+"/messages", msg, true); a.status != 200 {
+				t.Errorf("POST a message in a thread made through the API: got %d %v", a.status, a.body)
+			}
+			if a := do(t, fake, "GET", "/channels/"+id, nil, true); a.status != 200 || a.body["parent_id"] != made {
+				t.Errorf("GET a thread made through the API: got %d %v", a.status, a.body)
+			}
+			fake.DeleteChannel(made)
+			if a := do(t, fake, "GET", "/channels/"+made, nil, true); a.status != 404 || a.body["code"] != float64(10003) {
+				t.Errorf("GET a deleted channel: got %d %v", a.status, a.body)
+			}
+		})
+	}
+}

@@ -139,8 +139,26 @@ func (s *Server) textChannel(id string) *channel {
 
 func isThread(c *channel) bool { return c.threadOf != "" }
 
+// unknownChannel answers a route of a channel that does not exist.
+func unknownChannel() (int, any) {
+	return errAnswer(http.StatusNotFound, codeUnknownChannel, "Unknown Channel")
+}
+
+// postChannel is the channel a message or a thread is posted in: on a
+// strict fake only one that was made, else any, invented as a text
+// channel.
+func (s *Server) postChannel(id string) (*channel, bool) {
+	if c, ok := s.channels[id]; s.strict && (!ok || !c.known) {
+		return nil, false
+	}
+	return s.textChannel(id), true
+}
+
 func (s *Server) createThread(r *Request, p params) (int, any) {
-	parent := s.textChannel(p["channel"])
+	parent, ok := s.postChannel(p["channel"])
+	if !ok {
+		return unknownChannel()
+	}
 	if isThread(parent) {
 		return errAnswer(http.StatusBadRequest, codeWrongChannelType, "Cannot execute action on this channel type")
 	}
@@ -180,6 +198,7 @@ func (s *Server) createThread(r *Request, p params) (int, any) {
 // newThread adds a thread under parent, created (and joined) by owner.
 func (s *Server) newThread(parent *channel, owner, name string, typ int, invitable bool, archiveMinutes int) *channel {
 	t := &channel{
+		known:           true,
 		id:              s.newID(),
 		parentID:        parent.id,
 		threadOf:        parent.id,
@@ -249,7 +268,10 @@ func (s *Server) addThreadMember(_ *Request, p params) (int, any) {
 }
 
 func (s *Server) createMessage(r *Request, p params) (int, any) {
-	c := s.textChannel(p["channel"])
+	c, ok := s.postChannel(p["channel"])
+	if !ok {
+		return unknownChannel()
+	}
 	body := r.Object()
 	if body == nil {
 		return errAnswer(http.StatusBadRequest, codeEmptyMessage, "Cannot send an empty message")

@@ -10,10 +10,14 @@
 //     callback routes need no authorization.
 //   - Unknown routes answer 404 {"message":"404: Not Found","code":0}, a
 //     known path with another method 405.
-//   - Channels the fake has not seen are text channels (type 0) created on
-//     first use; threads exist once created through the API (the bot
-//     creates them) or by AddThread (a guild member creates them in
-//     Discord's own client). A thread's creator is its owner_id and its
+//   - A channel exists once SetChannel makes it (or AddThread its parent);
+//     threads exist once created through the API (the bot creates them)
+//     or by AddThread (a guild member creates them in Discord's own
+//     client). GET /channels/{id} of any other ID answers 404 code 10003
+//     Unknown Channel. Posting a message or starting a thread in one
+//     makes it a text channel (type 0) on a fake from New, for tests that
+//     need no more of a channel; a fake from Serve (make fakes) answers
+//     404 code 10003 there too. A thread's creator is its owner_id and its
 //     first member: the bot user (BotUserID) for every thread created
 //     through the API, since the API only takes the bot's token.
 //   - GET /users/@me answers the bot user.
@@ -166,6 +170,9 @@ type Server struct {
 	cdn       cdnState               // attachments (AddAttachment)
 	guild     guildState             // roles, members, overwrites, application (guild.go)
 	closed    chan struct{}          // closed when the test ends: held answers are dropped
+	// strict: a message or thread in a channel not made (see known) is
+	// refused as Discord refuses it (a fake from Serve).
+	strict bool
 }
 
 type channel struct {
@@ -180,6 +187,10 @@ type channel struct {
 	members                []string
 	messages               []string // message IDs in order
 	lastMessageID          string
+	// known: made by SetChannel, AddThread or as a thread; a channel a
+	// route invented for a test (textChannel) is not, and GET /channels
+	// answers 404 for it.
+	known bool
 }
 
 type message struct {
@@ -524,6 +535,7 @@ func (s *Server) AddThread(parentID, ownerID, name string, typ int) string {
 	if isThread(parent) {
 		panic(fmt.Sprintf("discordfake: AddThread: parent %s is a thread", parentID))
 	}
+	parent.known = true
 	t := s.newThread(parent, ownerID, name, typ, true, 4320)
 	return t.id
 }

@@ -31,8 +31,11 @@ var (
 // Serve starts a fake that answers on l, for use outside tests: the dev
 // fakes of `go run ./internal/devfakes` (make fakes) listen on fixed
 // ports. URL is then http://<l's address>/api/v10, and every method works
-// as on a fake from New. It serves until Close, which closes l. It
-// returns an error, and leaves l open, when id has a malformed field.
+// as on a fake from New, but that a channel never made (SetChannel) is
+// unknown to every route, as in Discord: posting a message or starting a
+// thread there answers 404 code 10003 Unknown Channel. It serves until
+// Close, which closes l. It returns an error, and leaves l open, when id
+// has a malformed field.
 func Serve(l net.Listener, id Identity) (*Server, error) {
 	if id.Token != "" && !tokenRe.MatchString(id.Token) {
 		return nil, errors.New("discordfake: the bot token must be 1 to 200 printable ASCII characters without spaces")
@@ -43,6 +46,7 @@ func Serve(l net.Listener, id Identity) (*Server, error) {
 		}
 	}
 	s := newServer()
+	s.strict = true
 	if id.Token != "" {
 		s.token = id.Token
 	}
