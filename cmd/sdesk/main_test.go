@@ -466,3 +466,15 @@ func TestPanelPost(t *testing.T) {
 		t.Errorf("panel button after the post: got %s, want the report modal", r.Raw)
 	}
 }
+
+// TestPanelPostRefused: a channel that does not exist is said in words,
+// with what to check; no raw API error.
+func TestPanelPostRefused(t *testing.T) {
+	env := e2e.New(t)
+	env.Discord.FailNext("POST", "/channels/*/messages", 404, `{"message":"Unknown Channel","code":10003}`, 1)
+	m := &Main{Getenv: env.Getenv}
+	err := m.Run(context.Background(), []string{"panel", "post", "--channel", "1200000000000000999"})
+	if err == nil || !strings.Contains(err.Error(), "does not exist, or the bot is not in its server") || strings.Contains(err.Error(), "POST") {
+		t.Errorf("panel post to an unknown channel: got %v", err)
+	}
+}

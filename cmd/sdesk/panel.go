@@ -43,7 +43,13 @@ func (m *Main) panel(ctx context.Context, args []string) error {
 		return err
 	}
 	id, err := dc.SendMessage(ctx, *channel, sdesk.Panel())
-	if err != nil {
+	var perm *sdesk.PermanentError
+	switch {
+	case errors.As(err, &perm) && discord.APICode(err) == 10003:
+		return fmt.Errorf("channel %s does not exist, or the bot is not in its server: check --channel (right-click the channel, Copy Channel ID)", *channel)
+	case errors.As(err, &perm):
+		return fmt.Errorf("the report panel was not posted in channel %s: give the bot View Channel and Send Messages there (Discord refused: %s)", *channel, perm.Why)
+	case err != nil:
 		return fmt.Errorf("post the report panel in channel %s: %w", *channel, err)
 	}
 	fmt.Fprintf(m.Stdout, "posted the report panel in channel %s (message %s)\n", *channel, id)
