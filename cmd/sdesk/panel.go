@@ -31,14 +31,7 @@ func (m *Main) panel(ctx context.Context, args []string) error {
 	if !isSnowflake(*channel) {
 		return fmt.Errorf("--channel must be a channel ID (a number; in Discord: right-click the channel, Copy Channel ID), got %q", *channel)
 	}
-	cfg, err := m.load()
-	if err != nil {
-		return err
-	}
-	dc, err := discord.NewClient(discord.ClientConfig{
-		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID, APIURL: cfg.DiscordAPIURL,
-		Logger: m.adminLogger(cfg),
-	})
+	_, dc, err := m.discordOnly()
 	if err != nil {
 		return err
 	}

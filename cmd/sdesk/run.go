@@ -285,14 +285,7 @@ func (m *Main) commands(ctx context.Context, args []string) error {
 	}
 	// Only Discord is needed: the store stays closed, so this works while
 	// `sdesk serve` holds the bbolt file.
-	cfg, err := m.load()
-	if err != nil {
-		return err
-	}
-	dc, err := discord.NewClient(discord.ClientConfig{
-		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID, APIURL: cfg.DiscordAPIURL,
-		Logger: m.adminLogger(cfg),
-	})
+	cfg, dc, err := m.discordOnly()
 	if err != nil {
 		return err
 	}
@@ -477,4 +470,23 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// discordOnly loads the configuration and builds the Discord client alone,
+// for the admin commands that need nothing else (commands sync, panel
+// post): the store stays closed, so they work while `sdesk serve` holds
+// the bbolt file.
+func (m *Main) discordOnly() (config.Config, *discord.Client, error) {
+	cfg, err := m.load()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	dc, err := discord.NewClient(discord.ClientConfig{
+		BotToken: cfg.DiscordBotToken, ApplicationID: cfg.DiscordApplicationID, APIURL: cfg.DiscordAPIURL,
+		Logger: m.adminLogger(cfg),
+	})
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, dc, nil
 }
