@@ -463,35 +463,53 @@ func (c *Client) FindIssuesByMarker(ctx context.Context, marker string) ([]sdesk
 		Sort:        gl.Ptr("asc"),
 	}
 	var found []sdesk.Issue
-	for range markerPages {
-		var issues []*gl.Issue
+	_, err := eachPage(ctx, c, "find issues by marker", markerPages, func(page int64, o ...gl.RequestOptionFunc) ([]*gl.Issue, *gl.Response, error) {
+		opt.Page = page
+		return c.api.Issues.ListProjectIssues(c.project, opt, o...)
+	}, func(is *gl.Issue) {
+		if is != nil && strings.Contains(is.Description, marker) {
+			found = append(found, toIssue(is))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("gitlab: find issues by marker: %w", sdesk.ErrNotFound)
+	}
+	return found, nil
+}
+
+// eachPage reads a GitLab list page after page, from page 1, following
+// the answer's next page (https://docs.gitlab.com/api/rest/#pagination),
+// at most max pages, each an idempotent call (retried as c.call does), and
+// hands every item to each. It reports whether pages were left unread.
+func eachPage[T any](ctx context.Context, c *Client, op string, max int, list func(page int64, o ...gl.RequestOptionFunc) ([]T, *gl.Response, error), each func(T)) (more bool, err error) {
+	page := int64(1)
+	for range max {
+		var items []T
 		var next int64
-		err := c.call(ctx, "find issues by marker", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
+		err := c.call(ctx, op, idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
 			var resp *gl.Response
 			var err error
-			issues, resp, err = c.api.Issues.ListProjectIssues(c.project, opt, o...)
+			items, resp, err = list(page, o...)
 			if resp != nil {
 				next = resp.NextPage
 			}
 			return resp, err
 		})
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		for _, is := range issues {
-			if is != nil && strings.Contains(is.Description, marker) {
-				found = append(found, toIssue(is))
-			}
+		for _, it := range items {
+			each(it)
 		}
 		if next == 0 {
-			break
+			return false, nil
 		}
-		opt.Page = next
+		page = next
 	}
-	if len(found) == 0 {
-		return nil, fmt.Errorf("gitlab: find issues by marker: %w", sdesk.ErrNotFound)
-	}
-	return found, nil
+	return true, nil
 }
 
 // GetIssue returns an issue of the project.

@@ -208,32 +208,21 @@ func (h Hook) MissingTriggers() []string {
 // (StatusCode).
 func (c *Client) ProjectHooks(ctx context.Context) ([]Hook, error) {
 	var out []Hook
-	opt := &gl.ListProjectHooksOptions{ListOptions: gl.ListOptions{PerPage: 100, Page: 1}}
-	for page := 0; page < 20; page++ {
-		var hooks []*gl.ProjectHook
-		var next int64
-		err := c.call(ctx, "list project hooks", idempotent, func(o ...gl.RequestOptionFunc) (*gl.Response, error) {
-			var resp *gl.Response
-			var err error
-			hooks, resp, err = c.api.Projects.ListProjectHooks(c.project, opt, o...)
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return resp, err
+	opt := &gl.ListProjectHooksOptions{ListOptions: gl.ListOptions{PerPage: 100}}
+	more, err := eachPage(ctx, c, "list project hooks", 20, func(page int64, o ...gl.RequestOptionFunc) ([]*gl.ProjectHook, *gl.Response, error) {
+		opt.Page = page
+		return c.api.Projects.ListProjectHooks(c.project, opt, o...)
+	}, func(h *gl.ProjectHook) {
+		out = append(out, Hook{
+			URL: h.URL, IssuesEvents: h.IssuesEvents, ConfidentialIssuesEvents: h.ConfidentialIssuesEvents,
+			NoteEvents: h.NoteEvents, ConfidentialNoteEvents: h.ConfidentialNoteEvents, AlertStatus: h.AlertStatus,
 		})
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hooks {
-			out = append(out, Hook{
-				URL: h.URL, IssuesEvents: h.IssuesEvents, ConfidentialIssuesEvents: h.ConfidentialIssuesEvents,
-				NoteEvents: h.NoteEvents, ConfidentialNoteEvents: h.ConfidentialNoteEvents, AlertStatus: h.AlertStatus,
-			})
-		}
-		if next == 0 {
-			return out, nil
-		}
-		opt.Page = next
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case more:
+		return nil, fmt.Errorf("gitlab: list project hooks: more than 20 pages")
 	}
-	return nil, fmt.Errorf("gitlab: list project hooks: more than 20 pages")
+	return out, nil
 }
