@@ -6,4 +6,5 @@ var (
 	IssueDescription = issueDescription
 	ReplyBody        = replyBody
 	CloseNote        = closeNote
+	JobIssue         = jobIssue
 )

@@ -730,3 +730,26 @@ func TestFailedReportReleasesCooldown(t *testing.T) {
 		t.Errorf("CheckReport after the report failed for good: got %q, want the form", userMessage(err))
 	}
 }
+
+// TestJobIssueOfManageJobs: the jobs of /close, /reopen and /status name
+// their issue in their log lines (jobIssue), the `issue` option's too: its
+// JSON field must not collide with an event's "issue" object.
+func TestJobIssueOfManageJobs(t *testing.T) {
+	w := newWorld(t)
+	w.svc.StaffRoleID = staffRole
+	ctx := context.Background()
+	m := w.reportAs(t, reporter, "Jams")
+	for _, submit := range []func(context.Context, sdesk.ThreadRequest) (sdesk.Answer, error){w.svc.SubmitClose, w.svc.SubmitReopen, w.svc.SubmitStatus} {
+		for _, r := range []sdesk.ThreadRequest{inThread(reporter, m), outside(staffer, m.IssueIID)} {
+			if _, err := submit(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			w.queue.mu.Lock()
+			j := w.queue.jobs[len(w.queue.jobs)-1]
+			w.queue.mu.Unlock()
+			if got := sdesk.JobIssue(j); got != m.IssueIID {
+				t.Errorf("job %s (%s, issue option %d): names issue %d, want %d", j.ID, j.Kind, r.Issue, got, m.IssueIID)
+			}
+		}
+	}
+}

@@ -644,7 +644,7 @@ type ThreadRequest struct {
 	// Issue is the issue the command's `issue` option names: /close,
 	// /reopen and /status act on it wherever they are used. 0: the
 	// thread's issue.
-	Issue int `json:"issue,omitempty"`
+	Issue int `json:"issue_option,omitempty"`
 	// Reason is /close's reason, sent as a note before the issue closes.
 	Reason string `json:"reason,omitempty"`
 	// Reopen: the reply reopens the issue if it is closed
