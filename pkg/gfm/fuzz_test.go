@@ -20,6 +20,9 @@ import (
 // maxFuzzLen bounds the inputs the checker looks at: it is quadratic.
 const maxFuzzLen = 4096
 
+// entityWindow is how far the checker looks for a character reference.
+const entityWindow = 64
+
 // violation returns the byte offset and rule number of the first place of
 // s that breaks rules 1 to 3, or -1, 0. Rule 3's '&' clause is checked
 // with html.UnescapeString itself.
@@ -63,7 +66,12 @@ func violation(s string) (pos, rule int) {
 				first(i, 3)
 			}
 		case '&':
-			if html.UnescapeString(s[i:]) != "&"+html.UnescapeString(s[i+1:]) || digitNext && !inURL[i] {
+			// Whether a character reference starts here is decided
+			// within entityWindow bytes (the longest entity name is 32
+			// characters; a numeric one is known by "&#" and a digit):
+			// looking at no more keeps the checker linear.
+			win := s[i:min(len(s), i+entityWindow)]
+			if html.UnescapeString(win) != "&"+html.UnescapeString(win[1:]) || digitNext && !inURL[i] {
 				first(i, 3)
 			}
 		case '~', '%':
